@@ -1,0 +1,133 @@
+// `mlops plan`: the offline plan of a stack — resource tree, counts, and a deterministic plan.json.
+import * as fs from "fs";
+import * as path from "path";
+import { ProgramRun, runProgram } from "../harness/run";
+import { SECURE_CONFIG_PLACEHOLDER } from "../harness/stack-config";
+import { RecordedResource } from "../harness/types";
+
+export interface PlanResource {
+    urn: string;
+    type: string;
+    name: string;
+    parent: string;
+    custom: boolean;
+    provider: string;
+    protect: boolean;
+    retainOnDelete: boolean;
+    dependencies: string[];
+    inputs: Record<string, unknown>;
+    secretInputs: string[];
+}
+
+export interface Plan {
+    formatVersion: 1;
+    project: string;
+    stack: string;
+    config: Record<string, string>;
+    resources: PlanResource[];
+    counts: Record<string, number>;
+    outputs: Record<string, unknown>;
+}
+
+/** JSON with object keys sorted at every level, so equal plans are byte-identical. */
+export function stableStringify(value: unknown): string {
+    const sortKeys = (v: any): any => {
+        if (Array.isArray(v)) {
+            return v.map(sortKeys);
+        }
+        if (v !== null && typeof v === "object") {
+            return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys(v[k])]));
+        }
+        return v;
+    };
+    return JSON.stringify(sortKeys(value), null, 2) + "\n";
+}
+
+export function countByType(resources: Array<{ type: string }>): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const r of resources) {
+        counts[r.type] = (counts[r.type] ?? 0) + 1;
+    }
+    return Object.fromEntries(Object.entries(counts).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+export function toPlan(run: ProgramRun): Plan {
+    const secret = new Set(run.config.secretKeys);
+    const config = Object.fromEntries(
+        Object.entries(run.config.config)
+            .sort(([a], [b]) => (a < b ? -1 : 1))
+            .map(([k, v]) => [k, secret.has(k) ? SECURE_CONFIG_PLACEHOLDER : v]),
+    );
+    const resources: PlanResource[] = run.resources.map((r: RecordedResource) => ({
+        urn: r.urn,
+        type: r.type,
+        name: r.name,
+        parent: r.parent,
+        custom: r.custom,
+        provider: r.provider,
+        protect: r.protect,
+        retainOnDelete: r.retainOnDelete,
+        dependencies: [...r.dependencies].sort(),
+        inputs: r.inputs,
+        secretInputs: r.secretInputs,
+    }));
+    return { formatVersion: 1, project: run.project, stack: run.stack, config, resources, counts: countByType(run.resources), outputs: run.outputs };
+}
+
+/** Renders the component → children tree, one line per resource. */
+export function renderTree(resources: Array<{ urn: string; type: string; name: string; parent: string; protect: boolean }>): string {
+    const children = new Map<string, typeof resources>();
+    const urns = new Set(resources.map((r) => r.urn));
+    for (const r of resources) {
+        const parent = urns.has(r.parent) ? r.parent : "";
+        children.set(parent, [...(children.get(parent) ?? []), r]);
+    }
+    const lines: string[] = [];
+    const walk = (parent: string, indent: string) => {
+        const kids = (children.get(parent) ?? []).slice().sort((a, b) => (a.type + a.name < b.type + b.name ? -1 : 1));
+        kids.forEach((k, i) => {
+            const last = i === kids.length - 1;
+            const flags = k.protect ? " [protected]" : "";
+            lines.push(`${indent}${last ? "└─ " : "├─ "}${k.type}  ${k.name}${flags}`);
+            walk(k.urn, indent + (last ? "   " : "│  "));
+        });
+    };
+    walk("", "");
+    return lines.join("\n");
+}
+
+export function renderCounts(counts: Record<string, number>): string {
+    const width = Math.max(...Object.keys(counts).map((k) => k.length), 4);
+    const total = Object.values(counts).reduce((a, b) => a + b, 0);
+    return [...Object.entries(counts).map(([t, n]) => `${t.padEnd(width)}  ${String(n).padStart(4)}`), `${"total".padEnd(width)}  ${String(total).padStart(4)}`].join("\n");
+}
+
+export interface PlanCommandOptions {
+    root: string;
+    stack: string;
+    out?: string;
+}
+
+export interface PlanResult {
+    plan: Plan;
+    run: ProgramRun;
+    text: string;
+}
+
+export async function planCommand(opts: PlanCommandOptions): Promise<PlanResult> {
+    const run = await runProgram({ root: opts.root, stack: opts.stack });
+    const plan = toPlan(run);
+    const text = [
+        `Offline plan of ${plan.project}/${plan.stack} (mock providers; no cloud account used)`,
+        "",
+        renderTree(plan.resources),
+        "",
+        "Resources by type:",
+        renderCounts(plan.counts),
+    ].join("\n");
+    if (opts.out) {
+        fs.mkdirSync(opts.out, { recursive: true });
+        fs.writeFileSync(path.join(opts.out, "plan.json"), stableStringify(plan));
+    }
+    return { plan, run, text };
+}
