@@ -107,11 +107,55 @@ async function runOnce(opts: RunOptions): Promise<ProgramRun> {
         region: config["aws:region"] ?? DEFAULT_MOCK_ENV.region,
         ...opts.mockEnvironment,
     };
+    const recorded = await record(
+        { project: stackConfig.project, stack: stackConfig.stack, config, secretKeys: stackConfig.secretKeys, env },
+        async () => {
+            // Re-evaluate the program and the project's own modules on every run.
+            const distRoot = path.dirname(program);
+            const keep = ["harness", "cli", "test", "policies", "node_modules"].map((d) => path.join(distRoot, d) + path.sep);
+            for (const id of Object.keys(require.cache)) {
+                if (id.startsWith(distRoot + path.sep) && !keep.some((k) => id.startsWith(k))) {
+                    delete require.cache[id];
+                }
+            }
+            const exported: Record<string, unknown> = require(program);
+            return exported;
+        },
+    );
+    return {
+        project: stackConfig.project,
+        stack: stackConfig.stack,
+        config: { ...stackConfig, config },
+        resources: recorded.resources,
+        outputs: recorded.outputs,
+        invokes: recorded.invokes,
+    };
+}
 
-    const mocks = new ProviderMocks(env);
+export interface RecordContext {
+    project: string;
+    stack: string;
+    /** `namespace:key` → value. */
+    config: Record<string, string>;
+    secretKeys: string[];
+    env: MockEnvironment;
+}
+
+export interface Recorded {
+    resources: RecordedResource[];
+    outputs: Record<string, unknown>;
+    invokes: string[];
+}
+
+/**
+ * Sets up the mock runtime, runs `body` (which declares resources and may return stack outputs),
+ * waits until every registration settled, and returns what was registered.
+ */
+export async function record(ctx: RecordContext, body: () => Record<string, unknown> | void | Promise<Record<string, unknown> | void>): Promise<Recorded> {
+    const mocks = new ProviderMocks(ctx.env);
     // preview=true: the plan stands for `pulumi preview`.
-    await pulumi.runtime.setMocks(mocks, stackConfig.project, stackConfig.stack, true);
-    pulumi.runtime.setAllConfig(config, stackConfig.secretKeys);
+    await pulumi.runtime.setMocks(mocks, ctx.project, ctx.stack, true);
+    pulumi.runtime.setAllConfig(ctx.config, ctx.secretKeys);
 
     const records: RecordedResource[] = [];
     const monitor = settings.getMonitor();
@@ -119,32 +163,7 @@ async function runOnce(opts: RunOptions): Promise<ProgramRun> {
     monitor.registerResource = (req: any, callback: (err: any, resp?: any) => void) => {
         register(req, (err: any, resp: any) => {
             if (!err && resp) {
-                const secretInputs = new Set<string>();
-                const inputs = decode(req.getObject()?.toJavaScript() ?? {}, secretInputs, undefined);
-                const outputs = decode(resp.getObject()?.toJavaScript() ?? {}, new Set<string>(), undefined);
-                const propertyDependencies: Record<string, string[]> = {};
-                req.getPropertydependenciesMap().forEach((deps: any, key: string) => {
-                    propertyDependencies[key] = deps.getUrnsList();
-                });
-                records.push({
-                    type: req.getType(),
-                    name: req.getName(),
-                    urn: resp.getUrn(),
-                    parent: req.getParent(),
-                    custom: req.getCustom(),
-                    provider: req.getProvider(),
-                    protect: req.getProtect() === true,
-                    retainOnDelete: req.getRetainondelete() === true,
-                    deleteBeforeReplace: req.getDeletebeforereplace(),
-                    dependencies: req.getDependenciesList(),
-                    propertyDependencies,
-                    additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
-                    ignoreChanges: req.getIgnorechangesList(),
-                    inputs,
-                    secretInputs: [...secretInputs].sort(),
-                    outputs,
-                    id: req.getCustom() ? resp.getId() : undefined,
-                });
+                records.push(toRecord(req, resp));
             }
             callback(err, resp);
         });
@@ -154,15 +173,7 @@ async function runOnce(opts: RunOptions): Promise<ProgramRun> {
     const onRejection = (reason: unknown) => failures.push(reason);
     process.on("unhandledRejection", onRejection);
     try {
-        // Re-evaluate the program and the project's own modules on every run.
-        const distRoot = path.dirname(program);
-        const keep = ["harness", "cli", "test", "policies", "node_modules"].map((d) => path.join(distRoot, d) + path.sep);
-        for (const id of Object.keys(require.cache)) {
-            if (id.startsWith(distRoot + path.sep) && !keep.some((k) => id.startsWith(k))) {
-                delete require.cache[id];
-            }
-        }
-        const exported: Record<string, unknown> = require(program);
+        const exported = (await body()) ?? {};
         const outputs: Record<string, unknown> = {};
         for (const [key, value] of Object.entries(exported)) {
             if (pulumi.Output.isInstance(value)) {
@@ -184,15 +195,56 @@ async function runOnce(opts: RunOptions): Promise<ProgramRun> {
             throw failures[0];
         }
         records.sort((a, b) => (a.urn < b.urn ? -1 : a.urn > b.urn ? 1 : 0));
-        return {
-            project: stackConfig.project,
-            stack: stackConfig.stack,
-            config: { ...stackConfig, config },
-            resources: records,
-            outputs,
-            invokes: [...new Set(mocks.calls)].sort(),
-        };
+        return { resources: records, outputs, invokes: [...new Set(mocks.calls)].sort() };
     } finally {
         process.off("unhandledRejection", onRejection);
+    }
+}
+
+function toRecord(req: any, resp: any): RecordedResource {
+    const secretInputs = new Set<string>();
+    const inputs = decode(req.getObject()?.toJavaScript() ?? {}, secretInputs, undefined);
+    const outputs = decode(resp.getObject()?.toJavaScript() ?? {}, new Set<string>(), undefined);
+    const propertyDependencies: Record<string, string[]> = {};
+    req.getPropertydependenciesMap().forEach((deps: any, key: string) => {
+        propertyDependencies[key] = deps.getUrnsList();
+    });
+    return {
+        type: req.getType(),
+        name: req.getName(),
+        urn: resp.getUrn(),
+        parent: req.getParent(),
+        custom: req.getCustom(),
+        provider: req.getProvider(),
+        protect: req.getProtect() === true,
+        retainOnDelete: req.getRetainondelete() === true,
+        deleteBeforeReplace: req.getDeletebeforereplace(),
+        dependencies: req.getDependenciesList(),
+        propertyDependencies,
+        additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+        ignoreChanges: req.getIgnorechangesList(),
+        inputs,
+        secretInputs: [...secretInputs].sort(),
+        outputs,
+        id: req.getCustom() ? resp.getId() : undefined,
+    };
+}
+
+/** Declares resources with `body` under the mock runtime (no stack file needed); for component specs. */
+export async function recordResources(
+    body: () => Record<string, unknown> | void | Promise<Record<string, unknown> | void>,
+    opts: { project?: string; stack?: string; config?: Record<string, string>; env?: Partial<MockEnvironment> } = {},
+): Promise<Recorded> {
+    if (running) {
+        throw new Error("recordResources: another run is in progress in this process");
+    }
+    running = true;
+    try {
+        return await record(
+            { project: opts.project ?? "mlops-platform", stack: opts.stack ?? "test", config: opts.config ?? {}, secretKeys: [], env: { ...DEFAULT_MOCK_ENV, ...opts.env } },
+            body,
+        );
+    } finally {
+        running = false;
     }
 }
