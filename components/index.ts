@@ -4,3 +4,6 @@ export { ContainerRegistry, ContainerRegistryArgs, ImageBuildSpec, validateConta
 export { MlPlatform, MlPlatformArgs } from "./mlPlatform";
 export { PolicyDocument, PolicyStatement, policyJson } from "./iam";
 export { PlatformConfig, CONFIG_KEYS, parsePlatformConfig } from "../config/schema";
+export { WorkloadIdentity, WorkloadIdentityArgs, WorkloadIdentityMode, SERVICE_ACCOUNT_TAG, validateWorkloadIdentityArgs, workloadTrustPolicy } from "./workloadIdentity";
+export { GpuScheduling, Toleration, GPU_RESOURCE } from "./scheduling";
+export * from "./k8s-security";

@@ -227,6 +227,11 @@ function kubernetes(type: string, name: string, inputs: Outputs) {
     return { id: metadata.namespace ? `${metadata.namespace}/${metadata.name}` : metadata.name, outputs };
 }
 
+/** An error the SDK reports with its message (it reads gRPC-style `details`). */
+function mockError(message: string): Error {
+    return Object.assign(new Error(message), { details: message });
+}
+
 /** The Mocks implementation handed to `pulumi.runtime.setMocks`. */
 export class ProviderMocks implements pulumi.runtime.Mocks {
     /** Invoke tokens answered so far (for tests that want to see them). */
@@ -285,9 +290,7 @@ export class ProviderMocks implements pulumi.runtime.Mocks {
                     id: String(args.inputs.secretId),
                 };
             default:
-                throw new Error(
-                    `mock provider: no answer for invoke '${args.token}' (inputs ${JSON.stringify(args.inputs)}); add it to harness/mocks.ts`,
-                );
+                throw mockError(`mock provider: no answer for invoke '${args.token}' (inputs ${JSON.stringify(args.inputs)}); add it to harness/mocks.ts`);
         }
     }
 }

@@ -1,0 +1,74 @@
+import * as assert from "node:assert/strict";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { listStacks, loadStackConfig, SECURE_CONFIG_PLACEHOLDER, StackConfigError } from "../../harness/stack-config";
+
+const ROOT = path.resolve(__dirname, "..", "..", "..");
+
+function project(files: Record<string, string>): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mlops-proj-"));
+    for (const [f, body] of Object.entries(files)) {
+        fs.writeFileSync(path.join(dir, f), body);
+    }
+    return dir;
+}
+
+const PROJECT_YAML = `name: demo
+runtime: nodejs
+config:
+  size:
+    type: integer
+    default: 3
+  name:
+    type: string
+    default: base
+  flags:
+    type: array
+    items:
+      type: string
+    default: [a]
+  aws:region: us-west-2
+`;
+
+describe("loadStackConfig", () => {
+    it("merges Pulumi.yaml defaults with the stack file, namespacing keys as the CLI does", () => {
+        const dir = project({ "Pulumi.yaml": PROJECT_YAML, "Pulumi.dev.yaml": "config:\n  demo:name: dev-name\n  other:key: 1\n" });
+        const c = loadStackConfig(dir, "dev");
+        assert.deepEqual(c.config, {
+            "demo:size": "3",
+            "demo:name": "dev-name",
+            "demo:flags": '["a"]',
+            "aws:region": "us-west-2",
+            "other:key": "1",
+        });
+        assert.deepEqual(c.secretKeys, []);
+        assert.equal(c.project, "demo");
+    });
+
+    it("replaces secure values with a marked placeholder and records the key as secret", () => {
+        const dir = project({
+            "Pulumi.yaml": PROJECT_YAML,
+            "Pulumi.dev.yaml": "config:\n  demo:token:\n    secure: AAABAJx1\n  demo:nested:\n    user: u\n    pass:\n      secure: AAAB\n",
+        });
+        const c = loadStackConfig(dir, "dev");
+        assert.equal(c.config["demo:token"], SECURE_CONFIG_PLACEHOLDER);
+        assert.deepEqual(JSON.parse(c.config["demo:nested"]), { user: "u", pass: SECURE_CONFIG_PLACEHOLDER });
+        assert.deepEqual(c.secretKeys, ["demo:nested", "demo:token"]);
+    });
+
+    it("rejects a value of the wrong declared type, naming the key", () => {
+        const dir = project({ "Pulumi.yaml": PROJECT_YAML, "Pulumi.dev.yaml": "config:\n  demo:size: big\n" });
+        assert.throws(() => loadStackConfig(dir, "dev"), (e: any) => e instanceof StackConfigError && /demo:size/.test(e.message) && /integer/.test(e.message));
+    });
+
+    it("gives a clear error for a malformed stack file, with its line", () => {
+        const dir = project({ "Pulumi.yaml": PROJECT_YAML, "Pulumi.dev.yaml": "config:\n  demo:name: [unclosed\n" });
+        assert.throws(() => loadStackConfig(dir, "dev"), (e: any) => /Pulumi\.dev\.yaml is not valid YAML at line \d+/.test(e.message));
+    });
+
+    it("lists the stacks that exist when the stack is unknown", () => {
+        assert.throws(() => loadStackConfig(ROOT, "staging"), (e: any) => /no stack named 'staging'.*stacks: dev, prod/.test(e.message));
+        assert.deepEqual(listStacks(ROOT), ["dev", "prod"]);
+    });
+});

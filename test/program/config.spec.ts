@@ -1,0 +1,61 @@
+import * as assert from "node:assert/strict";
+import * as fs from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
+import { renderPulumiYaml, renderReadme } from "../../cli/gen-config";
+import { CONFIG_KEYS, parsePlatformConfig } from "../../config/schema";
+import { assertInvalid } from "../helpers/resources";
+
+const ROOT = path.resolve(__dirname, "..", "..", "..");
+const ctx = { project: "mlops-platform", stack: "dev" };
+
+describe("stack configuration schema", () => {
+    it("Pulumi.yaml declares every key with type, description and default, generated from the schema", () => {
+        const text = fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8");
+        assert.equal(renderPulumiYaml(text), text, "Pulumi.yaml is stale: run npm run gen:config");
+        const declared = YAML.parse(text).config;
+        assert.deepEqual(Object.keys(declared).sort(), CONFIG_KEYS.map((k) => k.key).sort());
+        for (const spec of CONFIG_KEYS.filter((k) => k.type !== "object")) {
+            assert.equal(declared[spec.key].type, spec.type, spec.key);
+            assert.ok(declared[spec.key].description, `${spec.key} has a description`);
+            assert.deepEqual(declared[spec.key].default, spec.default, `${spec.key} default`);
+        }
+    });
+
+    it("the README configuration reference is generated and current", () => {
+        const text = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+        assert.equal(renderReadme(text), text, "README.md config reference is stale: run npm run gen:config");
+        for (const spec of CONFIG_KEYS) {
+            assert.ok(text.includes(`\`mlops-platform:${spec.key}\``), `README documents ${spec.key}`);
+        }
+    });
+
+    it("stack files only set keys the schema knows", () => {
+        for (const stack of ["dev", "prod"]) {
+            const cfg = YAML.parse(fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8")).config;
+            for (const key of Object.keys(cfg).filter((k) => k.startsWith("mlops-platform:"))) {
+                assert.ok(CONFIG_KEYS.some((s) => `mlops-platform:${s.key}` === key), `${stack}: ${key} is declared`);
+            }
+        }
+    });
+
+    it("defaults parse into a complete PlatformConfig", () => {
+        const c = parsePlatformConfig({}, ctx);
+        assert.equal(c.environment, "dev");
+        assert.deepEqual(c.registry.repositories, ["trainer", "server"]);
+        assert.equal(c.dataLake.rawTransitionIaDays, 30);
+    });
+
+    it("rejects an unknown environment, naming key, value and allowed values", () =>
+        assertInvalid(() => parsePlatformConfig({ environment: "qa" }, ctx), "mlops-platform:environment", /"dev", "staging", "prod", got "qa"/));
+    it("rejects a non-integer", () => assertInvalid(() => parsePlatformConfig({ multipartAbortDays: "soon" }, ctx), "mlops-platform:multipartAbortDays", /integer/));
+    it("rejects an out-of-range integer", () => assertInvalid(() => parsePlatformConfig({ rawTransitionIaDays: "7" }, ctx), "mlops-platform:rawTransitionIaDays", /from 30/));
+    it("rejects a non-boolean", () => assertInvalid(() => parsePlatformConfig({ forceDestroy: "yes" }, ctx), "mlops-platform:forceDestroy", /true or false/));
+    it("rejects a bad repository name", () => assertInvalid(() => parsePlatformConfig({ repositories: '["ok","Bad Name"]' }, ctx), "mlops-platform:repositories[1]"));
+    it("rejects a list given as a scalar", () => assertInvalid(() => parsePlatformConfig({ repositories: "trainer" }, ctx), "mlops-platform:repositories", /list/));
+    it("rejects unknown keys (typos)", () => assertInvalid(() => parsePlatformConfig({ forceDestory: "true" }, ctx), "mlops-platform:forceDestory", /not a known key/));
+    it("rejects protection with forceDestroy", () =>
+        assertInvalid(() => parsePlatformConfig({ protectStatefulResources: "true", forceDestroy: "true" }, ctx), "mlops-platform:forceDestroy"));
+    it("rejects Glacier before IA", () =>
+        assertInvalid(() => parsePlatformConfig({ rawTransitionIaDays: "60", rawTransitionGlacierDays: "45" }, ctx), "mlops-platform:rawTransitionGlacierDays"));
+});

@@ -1,0 +1,81 @@
+import * as assert from "node:assert/strict";
+import * as path from "path";
+import { ProgramRun, runProgram } from "../../harness/run";
+import { SECRET_PLACEHOLDER } from "../../harness/types";
+import { ofType } from "../helpers/resources";
+
+const ROOT = path.resolve(__dirname, "..", "..", "..");
+const STATEFUL = ["aws:s3/bucket:Bucket", "aws:kms/key:Key", "aws:ecr/repository:Repository"];
+
+describe("whole program, both stacks", function () {
+    const runs: Record<string, ProgramRun> = {};
+
+    before(async () => {
+        for (const stack of ["dev", "prod"]) {
+            runs[stack] = await runProgram({ root: ROOT, stack });
+        }
+    });
+
+    it("dev: data can be destroyed with the stack and nothing is protected", () => {
+        const buckets = ofType(runs.dev.resources, "aws:s3/bucket:Bucket");
+        assert.equal(buckets.length, 4);
+        assert.ok(buckets.every((b) => b.inputs.forceDestroy === true && !b.protect));
+        assert.equal(runs.dev.outputs.environment, "dev");
+    });
+
+    it("prod: stateful resources are protected and retained, never force-destroyed", () => {
+        for (const type of STATEFUL) {
+            const rs = ofType(runs.prod.resources, type);
+            assert.ok(rs.length > 0, `prod has ${type}`);
+            for (const r of rs) {
+                assert.equal(r.protect, true, `${r.name} protected`);
+                assert.equal(r.retainOnDelete, true, `${r.name} retained`);
+                assert.notEqual(r.inputs.forceDestroy, true);
+                assert.notEqual(r.inputs.forceDelete, true);
+            }
+        }
+    });
+
+    it("prod keeps noncurrent versions for a year", () => {
+        const lc = runs.prod.resources.find((r) => r.name.endsWith("-raw-lifecycle"))!;
+        assert.equal(lc.inputs.rules.find((r: any) => r.id === "expire-noncurrent-versions").noncurrentVersionExpiration.noncurrentDays, 365);
+    });
+
+    it("exports computed outputs the way the providers compute them", () => {
+        const o = runs.dev.outputs as any;
+        assert.match(o.rawBucket, /^mlops-data-raw-[0-9a-f]{7}$/);
+        assert.match(o.dataKmsKeyArn, /^arn:aws:kms:us-east-1:123456789012:key\//);
+        assert.equal(o.repositoryUrls.trainer, "123456789012.dkr.ecr.us-east-1.amazonaws.com/mlops-platform-dev/trainer");
+        assert.equal(o.dvcRemoteUrl, `s3://${o.rawBucket}/dvc`);
+    });
+
+    it("the program only calls invokes the mock layer knows (unknown ones fail the run)", () => {
+        assert.ok(runs.dev.invokes.includes("aws:index/getCallerIdentity:getCallerIdentity"));
+    });
+
+    it("every resource is parented under the MlPlatform component", () => {
+        for (const run of Object.values(runs)) {
+            const roots = run.resources.filter((r) => r.parent === "");
+            assert.deepEqual(roots.map((r) => r.type), ["mlops-platform:index:MlPlatform"]);
+        }
+    });
+
+    it("no secret appears in plain text in any input", () => {
+        for (const run of Object.values(runs)) {
+            const text = JSON.stringify(run.resources);
+            assert.ok(!text.includes("mock-ecr-password") && !text.includes("mock-password-from-secrets-manager"));
+            for (const r of run.resources) {
+                for (const key of r.secretInputs) {
+                    assert.ok(JSON.stringify(r.inputs[key]).includes(SECRET_PLACEHOLDER));
+                }
+            }
+        }
+    });
+
+    it("a bad config value fails the run with an error naming the key", async () => {
+        await assert.rejects(
+            runProgram({ root: ROOT, stack: "dev", configOverrides: { "mlops-platform:environment": "qa" } }),
+            (e: any) => /mlops-platform:environment/.test(e.message) && /got "qa"/.test(e.message),
+        );
+    });
+});
