@@ -1,0 +1,298 @@
+// Per-release gates on serving Deployments: re-check at preview/up what `mlops gate` decided,
+// from the release annotations ServingStack writes (literal values only; a computed annotation
+// fails closed rather than silently downgrading the gate). Catalog rows 79-80.
+import { ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
+import { describeResource, globMatch, K8S, K8sMeta, metaOf, readStringMap } from "../security/rules/k8s-resources";
+import { ANNOTATIONS, ParsedRelease, parseReleaseAnnotations, PREFIX, TRACKS } from "./annotations";
+import {
+    DEFAULT_GATE_CONFIG,
+    evaluateRelease,
+    evaluateSignificance,
+    GateConfigError,
+    MetricThresholds,
+    releaseSubjects,
+    validateThresholds,
+    verdictFailures,
+} from "./gate";
+
+/** Kinds that carry serving releases. */
+export const RELEASE_TYPES = [K8S.deployment, K8S.statefulSet];
+
+export interface ReleaseOnResource {
+    meta: K8sMeta;
+    what: string;
+    parsed: ParsedRelease;
+    /** Platform annotations whose value was not literal (computed from an output). */
+    nonLiteral: string[];
+}
+
+/**
+ * The release a serving workload carries: metadata.annotations, or the pod template's when the
+ * object's own carry none. Undefined when the workload carries no release.
+ */
+export function readRelease(type: string, props: Record<string, any>, logicalName: string): ReleaseOnResource | undefined {
+    const meta = metaOf(props, logicalName);
+    let map = readStringMap(() => props.metadata?.annotations);
+    if (map.values[ANNOTATIONS.model] === undefined && !map.unknownKeys.includes(ANNOTATIONS.model)) {
+        const tpl = readStringMap(() => props.spec?.template?.metadata?.annotations);
+        if (tpl.values[ANNOTATIONS.model] !== undefined || tpl.unknownKeys.includes(ANNOTATIONS.model)) map = tpl;
+    }
+    const nonLiteral = map.unknownKeys.filter((k) => k === "*" || k.startsWith(PREFIX));
+    const values = { ...map.values };
+    if (values[ANNOTATIONS.model] === undefined) {
+        if (!nonLiteral.includes(ANNOTATIONS.model) && !nonLiteral.includes("*")) return undefined;
+        values[ANNOTATIONS.model] = "(computed)";
+    }
+    const parsed = parseReleaseAnnotations(values)!;
+    return { meta, what: describeResource(type, meta), parsed, nonLiteral };
+}
+
+function releaseName(r: ReleaseOnResource): string {
+    const rel = r.parsed.release;
+    return `${rel.model} v${rel.version || "?"}${r.parsed.track ? ` (${r.parsed.track})` : ""}`;
+}
+
+/** Shared shape: type filter, release lookup, contract problems reported first, config defaults. */
+function releasePolicy<C extends object>(def: {
+    name: string;
+    description: string;
+    severity: ResourceValidationPolicy["severity"];
+    remediationSteps: string;
+    configSchema?: ResourceValidationPolicy["configSchema"];
+    defaults: C;
+    /** Report annotation problems (malformed, computed) from this policy; one policy is enough. */
+    reportContractProblems?: boolean;
+    check: (r: ReleaseOnResource, config: C, report: (m: string) => void, args: ResourceValidationArgs) => void;
+}): ResourceValidationPolicy {
+    return {
+        name: def.name,
+        description: def.description,
+        severity: def.severity,
+        enforcementLevel: "mandatory",
+        remediationSteps: def.remediationSteps,
+        tags: ["model-gating", "mlops"],
+        configSchema: def.configSchema,
+        validateResource: (args, reportViolation) => {
+            if (!RELEASE_TYPES.includes(args.type as (typeof RELEASE_TYPES)[number])) return;
+            const r = readRelease(args.type, args.props, args.name);
+            if (!r) return;
+            const report = (m: string) => reportViolation(`${r.what}: release ${releaseName(r)}: ${m}`);
+            if (r.nonLiteral.length) {
+                report(
+                    `annotations ${r.nonLiteral.join(", ")} are not literal values; gates read only literals ` +
+                        `(write the release from stack config, not from resource outputs)`,
+                );
+                return;
+            }
+            if (def.reportContractProblems && r.parsed.problems.length) {
+                report(`malformed release annotations: ${r.parsed.problems.join("; ")}`);
+            }
+            const config = { ...def.defaults } as any;
+            for (const [k, v] of Object.entries(args.getConfig<Partial<C>>() ?? {})) {
+                if (v !== undefined && v !== null) config[k] = v;
+            }
+            def.check(r, config as C, report, args);
+        },
+    };
+}
+
+interface ThresholdsConfig {
+    thresholds: MetricThresholds;
+    tracks: string[];
+    allowMissingBaseline: boolean;
+}
+
+const thresholdSpecSchema = {
+    type: "object",
+    properties: {
+        threshold: { type: "number" },
+        minAbsoluteChange: { type: "number", exclusiveMinimum: 0 },
+        minRelativeChange: { type: "number", minimum: 0, maximum: 1 },
+        greaterIsBetter: { type: "boolean" },
+    },
+    required: ["greaterIsBetter"],
+    additionalProperties: false,
+} as const;
+
+/** Row 79: candidate vs baseline with MLflow MetricThreshold semantics. */
+export const modelGateThresholds: ResourceValidationPolicy = releasePolicy<ThresholdsConfig>({
+    name: "model-gate-thresholds",
+    description:
+        "Each serving release must pass the configured metric thresholds against its recorded baseline " +
+        "(MLflow MetricThreshold semantics: value threshold, min absolute/relative change, greater-is-better; " +
+        "missing metrics fail), and must not be marked gate=fail.",
+    severity: "critical",
+    remediationSteps: "Run `mlops gate`, fix or retrain the model, and deploy only a release whose verdict passes.",
+    reportContractProblems: true,
+    configSchema: {
+        properties: {
+            thresholds: {
+                type: "object",
+                description: "Metric name -> { threshold?, minAbsoluteChange?, minRelativeChange?, greaterIsBetter }.",
+                additionalProperties: thresholdSpecSchema as any,
+                default: DEFAULT_GATE_CONFIG.thresholds,
+            },
+            tracks: {
+                type: "array",
+                items: { type: "string", enum: [...TRACKS] },
+                default: [...TRACKS],
+                description: `${ANNOTATIONS.track} values whose releases are gated.`,
+            },
+            allowMissingBaseline: {
+                type: "boolean",
+                default: false,
+                description: "First release of a model (no baseline-version): check value thresholds only.",
+            },
+        },
+    },
+    defaults: { thresholds: DEFAULT_GATE_CONFIG.thresholds, tracks: [...TRACKS], allowMissingBaseline: false },
+    check: (r, config, report) => {
+        if (r.parsed.track && !config.tracks.includes(r.parsed.track)) return;
+        let thresholds: MetricThresholds;
+        try {
+            thresholds = validateThresholds(config.thresholds, "model-gate-thresholds.thresholds");
+        } catch (e) {
+            report(`policy configuration is invalid: ${e instanceof GateConfigError ? e.message : String(e)}`);
+            return;
+        }
+        const rel = r.parsed.release;
+        if (!rel.baseline && config.allowMissingBaseline) {
+            thresholds = Object.fromEntries(
+                Object.entries(thresholds)
+                    .filter(([, s]) => s.threshold !== undefined)
+                    .map(([m, s]) => [m, { threshold: s.threshold, greaterIsBetter: s.greaterIsBetter }]),
+            );
+        }
+        const verdict = evaluateRelease(rel, { thresholds });
+        const failures = verdictFailures(verdict);
+        if (failures.length) {
+            const claim = r.parsed.gate === "pass" ? " (annotated gate=pass contradicts the thresholds)" : "";
+            report(`fails the gate${claim}: ${failures.join("; ")}`);
+        } else if (r.parsed.gate === "fail") {
+            report(`is annotated ${ANNOTATIONS.gate}=fail`);
+        }
+    },
+});
+
+interface SignificanceConfig {
+    alpha: number;
+    metrics: string[];
+    lowerIsBetter: string[];
+    requireSamples: boolean;
+}
+
+/** Row 79 (significance): the improvement must be statistically significant when sample counts are recorded. */
+export const modelSignificance: ResourceValidationPolicy = releasePolicy<SignificanceConfig>({
+    name: "model-significance",
+    description:
+        "When candidate and baseline record evaluation sample counts, the candidate's improvement on each configured " +
+        "proportion metric must be significant (one-sided two-proportion z-test at alpha).",
+    severity: "high",
+    remediationSteps: "Evaluate on a larger held-out set, or accept that the change is within noise and keep the baseline.",
+    configSchema: {
+        properties: {
+            alpha: { type: "number", exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.05, description: "One-sided significance level." },
+            metrics: {
+                type: "array",
+                items: { type: "string" },
+                default: ["f1"],
+                description: "Metrics tested as proportions of the evaluation set (accuracy exactly, F1 approximately).",
+            },
+            lowerIsBetter: { type: "array", items: { type: "string" }, default: [], description: "Tested metrics where lower is better (error rates)." },
+            requireSamples: {
+                type: "boolean",
+                default: false,
+                description: "Fail when evaluation sample counts are missing instead of skipping the test.",
+            },
+        },
+    },
+    defaults: { alpha: 0.05, metrics: ["f1"], lowerIsBetter: [], requireSamples: false },
+    check: (r, config, report) => {
+        const { candidate, baseline } = releaseSubjects(r.parsed.release);
+        if (!baseline && !config.requireSamples) return; // first release: nothing to compare with
+        const directions: MetricThresholds = Object.fromEntries(
+            config.metrics.map((m) => [m, { greaterIsBetter: !config.lowerIsBetter.includes(m) }]),
+        );
+        const result = evaluateSignificance(candidate, baseline, directions, {
+            alpha: config.alpha,
+            metrics: config.metrics,
+            requireSamples: config.requireSamples,
+        });
+        if (result.passed) return;
+        if (result.skipped) {
+            report(`significance cannot be tested: ${result.skipped}`);
+            return;
+        }
+        report(`improvement is not significant at alpha ${config.alpha}: ${result.tests.filter((t) => !t.passed).map((t) => t.message).join("; ")}`);
+    },
+});
+
+/** Row 80 (approval): prod releases name their approver. */
+export const modelApprovalRequired: ResourceValidationPolicy = releasePolicy<{ requireApproval: boolean; approvers: string[] }>({
+    name: "model-approval-required",
+    description: `With requireApproval (on in prod), every serving release must carry ${ANNOTATIONS.approvedBy}, from the approvers list when one is set.`,
+    severity: "high",
+    remediationSteps: "Have an approver review the gate verdict and set approvedBy on the release in Pulumi.<stack>.yaml.",
+    configSchema: {
+        properties: {
+            requireApproval: { type: "boolean", default: false, description: "Require an approver on every release." },
+            approvers: {
+                type: "array",
+                items: { type: "string" },
+                default: [],
+                description: "Allowed approvers (globs, e.g. `*@example.com`); empty = anyone.",
+            },
+        },
+    },
+    defaults: { requireApproval: false, approvers: [] },
+    check: (r, config, report) => {
+        const who = r.parsed.release.approvedBy;
+        if (config.requireApproval && !who) {
+            report(`has no ${ANNOTATIONS.approvedBy} annotation; approval is required in this stack`);
+        } else if (who && config.approvers.length && !config.approvers.some((p) => globMatch(p, who))) {
+            report(`approved by '${who}', who is not in the approvers list`);
+        }
+    },
+});
+
+const MODELS_URI_RE = /^models:\/([^/@]+)\/(\d+)$/;
+const DIGEST_RE = /@sha256:[a-f0-9]{64}$/;
+
+/** Why a model URI is not immutable, or undefined when it is. */
+export function mutableModelRefReason(uri: string): string | undefined {
+    if (MODELS_URI_RE.test(uri) || DIGEST_RE.test(uri)) return undefined;
+    const m = /^models:\/([^/@]+)(?:\/([^/]+)|@(.+))$/.exec(uri);
+    if (m?.[3] !== undefined) return `'${uri}' names the alias '@${m[3]}', which can be moved to another version`;
+    if (m?.[2] !== undefined) {
+        return m[2].toLowerCase() === "latest"
+            ? `'${uri}' resolves 'latest', which changes with every registration`
+            : `'${uri}' names the stage '${m[2]}', which can point to another version`;
+    }
+    return `'${uri}' is neither models:/<name>/<version> nor pinned by @sha256 digest`;
+}
+
+/** Row 80 (immutable ref): the deployed model is an exact registry version or digest. */
+export const modelRefImmutable: ResourceValidationPolicy = releasePolicy<object>({
+    name: "model-ref-immutable",
+    description:
+        "A serving release's model-uri must be immutable: models:/<name>/<version number> (matching the model and version " +
+        "annotations) or an @sha256 digest; never latest, a stage, or an alias.",
+    severity: "high",
+    remediationSteps: "Resolve the alias to its version number at gate time and deploy models:/<name>/<version>.",
+    defaults: {},
+    check: (r, _config, report) => {
+        const rel = r.parsed.release;
+        if (!rel.modelUri) return; // reported as malformed by model-gate-thresholds
+        const reason = mutableModelRefReason(rel.modelUri);
+        if (reason) {
+            report(`model reference is mutable: ${reason}`);
+            return;
+        }
+        const m = MODELS_URI_RE.exec(rel.modelUri);
+        if (m && (m[1] !== rel.model || m[2] !== rel.version)) {
+            report(`model-uri '${rel.modelUri}' does not match the annotated model '${rel.model}' version '${rel.version}'`);
+        }
+    },
+});
+
+export const releasePolicies: ResourceValidationPolicy[] = [modelGateThresholds, modelSignificance, modelApprovalRequired, modelRefImmutable];
