@@ -1,0 +1,5 @@
+import { PolicyPack } from "@pulumi/policy";
+
+import { securityPolicies } from "./policies";
+
+new PolicyPack("mlops-security", { enforcementLevel: "mandatory", policies: securityPolicies });

@@ -1,0 +1,63 @@
+// KMS key and Secrets Manager rules (policy catalog rows 49-52).
+
+import * as aws from "@pulumi/aws";
+import { ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
+
+import { conditionKeys, describe, hasRestrictingCondition, hasWildcardPrincipal, parsePolicyDocument } from "./aws-iam-documents";
+import { bool, isSet, read, str, UNKNOWN } from "./aws-values";
+
+/** Asymmetric and HMAC keys cannot rotate automatically. */
+function isSymmetric(key: any): boolean {
+    const spec = str(read(key, "customerMasterKeySpec"));
+    const usage = str(read(key, "keyUsage"));
+    return (spec === undefined || spec === "SYMMETRIC_DEFAULT") && (usage === undefined || usage === "ENCRYPT_DECRYPT");
+}
+
+export const kmsRotation: ResourceValidationPolicy = {
+    name: "kms-rotation",
+    description: "Symmetric customer-managed KMS keys rotate automatically (enableKeyRotation) (CKV_AWS_7, AVD-AWS-0065).",
+    severity: "medium",
+    validateResource: validateResourceOfType(aws.kms.Key, (key, _a, report) => {
+        if (!isSymmetric(key)) return;
+        const v = bool(read(key, "enableKeyRotation"));
+        if (v !== true && v !== UNKNOWN) report(`enableKeyRotation is ${v === undefined ? "not set" : v}; set it to true.`);
+    }),
+};
+
+export const kmsNoLockoutBypass: ResourceValidationPolicy = {
+    name: "kms-no-lockout-bypass",
+    description: "KMS keys keep the key policy lockout safety check (bypassPolicyLockoutSafetyCheck not true).",
+    severity: "high",
+    validateResource: validateResourceOfType(aws.kms.Key, (key, _a, report) => {
+        if (bool(read(key, "bypassPolicyLockoutSafetyCheck")) === true) report("bypassPolicyLockoutSafetyCheck is true.");
+    }),
+};
+
+const KMS_RESTRICTING = ["kms:calleraccount", "kms:viaservice"];
+
+export const kmsPolicyNoWildcardPrincipal: ResourceValidationPolicy = {
+    name: "kms-policy-no-wildcard-principal",
+    description: "KMS key policies do not Allow Principal \"*\" without a condition pinning account, organization or service (CKV_AWS_33).",
+    severity: "critical",
+    validateResource: validateResourceOfType(aws.kms.Key, (key, _a, report) => {
+        const parsed = parsePolicyDocument(read(key, "policy"));
+        if (parsed === UNKNOWN || parsed === undefined) return;
+        if ("error" in parsed) return report(`policy: ${parsed.error}`);
+        parsed.statements.forEach((s, i) => {
+            if (s.effect !== "Allow" || !hasWildcardPrincipal(s)) return;
+            if (hasRestrictingCondition(s) || conditionKeys(s).some((k) => KMS_RESTRICTING.includes(k))) return;
+            report(`policy ${describe(s, i)} allows Principal "*".`);
+        });
+    }),
+};
+
+export const secretsCmk: ResourceValidationPolicy = {
+    name: "secrets-cmk",
+    description: "Secrets Manager secrets are encrypted with a customer-managed KMS key (kmsKeyId) (CKV_AWS_149).",
+    severity: "medium",
+    validateResource: validateResourceOfType(aws.secretsmanager.Secret, (secret, _a, report) => {
+        if (!isSet(secret, "kmsKeyId")) report("kmsKeyId is not set; the AWS-managed aws/secretsmanager key would be used.");
+    }),
+};
+
+export const kmsPolicies = [kmsRotation, kmsNoLockoutBypass, kmsPolicyNoWildcardPrincipal, secretsCmk];
