@@ -17,14 +17,16 @@ export function buildProgram(root: string = PROJECT_ROOT): Command {
         .action(async (o: { stack: string; out?: string }) => {
             const result = await planCommand({ root, stack: o.stack, out: o.out ? path.resolve(o.out) : undefined });
             console.log(result.text);
+            process.exitCode = result.exitCode;
         });
     return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
     try {
+        process.exitCode = 0;
         await buildProgram().parseAsync(argv, { from: "user" });
-        return 0;
+        return Number(process.exitCode ?? 0);
     } catch (e: any) {
         if (e instanceof CommanderError) {
             return e.exitCode;

@@ -1,6 +1,7 @@
 // `mlops plan`: the offline plan of a stack — resource tree, counts, and a deterministic plan.json.
 import * as fs from "fs";
 import * as path from "path";
+import { ManifestCheck, checkManifests, manifestFileName, manifestYaml } from "../harness/manifests";
 import { ProgramRun, runProgram } from "../harness/run";
 import { SECURE_CONFIG_PLACEHOLDER } from "../harness/stack-config";
 import { RecordedResource } from "../harness/types";
@@ -111,12 +112,25 @@ export interface PlanCommandOptions {
 export interface PlanResult {
     plan: Plan;
     run: ProgramRun;
+    manifests: ManifestCheck[];
     text: string;
+    /** 0 clean; 2 when a manifest is invalid or a mandatory policy is violated. */
+    exitCode: number;
+}
+
+export function renderManifestSummary(checks: ManifestCheck[]): string {
+    const invalid = checks.filter((c) => c.errors.length > 0);
+    const lines = [`Kubernetes manifests: ${checks.length} (${checks.length - invalid.length} valid against the Kubernetes schemas)`];
+    for (const c of invalid) {
+        lines.push(`  ✗ ${c.manifest.kind} ${c.manifest.metadata.namespace ?? ""}/${c.manifest.metadata.name}: ${c.errors.join("; ")}`);
+    }
+    return lines.join("\n");
 }
 
 export async function planCommand(opts: PlanCommandOptions): Promise<PlanResult> {
     const run = await runProgram({ root: opts.root, stack: opts.stack });
     const plan = toPlan(run);
+    const manifests = checkManifests(run.resources);
     const text = [
         `Offline plan of ${plan.project}/${plan.stack} (mock providers; no cloud account used)`,
         "",
@@ -124,10 +138,19 @@ export async function planCommand(opts: PlanCommandOptions): Promise<PlanResult>
         "",
         "Resources by type:",
         renderCounts(plan.counts),
+        "",
+        renderManifestSummary(manifests),
     ].join("\n");
     if (opts.out) {
         fs.mkdirSync(opts.out, { recursive: true });
         fs.writeFileSync(path.join(opts.out, "plan.json"), stableStringify(plan));
+        const dir = path.join(opts.out, "manifests");
+        fs.rmSync(dir, { recursive: true, force: true });
+        fs.mkdirSync(dir, { recursive: true });
+        for (const c of manifests) {
+            fs.writeFileSync(path.join(dir, manifestFileName(c.manifest)), manifestYaml(c.manifest));
+        }
     }
-    return { plan, run, text };
+    const exitCode = manifests.some((c) => c.errors.length > 0) ? 2 : 0;
+    return { plan, run, manifests, text, exitCode };
 }
