@@ -2,6 +2,8 @@
 // The `mlops` command line: offline plans, plan diffs, the metrics gate and releases.
 import { Command, CommanderError } from "commander";
 import * as path from "path";
+import * as fs from "fs";
+import { diffPlans, renderDiffMarkdown, renderDiffText } from "./diff";
 import { planCommand } from "./plan";
 
 /** The project root: the folder holding Pulumi.yaml (the package root). */
@@ -13,10 +15,34 @@ export function buildProgram(root: string = PROJECT_ROOT): Command {
         .command("plan")
         .description("Run the Pulumi program offline for a stack and print the resource tree")
         .requiredOption("-s, --stack <name>", "stack name (Pulumi.<name>.yaml)")
-        .option("-o, --out <dir>", "write plan.json (and manifests) to this folder")
-        .action(async (o: { stack: string; out?: string }) => {
+        .option("-o, --out <dir>", "write plan.json, manifests/ and summary.md to this folder")
+        .option("-c, --compare <plan.json>", "print what changed against a base plan instead of the tree")
+        .option("-f, --format <format>", "output format with --compare: text or markdown", "text")
+        .action(async (o: { stack: string; out?: string; compare?: string; format: string }) => {
+            if (!["text", "markdown"].includes(o.format)) {
+                throw new Error(`--format must be "text" or "markdown", got "${o.format}"`);
+            }
+            let base: any;
+            if (o.compare) {
+                try {
+                    base = JSON.parse(fs.readFileSync(path.resolve(o.compare), "utf8"));
+                } catch (e: any) {
+                    throw new Error(`--compare: cannot read base plan ${o.compare}: ${e.message}`);
+                }
+                if (base?.formatVersion !== 1 || !Array.isArray(base.resources)) {
+                    throw new Error(`--compare: ${o.compare} is not a plan.json written by \`mlops plan --out\``);
+                }
+            }
             const result = await planCommand({ root, stack: o.stack, out: o.out ? path.resolve(o.out) : undefined });
-            console.log(result.text);
+            if (base) {
+                if (base.stack !== result.plan.stack) {
+                    throw new Error(`--compare: the base plan is of stack '${base.stack}', this plan is of '${result.plan.stack}'`);
+                }
+                const d = diffPlans(base, result.plan);
+                console.log(o.format === "markdown" ? renderDiffMarkdown(d) : renderDiffText(d));
+            } else {
+                console.log(result.text);
+            }
             process.exitCode = result.exitCode;
         });
     return program;

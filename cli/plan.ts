@@ -144,6 +144,7 @@ export async function planCommand(opts: PlanCommandOptions): Promise<PlanResult>
     if (opts.out) {
         fs.mkdirSync(opts.out, { recursive: true });
         fs.writeFileSync(path.join(opts.out, "plan.json"), stableStringify(plan));
+        fs.writeFileSync(path.join(opts.out, "summary.md"), renderSummaryMarkdown(plan, manifests));
         const dir = path.join(opts.out, "manifests");
         fs.rmSync(dir, { recursive: true, force: true });
         fs.mkdirSync(dir, { recursive: true });
@@ -153,4 +154,25 @@ export async function planCommand(opts: PlanCommandOptions): Promise<PlanResult>
     }
     const exitCode = manifests.some((c) => c.errors.length > 0) ? 2 : 0;
     return { plan, run, manifests, text, exitCode };
+}
+
+/** summary.md: counts, manifest validity, for a PR comment or a job summary. */
+export function renderSummaryMarkdown(plan: Plan, manifests: ManifestCheck[]): string {
+    const total = Object.values(plan.counts).reduce((a, b) => a + b, 0);
+    const protectedCount = plan.resources.filter((r) => r.protect).length;
+    const lines = [
+        `## Offline plan: ${plan.project}/${plan.stack}`,
+        "",
+        `${total} resources (${protectedCount} protected), ${manifests.length} Kubernetes manifests, ${manifests.filter((m) => m.errors.length > 0).length} invalid.`,
+        "",
+        "<details><summary>Resources by type</summary>",
+        "",
+        "| type | count |",
+        "|---|---:|",
+        ...Object.entries(plan.counts).map(([t, n]) => `| \`${t}\` | ${n} |`),
+        "",
+        "</details>",
+        "",
+    ];
+    return lines.join("\n");
 }
