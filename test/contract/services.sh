@@ -108,12 +108,20 @@ start_postgres() {
     fi
     as_pg mkdir -p "$PG_SOCK"
     as_pg chmod 700 "$PG_SOCK"
+    # TLS with a self-signed certificate, so rendered URIs keep sslmode=require (as for RDS).
+    if [ ! -s "$PG_DIR/server.key" ] || [ ! -s "$PG_DIR/server.crt" ]; then
+        command -v openssl >/dev/null || apt_install openssl
+        as_pg openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=127.0.0.1" \
+            -keyout "$PG_DIR/server.key" -out "$PG_DIR/server.crt" >/dev/null 2>&1 ||
+            die "openssl could not create the PostgreSQL TLS certificate"
+        as_pg chmod 600 "$PG_DIR/server.key"
+    fi
     if pg_running; then
         log "PostgreSQL already running ($PG_DATA)"
     else
         log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
         if ! as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 60 \
-            -o "-c listen_addresses=127.0.0.1 -c port=$PG_PORT -c unix_socket_directories=$PG_SOCK -c unix_socket_permissions=0700 -c fsync=off" \
+            -o "-c listen_addresses=127.0.0.1 -c port=$PG_PORT -c unix_socket_directories=$PG_SOCK -c unix_socket_permissions=0700 -c fsync=off -c ssl=on -c ssl_cert_file=$PG_DIR/server.crt -c ssl_key_file=$PG_DIR/server.key" \
             start >/dev/null; then
             tail -n 20 "$PG_LOG" >&2 || true
             die "PostgreSQL did not start on 127.0.0.1:$PG_PORT (log: $PG_LOG)"
@@ -255,6 +263,7 @@ env = {
         "user": "$PG_USER",
         "password": "$PG_PASSWORD",
         "database": "$PG_DB",
+        "sslmode": "require",
     },
     "s3": {
         "endpointUrl": "http://127.0.0.1:$S3_PORT",

@@ -1,0 +1,570 @@
+/**
+ * Contract spec: the MLflow tracking server and the reference trainer, run with the command
+ * lines and environments the components render, against real PostgreSQL and an S3 emulator.
+ *
+ * Needs `test/contract/services.sh` (writes .contract/env.json); without it the server part is
+ * skipped and only the offline checks at the bottom run. `test/contract/run.sh` does both.
+ */
+import * as assert from "assert";
+import { execFile } from "child_process";
+import * as fs from "fs";
+import * as http from "http";
+import * as net from "net";
+import * as os from "os";
+import * as path from "path";
+import { MlflowApiError, MlflowClient, parseModelRef } from "../../cli/mlflow-client";
+import {
+    ContractServices,
+    IN_CLUSTER,
+    flagValue,
+    loadContractServices,
+    onLoopback,
+    renderedDbMigration,
+    renderedTrackingServer,
+    renderedTrainingJob,
+    repoRoot,
+    withBucket,
+} from "./fixture";
+import {
+    ExitStatus,
+    ProcessHandle,
+    RenderedContainer,
+    expandK8sVars,
+    resolveContainer,
+    startProcess,
+    tail,
+    waitForHttp,
+} from "./mlflow-contract";
+
+const ROOT = repoRoot();
+const TRAIN_PY = path.join(ROOT, "examples", "credit-risk", "train.py");
+
+interface TrainResult {
+    run_id: string;
+    experiment_id: string;
+    model_name: string;
+    model_version: string;
+    model_uri: string;
+    logged_model_uri: string;
+    metrics: Record<string, number>;
+}
+
+async function freePort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const srv = net.createServer();
+        srv.once("error", reject);
+        srv.listen(0, "127.0.0.1", () => {
+            const port = (srv.address() as net.AddressInfo).port;
+            srv.close(() => resolve(port));
+        });
+    });
+}
+
+/** Runs a short-lived process to completion (its process group is killed after `timeoutMs`). */
+async function runToEnd(
+    c: RenderedContainer & { cwd?: string; name?: string },
+    timeoutMs: number,
+): Promise<{ status: ExitStatus; proc: ProcessHandle }> {
+    const proc = startProcess(c);
+    const timer = setTimeout(() => void proc.stop(2_000), timeoutMs);
+    const status = await proc.exited;
+    clearTimeout(timer);
+    return { status, proc };
+}
+
+/** Runs a Python snippet with the contract venv (psycopg2 is there); returns stdout. */
+function venvPython(svc: ContractServices, code: string, args: string[]): Promise<string> {
+    return new Promise((resolve, reject) => {
+        execFile(svc.venv.python, ["-c", code, ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
+            if (err) {
+                reject(new Error(`python failed: ${err.message}\n${stderr}`));
+            } else {
+                resolve(stdout);
+            }
+        });
+    });
+}
+
+const PG_ADMIN = `
+import sys, psycopg2
+host, port, user, password, maintenance_db, action, db = sys.argv[1:8]
+conn = psycopg2.connect(host=host, port=int(port), user=user, password=password,
+                        dbname=maintenance_db, sslmode="require", connect_timeout=10)
+conn.autocommit = True
+cur = conn.cursor()
+if action == "create":
+    cur.execute(f'CREATE DATABASE "{db}"')
+elif action == "drop":
+    cur.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+elif action == "tables":
+    c2 = psycopg2.connect(host=host, port=int(port), user=user, password=password, dbname=db,
+                          sslmode="require", connect_timeout=10)
+    k = c2.cursor()
+    k.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'")
+    n = k.fetchone()[0]
+    rev = None
+    if n:
+        k.execute("SELECT version_num FROM alembic_version")
+        rev = k.fetchone()[0]
+    print(n, rev)
+`;
+
+function pgAdmin(svc: ContractServices, action: "create" | "drop" | "tables", db: string): Promise<string> {
+    const pg = svc.postgres;
+    return venvPython(svc, PG_ADMIN, [pg.host, String(pg.port), pg.user, pg.password, pg.database, action, db]);
+}
+
+/** GET with an explicit Host header (fetch does not allow setting it). */
+function getWithHost(port: number, urlPath: string, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const req = http.get({ host: "127.0.0.1", port, path: urlPath, headers: { Host: host } }, (res) => {
+            res.resume();
+            res.on("end", () => resolve(res.statusCode ?? 0));
+        });
+        req.setTimeout(10_000, () => req.destroy(new Error("timeout")));
+        req.on("error", reject);
+    });
+}
+
+/** Keys and ETags under `prefix`, listed through moto's S3 REST API (unsigned). */
+async function listBucket(svc: ContractServices, prefix: string): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    let token: string | undefined;
+    do {
+        const q = new URLSearchParams({ "list-type": "2", prefix });
+        if (token) {
+            q.set("continuation-token", token);
+        }
+        const res = await fetch(`${svc.s3.endpointUrl}/${svc.s3.bucket}?${q}`);
+        const xml = await res.text();
+        assert.strictEqual(res.status, 200, `ListObjectsV2 on ${svc.s3.bucket}: ${xml.slice(0, 300)}`);
+        for (const m of xml.matchAll(/<Contents>([\s\S]*?)<\/Contents>/g)) {
+            const key = /<Key>([^<]*)<\/Key>/.exec(m[1])?.[1];
+            const etag = /<ETag>([^<]*)<\/ETag>/.exec(m[1])?.[1] ?? "";
+            if (key) {
+                out.set(key, etag.replace(/&quot;|"/g, ""));
+            }
+        }
+        token = /<IsTruncated>true<\/IsTruncated>/.test(xml)
+            ? /<NextContinuationToken>([^<]*)</.exec(xml)?.[1]
+            : undefined;
+    } while (token);
+    return out;
+}
+
+function inUnitInterval(name: string, v: number | undefined): void {
+    assert.ok(typeof v === "number" && v >= 0 && v <= 1, `${name}=${v} is not in [0, 1]`);
+}
+
+describe("contract: MLflow tracking server + credit-risk trainer (PostgreSQL, S3)", function () {
+    this.timeout(300_000);
+    const svc = loadContractServices(ROOT);
+    const dbName = `mlflow_ct_${Date.now()}_${process.pid}`;
+    const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "mlflow-contract-"));
+    let dbCreated = false;
+    let migration: { status: ExitStatus; proc: ProcessHandle } | undefined;
+    let server: ProcessHandle | undefined;
+    let serverContainer: RenderedContainer | undefined;
+    let port = 0;
+    let base = "";
+    let client: MlflowClient;
+
+    /** The loopback values for what Secrets / Pod Identity / the cluster provide. */
+    function serverEnvOnLoopback(s: ContractServices): Record<string, string> {
+        return {
+            MLFLOW_DB_HOST: s.postgres.host,
+            MLFLOW_DB_PORT: String(s.postgres.port),
+            MLFLOW_DB_NAME: dbName,
+            MLFLOW_DB_USER: s.postgres.user,
+            MLFLOW_DB_PASSWORD: s.postgres.password,
+            AWS_REGION: s.s3.region,
+            AWS_DEFAULT_REGION: s.s3.region,
+            // Stand-ins for Pod Identity credentials and the real S3 endpoint.
+            MLFLOW_S3_ENDPOINT_URL: s.s3.endpointUrl,
+            AWS_ACCESS_KEY_ID: s.s3.accessKeyId,
+            AWS_SECRET_ACCESS_KEY: s.s3.secretAccessKey,
+        };
+    }
+
+    before(async function () {
+        if (!svc) {
+            console.log(
+                "    [contract] SKIPPED: .contract/env.json not found; run test/contract/services.sh " +
+                    "(or test/contract/run.sh) to start PostgreSQL, moto and the MLflow venv",
+            );
+            this.skip();
+            return;
+        }
+        await pgAdmin(svc, "create", dbName);
+        dbCreated = true;
+
+        const mig = onLoopback(renderedDbMigration(), {
+            command: { mlflow: svc.venv.mlflow },
+            env: serverEnvOnLoopback(svc),
+        });
+        migration = await runToEnd({ ...mig, cwd: workDir, name: "mlflow db upgrade" }, 180_000);
+
+        port = await freePort();
+        base = `http://127.0.0.1:${port}`;
+        const rendered = renderedTrackingServer();
+        serverContainer = onLoopback(rendered, {
+            command: { mlflow: svc.venv.mlflow },
+            flags: {
+                "--host": "127.0.0.1",
+                "--port": String(port),
+                "--artifacts-destination": withBucket(flagValue(rendered.args, "--artifacts-destination")!, svc.s3.bucket),
+            },
+            env: serverEnvOnLoopback(svc),
+        });
+        if (migration.status.code !== 0) {
+            return; // the migration test reports it; starting the server would only add noise
+        }
+        server = startProcess({ ...serverContainer, cwd: workDir, name: "mlflow server" });
+        await waitForHttp(`${base}/health`, 120_000, { process: server });
+        client = new MlflowClient({ trackingUri: base, timeoutMs: 30_000 });
+    });
+
+    after(async function () {
+        await server?.stop();
+        if (svc && dbCreated) {
+            await pgAdmin(svc, "drop", dbName).catch((e) => console.log(`    [contract] drop ${dbName}: ${e}`));
+        }
+        fs.rmSync(workDir, { recursive: true, force: true });
+    });
+
+    afterEach(function () {
+        if (this.currentTest?.state === "failed" && server) {
+            console.log(`    [contract] mlflow server log (tail):\n${tail(server.logs(), 40)}`);
+        }
+    });
+
+    function requireServer(): void {
+        assert.ok(server, `mlflow server not started; migration log:\n${tail(migration?.proc.logs() ?? "", 30)}`);
+    }
+
+    it("mlflow db upgrade migrates an empty PostgreSQL database (sslmode=require)", async function () {
+        assert.ok(migration);
+        assert.strictEqual(
+            migration.status.code,
+            0,
+            `mlflow db upgrade exited ${migration.status.code}:\n${tail(migration.proc.logs(), 40)}`,
+        );
+        const [tables, revision] = (await pgAdmin(svc!, "tables", dbName)).trim().split(" ");
+        assert.ok(Number(tables) > 10, `expected MLflow tables, found ${tables}`);
+        assert.match(revision, /^[0-9a-f]{6,}$/, "alembic_version holds the head revision");
+    });
+
+    it("serves /health and the REST API; accepts the in-cluster Host names, rejects others", async function () {
+        requireServer();
+        const svcHost = `${IN_CLUSTER.trackingService}.${IN_CLUSTER.namespace}.svc.cluster.local`;
+        const api = "/api/2.0/mlflow/experiments/search?max_results=1";
+        assert.strictEqual(await getWithHost(port, api, `${svcHost}:${IN_CLUSTER.trackingPort}`), 200);
+        assert.strictEqual(await getWithHost(port, api, IN_CLUSTER.trackingService), 200);
+        assert.strictEqual(await getWithHost(port, api, `127.0.0.1:${port}`), 200);
+        assert.strictEqual(await getWithHost(port, api, "attacker.example.com"), 403, "--allowed-hosts enforced");
+        // Kubelet probes use the pod IP as Host: /health must stay exempt from host validation.
+        assert.strictEqual(await getWithHost(port, "/health", "10.1.2.3:5000"), 200);
+    });
+
+    it("advertises proxied multipart upload for the S3 artifact store", async function () {
+        requireServer();
+        const res = await fetch(`${base}/api/3.0/mlflow/server-info`);
+        assert.strictEqual(res.status, 200);
+        const info = (await res.json()) as Record<string, unknown>;
+        // The client (MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD unset) would follow this too.
+        assert.strictEqual(info.multipart_uploads_enabled, true, JSON.stringify(info));
+    });
+
+    describe("training job (examples/credit-risk/train.py)", function () {
+        let train: { status: ExitStatus; proc: ProcessHandle } | undefined;
+        let result: TrainResult | undefined;
+        const resultFile = path.join(workDir, "termination-log");
+        const trainer = renderedTrainingJob();
+        const jobName = `train-credit-risk-${process.pid}`;
+
+        before(async function () {
+            if (!svc || !server) {
+                this.skip();
+                return;
+            }
+            const c = onLoopback(trainer, {
+                command: { python: svc.venv.python, "/app/train.py": TRAIN_PY },
+                env: {
+                    JOB_NAME: jobName,
+                    MLFLOW_TRACKING_URI: base,
+                    MLOPS_RESULT_FILE: resultFile,
+                    // Test only: push even small files through the presigned multipart path.
+                    MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE: "1",
+                },
+            });
+            train = await runToEnd({ ...c, cwd: workDir, name: "train.py" }, 240_000);
+            const line = train.proc.stdout().split("\n").find((l) => l.startsWith("MLOPS_RESULT "));
+            if (line) {
+                result = JSON.parse(line.slice("MLOPS_RESULT ".length)) as TrainResult;
+            }
+        });
+
+        function trained(): TrainResult {
+            assert.ok(train, "trainer did not run");
+            assert.strictEqual(train.status.code, 0, `train.py exited ${train.status.code}:\n${tail(train.proc.logs(), 40)}`);
+            assert.ok(result, `no MLOPS_RESULT line in stdout:\n${tail(train.proc.stdout(), 20)}`);
+            return result;
+        }
+
+        it("exits 0 and reports the run id and registered version (stdout and result file)", function () {
+            const r = trained();
+            assert.match(train!.proc.stdout(), new RegExp(`^run_id=${r.run_id}$`, "m"));
+            assert.match(train!.proc.stdout(), new RegExp(`^model_version=credit-risk/${r.model_version}$`, "m"));
+            assert.deepStrictEqual(JSON.parse(fs.readFileSync(resultFile, "utf8")), r);
+        });
+
+        it("logged the run with metrics in [0,1] and the rendered hyperparameters", async function () {
+            const r = trained();
+            const run = await client.getRun(r.run_id);
+            assert.strictEqual(run.info.status, "FINISHED");
+            assert.strictEqual(run.info.run_name, jobName, "MLFLOW_RUN_NAME=$(JOB_NAME) expanded");
+            const metrics = await client.getRunMetrics(r.run_id);
+            for (const m of ["accuracy", "f1", "roc_auc"]) {
+                inUnitInterval(m, metrics[m]);
+            }
+            const params = Object.fromEntries((run.data.params ?? []).map((p) => [p.key, p.value]));
+            assert.strictEqual(params.n_estimators, trainer.env.HP_N_ESTIMATORS, "--n-estimators=$(HP_N_ESTIMATORS)");
+            assert.strictEqual(params.seed, trainer.env.HP_SEED);
+            assert.strictEqual(params.max_depth, trainer.env.HP_MAX_DEPTH, "HP_MAX_DEPTH read from env");
+            const exp = await client.getExperimentByName(trainer.env.MLFLOW_EXPERIMENT_NAME);
+            assert.strictEqual(exp?.experiment_id, r.experiment_id);
+            const found = await client.searchRuns({ experimentIds: [r.experiment_id], filter: "metrics.roc_auc >= 0" });
+            assert.deepStrictEqual(found.runs.map((x) => x.info.run_id), [r.run_id]);
+            assert.strictEqual(await client.getExperimentByName("no-such-experiment"), undefined);
+        });
+
+        it("tagged the run with lineage (data, image, git, extra tags)", async function () {
+            const r = trained();
+            const { tags } = await client.resolveMetrics(`runs:/${r.run_id}`);
+            assert.strictEqual(tags["mlops.data_uri"], trainer.env.MLOPS_DATA_URI);
+            assert.strictEqual(tags["mlops.data_version"], trainer.env.MLOPS_DATA_VERSION);
+            assert.strictEqual(tags["mlops.image_digest"], trainer.env.MLOPS_IMAGE_DIGEST);
+            assert.strictEqual(tags["mlops.git_sha"], trainer.env.GIT_SHA);
+            assert.strictEqual(tags["mlflow.source.git.commit"], trainer.env.GIT_SHA);
+            assert.strictEqual(tags["mlops.job_name"], jobName, "$(JOB_NAME) inside MLOPS_RUN_TAGS expanded");
+            assert.strictEqual(tags.team, "risk");
+        });
+
+        it("registered a model version that points at the run, with lineage tags and alias", async function () {
+            const r = trained();
+            const mv = await client.getModelVersion(r.model_name, r.model_version);
+            assert.strictEqual(mv.run_id, r.run_id);
+            assert.strictEqual(mv.status, "READY");
+            assert.deepStrictEqual(mv.aliases, [trainer.env.MLOPS_MODEL_ALIAS]);
+            const mvTags = Object.fromEntries((mv.tags ?? []).map((t) => [t.key, t.value]));
+            assert.strictEqual(mvTags["mlops.data_version"], trainer.env.MLOPS_DATA_VERSION);
+            const rm = await client.getRegisteredModel(r.model_name);
+            assert.strictEqual(rm.name, r.model_name);
+            const byRun = await client.searchModelVersions({ filter: `run_id='${r.run_id}'` });
+            assert.deepStrictEqual(byRun.modelVersions.map((v) => v.version), [r.model_version]);
+        });
+
+        it("stored the model in the S3 bucket, uploaded through the proxy in multipart", async function () {
+            const r = trained();
+            const mv = await client.getModelVersion(r.model_name, r.model_version);
+            const modelId = /^models:\/(m-[0-9a-f]+)$/.exec(mv.source ?? "")?.[1];
+            assert.ok(modelId, `unexpected model version source ${mv.source}`);
+            const prefix = new URL(withBucket(flagValue(serverContainer!.args, "--artifacts-destination")!, "x")).pathname.slice(1);
+            const objects = await listBucket(svc!, `${prefix}/`);
+            const modelKeys = [...objects.keys()].filter((k) => k.includes(`/models/${modelId}/artifacts/`));
+            const names = modelKeys.map((k) => k.split("/").pop());
+            for (const f of ["MLmodel", "model.skops", "requirements.txt"]) {
+                assert.ok(names.includes(f), `${f} missing among ${JSON.stringify(modelKeys)}`);
+            }
+            const skops = modelKeys.find((k) => k.endsWith("/model.skops"))!;
+            // An S3 multipart upload's ETag is "<md5 of part md5s>-<part count>".
+            assert.match(objects.get(skops)!, /-\d+$/, `model.skops ETag ${objects.get(skops)}: not multipart`);
+            assert.ok(
+                [...objects.keys()].some((k) => k.endsWith(`/${r.run_id}/artifacts/reference/feature_stats.json`)),
+                "feature_stats.json in the bucket",
+            );
+        });
+
+        it("wrote reference/feature_stats.json (histograms, quantiles, sample), readable via the proxy", async function () {
+            const r = trained();
+            const run = await client.getRun(r.run_id);
+            const artifactPath = run.info.artifact_uri!.replace(/^mlflow-artifacts:\/?/, "");
+            const res = await fetch(`${base}/api/2.0/mlflow-artifacts/artifacts/${artifactPath}/reference/feature_stats.json`);
+            assert.strictEqual(res.status, 200);
+            const stats = (await res.json()) as {
+                dataset: { uri: string; version: string; rows: number };
+                features: Record<string, { quantiles: Record<string, number>; histogram: { bin_edges: number[]; counts: number[] } }>;
+                sample: { columns: string[]; rows: number[][] };
+            };
+            assert.strictEqual(stats.dataset.uri, trainer.env.MLOPS_DATA_URI);
+            assert.strictEqual(stats.dataset.version, trainer.env.MLOPS_DATA_VERSION);
+            const features = Object.keys(stats.features);
+            assert.ok(features.includes("credit_score") && features.length >= 8, JSON.stringify(features));
+            for (const [name, f] of Object.entries(stats.features)) {
+                assert.strictEqual(f.histogram.bin_edges.length, f.histogram.counts.length + 1, name);
+                assert.strictEqual(f.histogram.counts.reduce((a, b) => a + b, 0), stats.dataset.rows, name);
+                assert.ok(f.quantiles["0.5"] >= f.quantiles["0.01"] && f.quantiles["0.99"] >= f.quantiles["0.5"], name);
+            }
+            assert.deepStrictEqual(stats.sample.columns, features);
+            assert.ok(stats.sample.rows.length > 0 && stats.sample.rows.every((row) => row.length === features.length));
+        });
+
+        it("resolveMetrics works for runs:/, models:/name/version and models:/name@alias", async function () {
+            const r = trained();
+            const byRun = await client.resolveMetrics(`runs:/${r.run_id}`);
+            assert.strictEqual(byRun.runId, r.run_id);
+            assert.strictEqual(byRun.metrics.roc_auc, (await client.getRunMetrics(r.run_id)).roc_auc);
+            assert.ok(Math.abs(byRun.metrics.f1 - r.metrics.f1) < 1e-5, "REST metrics equal the trainer's");
+
+            const byVersion = await client.resolveMetrics(`models:/${r.model_name}/${r.model_version}`);
+            assert.deepStrictEqual(
+                { runId: byVersion.runId, modelName: byVersion.modelName, version: byVersion.version, metrics: byVersion.metrics },
+                { runId: r.run_id, modelName: r.model_name, version: r.model_version, metrics: byRun.metrics },
+            );
+            assert.strictEqual(byVersion.tags["mlops.image_digest"], trainer.env.MLOPS_IMAGE_DIGEST);
+
+            await client.setModelVersionAlias(r.model_name, "champion", r.model_version);
+            const byAlias = await client.resolveMetrics(`models:/${r.model_name}@champion`);
+            assert.strictEqual(byAlias.version, r.model_version);
+            assert.deepStrictEqual(byAlias.metrics, byRun.metrics);
+            const viaAlias = await client.getModelVersionByAlias(r.model_name, "champion");
+            assert.deepStrictEqual([...(viaAlias.aliases ?? [])].sort(), ["candidate", "champion"]);
+        });
+
+        it("reports API errors with endpoint, HTTP status and MLflow error_code", async function () {
+            trained();
+            await assert.rejects(client.getModelVersion("credit-risk", "999"), (e: unknown) => {
+                assert.ok(e instanceof MlflowApiError);
+                assert.strictEqual(e.status, 404);
+                assert.strictEqual(e.errorCode, "RESOURCE_DOES_NOT_EXIST");
+                assert.ok(e.isNotFound);
+                assert.match(e.message, /GET \/api\/2\.0\/mlflow\/model-versions\/get .*HTTP 404 RESOURCE_DOES_NOT_EXIST/);
+                return true;
+            });
+            await assert.rejects(client.resolveMetrics("models:/credit-risk@nope"), /registered-models\/alias.*HTTP 400 INVALID_PARAMETER_VALUE/);
+        });
+    });
+
+    it("trainer exits non-zero with one line naming MLFLOW_TRACKING_URI when the server is unreachable", async function () {
+        if (!svc) {
+            this.skip();
+            return;
+        }
+        const deadPort = await freePort();
+        const c = onLoopback(renderedTrainingJob(), {
+            command: { python: svc.venv.python, "/app/train.py": TRAIN_PY },
+            env: {
+                JOB_NAME: "train-unreachable",
+                MLFLOW_TRACKING_URI: `http://127.0.0.1:${deadPort}`,
+                MLOPS_RESULT_FILE: path.join(workDir, "unreachable-result"),
+                MLOPS_TRACKING_CHECK_TIMEOUT: "5",
+            },
+        });
+        const started = Date.now();
+        const { status, proc } = await runToEnd({ ...c, cwd: workDir, name: "train.py" }, 60_000);
+        assert.notStrictEqual(status.code, 0);
+        const lines = proc.stderr().trim().split("\n");
+        assert.strictEqual(lines.length, 1, `expected one line, got:\n${proc.stderr()}`);
+        assert.match(lines[0], /^error: .*MLFLOW_TRACKING_URI=http:\/\/127\.0\.0\.1:\d+.*Connection refused/);
+        assert.ok(Date.now() - started < 30_000, "fails fast instead of retrying for minutes");
+        assert.ok(!fs.existsSync(path.join(workDir, "unreachable-result")));
+    });
+});
+
+describe("contract helpers (offline)", function () {
+    it("expandK8sVars follows the kubelet's $(VAR) rules", function () {
+        const env = { A: "x", B: "$(A)", EMPTY: "" };
+        assert.strictEqual(expandK8sVars("$(A)-$(A)", env), "x-x");
+        assert.strictEqual(expandK8sVars("$$(A)", env), "$(A)", "$$ escapes");
+        assert.strictEqual(expandK8sVars("$$$(A)", env), "$x");
+        assert.strictEqual(expandK8sVars("$(MISSING)", env), "$(MISSING)", "undefined stays");
+        assert.strictEqual(expandK8sVars("$(EMPTY)|", env), "|");
+        assert.strictEqual(expandK8sVars("$(B)", env), "$(A)", "no recursive expansion");
+        assert.strictEqual(expandK8sVars("a$b $ $(A", env), "a$b $ $(A", "lone $ and unterminated $( stay");
+        assert.strictEqual(expandK8sVars("cost: 5$", env), "cost: 5$");
+    });
+
+    it("resolveContainer expands env in declaration order, then command and args", function () {
+        const r = resolveContainer({
+            command: ["$(BIN)"],
+            args: ["--uri", "$(URI)", "$$(URI)"],
+            env: { LATER_REF: "$(USER)", USER: "u", URI: "pg://$(USER)@h", BIN: "mlflow" },
+        });
+        assert.deepStrictEqual(r.command, ["mlflow"]);
+        assert.deepStrictEqual(r.args, ["--uri", "pg://u@h", "$(URI)"]);
+        assert.strictEqual(r.env.LATER_REF, "$(USER)", "a variable declared later is not visible");
+    });
+
+    it("every $(VAR) in the renderings refers to a variable declared before it", function () {
+        for (const [name, c] of Object.entries({
+            server: renderedTrackingServer(),
+            migration: renderedDbMigration(),
+            trainer: renderedTrainingJob(),
+        })) {
+            const r = resolveContainer(c);
+            const left = [...r.command, ...r.args, ...Object.values(r.env)].filter((s) => /\$\([A-Za-z_][A-Za-z0-9_]*\)/.test(s));
+            assert.deepStrictEqual(left, [], `${name}: unresolved references`);
+        }
+    });
+
+    it("the trainer image pins the same MLflow as components/versions.json", function () {
+        const versions = JSON.parse(fs.readFileSync(path.join(ROOT, "components", "versions.json"), "utf8")) as { mlflow: string };
+        const reqs = fs.readFileSync(path.join(ROOT, "examples", "credit-risk", "requirements.txt"), "utf8");
+        assert.match(reqs, new RegExp(`^mlflow==${versions.mlflow.replace(/\./g, "\\.")}$`, "m"));
+        const dockerfile = fs.readFileSync(path.join(ROOT, "examples", "credit-risk", "Dockerfile"), "utf8");
+        assert.match(dockerfile, /^USER 10001:10001$/m);
+        assert.match(dockerfile, /^ENTRYPOINT \["python", "\/app\/train\.py"\]$/m);
+        assert.deepStrictEqual(renderedTrainingJob().command, ["python", "/app/train.py"], "rendering runs the image's script");
+    });
+
+    it("parseModelRef accepts runs:/, models:/name/version, models:/name@alias only", function () {
+        assert.deepStrictEqual(parseModelRef("runs:/abc123"), { kind: "run", runId: "abc123" });
+        assert.deepStrictEqual(parseModelRef("models:/credit-risk/3"), { kind: "version", name: "credit-risk", version: "3" });
+        assert.deepStrictEqual(parseModelRef("models:/credit-risk@champion"), { kind: "alias", name: "credit-risk", alias: "champion" });
+        for (const bad of ["models:/x", "models:/x/latest", "s3://b/k", "runs:/", "models:/x@"]) {
+            assert.throws(() => parseModelRef(bad), /expected runs:\/<run_id>, models:\/<name>\/<version> or models:\/<name>@<alias>/, bad);
+        }
+    });
+
+    it("MlflowClient sends auth, and names endpoint, status and error_code on failure", async function () {
+        const seen: { url?: string; auth?: string }[] = [];
+        const srv = http.createServer((req, res) => {
+            seen.push({ url: req.url, auth: req.headers.authorization });
+            if (req.url?.startsWith("/prefix/api/2.0/mlflow/runs/get")) {
+                res.writeHead(200, { "content-type": "application/json" });
+                res.end(JSON.stringify({ run: { info: { run_id: "r1" }, data: { metrics: [{ key: "f1", value: 0.5, timestamp: 0, step: 0 }] } } }));
+            } else if (req.url?.startsWith("/prefix/api/2.0/mlflow/registered-models/get")) {
+                res.writeHead(403, { "content-type": "application/json" });
+                res.end(JSON.stringify({ error_code: "PERMISSION_DENIED", message: "nope" }));
+            } else {
+                res.writeHead(502);
+                res.end("<html>bad gateway</html>");
+            }
+        });
+        await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+        const p = (srv.address() as net.AddressInfo).port;
+        try {
+            const basic = new MlflowClient({ trackingUri: `http://u%40x:p%3Aw@127.0.0.1:${p}/prefix/` });
+            assert.deepStrictEqual(await basic.getRunMetrics("r1"), { f1: 0.5 });
+            assert.strictEqual(seen[0].auth, "Basic " + Buffer.from("u@x:p:w").toString("base64"));
+            assert.strictEqual(seen[0].url, "/prefix/api/2.0/mlflow/runs/get?run_id=r1");
+            assert.ok(!basic.trackingUri.includes("p%3Aw"), "credentials not kept in the URI");
+
+            const bearer = new MlflowClient({ trackingUri: `http://127.0.0.1:${p}/prefix`, token: "t0k" });
+            await assert.rejects(bearer.getRegisteredModel("m"), (e: unknown) => {
+                assert.ok(e instanceof MlflowApiError);
+                assert.strictEqual(e.status, 403);
+                assert.strictEqual(e.errorCode, "PERMISSION_DENIED");
+                assert.match(e.message, /GET \/api\/2\.0\/mlflow\/registered-models\/get .*HTTP 403 PERMISSION_DENIED: nope \(check MLFLOW_TRACKING_USERNAME/);
+                return true;
+            });
+            assert.strictEqual(seen[1].auth, "Bearer t0k");
+            await assert.rejects(bearer.getModelVersion("m", 1), /model-versions\/get .*HTTP 502 <html>bad gateway<\/html>/);
+        } finally {
+            await new Promise((r) => srv.close(r));
+        }
+        const dead = new MlflowClient({ trackingUri: `http://127.0.0.1:${await freePort()}`, timeoutMs: 2_000 });
+        await assert.rejects(dead.getRun("x"), /MLflow GET \/api\/2\.0\/mlflow\/runs\/get at http:\/\/127\.0\.0\.1:\d+ failed: connect ECONNREFUSED/);
+        assert.throws(() => new MlflowClient({ trackingUri: "file:///tmp/mlruns" }), /must be http\(s\)/);
+    });
+});
