@@ -1,0 +1,725 @@
+import * as aws from "@pulumi/aws";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { ROLE_LABEL } from "../policies/gating/annotations";
+import { policyJson } from "./iam";
+import {
+    RESTRICTED_NAMESPACE_LABELS,
+    ResourceSpec,
+    WORKLOAD_UID,
+    containerResources,
+    restrictedContainerSecurityContext,
+    restrictedPodSecurityContext,
+    scratchVolume,
+} from "./k8s-security";
+import { assertDigestPinned, checkImage, checkResources } from "./k8s-validation";
+import { Problems, checkDnsLabel, checkInt, checkOneOf, describe } from "./validation";
+import versions from "./versions.json";
+import { WorkloadIdentity, WorkloadIdentityMode } from "./workloadIdentity";
+
+/** MLflow version the tracking server image must contain; pinned once, in components/versions.json. */
+export const MLFLOW_VERSION: string = versions.mlflow;
+
+/** Environment variable (a secretKeyRef) that carries the backend store URI into the pod. */
+export const BACKEND_STORE_URI_ENV = "MLFLOW_BACKEND_STORE_URI";
+
+/** Keys of the Kubernetes Secret the component writes from the RDS-managed Secrets Manager secret. */
+export const DB_SECRET_KEYS = { backendStoreUri: "backend-store-uri", authConfig: "basic_auth.ini" } as const;
+
+/** Keys the operator-provided basic-auth admin Secret must hold. */
+export const AUTH_SECRET_KEYS = { username: "username", password: "password", flaskSecretKey: "flask-secret-key" } as const;
+
+const DB_NAME = "mlflow";
+const DB_USER = "mlflow";
+const AUTH_CONFIG_DIR = "/etc/mlflow/auth";
+const HOME_DIR = "/home/mlflow";
+
+/** Annotation on the pod template that changes when RDS rotates the master password (rolls the pods). */
+export const DB_CREDENTIALS_VERSION_ANNOTATION = "mlops.platform/db-credentials-version";
+
+export interface TrackingServerDatabaseArgs {
+    /** RDS instance class. Default `db.t4g.medium`. */
+    instanceClass?: string;
+    /** PostgreSQL major version (minor versions are upgraded automatically). Default `"17"`. */
+    engineVersion?: string;
+    /** Initial storage (GiB, gp3). Default 20. */
+    allocatedStorageGb?: number;
+    /** Storage autoscaling ceiling (GiB); must exceed allocatedStorageGb. Default 100. */
+    maxAllocatedStorageGb?: number;
+    /** Standby in a second AZ. Default false (set true in prod). */
+    multiAz?: boolean;
+    /** Refuse deletion of the instance. Default true. */
+    deletionProtection?: boolean;
+    /** Take a final snapshot when the instance is deleted. Default true. */
+    finalSnapshot?: boolean;
+    /** Days automated backups are kept, 7..35. Default 7. */
+    backupRetentionDays?: number;
+    /**
+     * Days between rotations of the RDS-managed master password (Secrets Manager), or 0 to turn
+     * rotation off. Default 30. The Kubernetes Secret is rebuilt on every `pulumi up`, so a deploy
+     * must run within this period (see the class comment).
+     */
+    passwordRotationDays?: number;
+    /** Performance Insights (encrypted with the KMS key), 7 days retention. Default true. */
+    performanceInsights?: boolean;
+    /** Apply modifications immediately instead of in the maintenance window. Default false. */
+    applyImmediately?: boolean;
+}
+
+export interface TrackingServerArgs {
+    /** Kubernetes provider of the cluster. Required: every k8s resource names its provider. */
+    provider: k8s.Provider;
+    /** EKS cluster name (Pod Identity associations are per cluster). */
+    clusterName: pulumi.Input<string>;
+    /** VPC of the cluster; the database security group lives here. */
+    vpcId: pulumi.Input<string>;
+    /** Private subnets (at least two AZs) for the DB subnet group. */
+    subnetIds: pulumi.Input<pulumi.Input<string>[]>;
+    /** Security groups (cluster / node SGs) allowed to reach PostgreSQL on 5432. Nothing else is. */
+    clientSecurityGroupIds: pulumi.Input<pulumi.Input<string>[]>;
+    /**
+     * MLflow server image pinned by digest (`repo@sha256:...`) containing MLflow {@link MLFLOW_VERSION}
+     * with psycopg2 and boto3. Tags are refused.
+     */
+    image: pulumi.Input<string>;
+    /** Artifact store: the server proxies artifacts to `s3://<bucket>/<prefix>`. */
+    artifacts: {
+        bucket: pulumi.Input<string>;
+        /** Key prefix, e.g. `mlflow/`: no leading `/`, ends with `/`. */
+        prefix: string;
+        /** IAM policy (JSON) for the server's role, e.g. `DataLake.accessPolicy([{bucket: "artifacts", prefix, access: "readwrite"}])`. */
+        policy: pulumi.Input<string>;
+        /**
+         * KMS key the bucket requires on uploads (DataLake.kmsKeyArn). When set, the server sends
+         * `ServerSideEncryption: aws:kms` + this key on every upload (MLFLOW_S3_UPLOAD_EXTRA_ARGS).
+         */
+        kmsKeyArn?: pulumi.Input<string>;
+    };
+    /** KMS key for DB storage, Performance Insights and the master-password secret. Default: a new key with rotation. */
+    kmsKeyArn?: pulumi.Input<string>;
+    /** How the server's pods get AWS credentials. Default Pod Identity. */
+    workloadIdentity?: { mode?: WorkloadIdentityMode; oidcProviderArn?: pulumi.Input<string>; oidcIssuerUrl?: pulumi.Input<string> };
+    /** Namespace the component creates (Pod Security `restricted`). Default `mlflow`. */
+    namespace?: string;
+    /** Name of the Deployment, Service and ServiceAccount. Default `mlflow`. */
+    serviceName?: string;
+    /** Container and Service port (>= 1024: the server runs without capabilities). Default 5000. */
+    port?: number;
+    /** Namespaces whose pods may reach the server (NetworkPolicy); e.g. the training namespace. */
+    allowedNamespaces: string[];
+    /** Server pods. Default 1; use >= 2 in prod (a PodDisruptionBudget keeps one up during drains). */
+    replicas?: number;
+    /** Worker processes per pod (`--workers`). Default 2. */
+    workers?: number;
+    /** Requests/limits of the server container. Default 500m CPU, 1Gi memory (limit 1Gi). */
+    resources?: ResourceSpec;
+    /** Extra Host headers accepted (`--allowed-hosts`), on top of the Service names, the route hostname and localhost. */
+    allowedHosts?: string[];
+    /** Database knobs (environment-driven). */
+    database?: TrackingServerDatabaseArgs;
+    /** `protect` + `retainOnDelete` on the database and its key. Default false (true in prod). */
+    protect?: boolean;
+    /**
+     * Built-in basic auth (`--app-name basic-auth`). The named Secret, in the server's namespace,
+     * must hold `username`, `password` (the admin bootstrapped on first start) and `flask-secret-key`.
+     * Default: off.
+     */
+    auth?: { adminSecretName: string; defaultPermission?: "READ" | "EDIT" | "MANAGE" | "NO_PERMISSIONS" };
+    /**
+     * Exposure through a Gateway API HTTPRoute. TLS terminates at the Gateway listener named by
+     * `gatewayRef.sectionName` (default `https` when `tls`, else `http`).
+     */
+    route?: {
+        gatewayRef: { name: string; namespace: string; sectionName?: string };
+        hostname: string;
+        /** Default true. */
+        tls?: boolean;
+        /** Namespace of the gateway's proxy pods, admitted by the NetworkPolicy. Default gatewayRef.namespace. */
+        proxyNamespace?: string;
+    };
+    /** Let clients upload large artifacts in parts through presigned URLs. Default true. */
+    multipartUpload?: boolean;
+    tags?: Record<string, string>;
+}
+
+/** Defaults applied by {@link validateTrackingServerArgs}. */
+export interface TrackingServerSettings {
+    namespace: string;
+    serviceName: string;
+    port: number;
+    replicas: number;
+    workers: number;
+    resources: ResourceSpec;
+    allowedNamespaces: string[];
+    allowedHosts: string[];
+    protect: boolean;
+    multipartUpload: boolean;
+    artifactsPrefix: string;
+    database: Required<TrackingServerDatabaseArgs>;
+    auth?: { adminSecretName: string; defaultPermission: "READ" | "EDIT" | "MANAGE" | "NO_PERMISSIONS" };
+    route?: { gatewayRef: { name: string; namespace: string; sectionName: string }; hostname: string; tls: boolean; proxyNamespace: string };
+    tags: Record<string, string>;
+}
+
+const DNS_NAME = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/;
+
+/** Validates TrackingServer args and applies defaults; throws InputPropertiesError naming each bad property. */
+export function validateTrackingServerArgs(args: TrackingServerArgs): TrackingServerSettings {
+    const p = new Problems("TrackingServer arguments");
+    const db = args.database ?? {};
+    const s: TrackingServerSettings = {
+        namespace: args.namespace ?? "mlflow",
+        serviceName: args.serviceName ?? "mlflow",
+        port: args.port ?? 5000,
+        replicas: args.replicas ?? 1,
+        workers: args.workers ?? 2,
+        resources: args.resources ?? { cpu: "500m", memory: "1Gi" },
+        allowedNamespaces: args.allowedNamespaces ?? [],
+        allowedHosts: args.allowedHosts ?? [],
+        protect: args.protect ?? false,
+        multipartUpload: args.multipartUpload ?? true,
+        artifactsPrefix: args.artifacts?.prefix,
+        database: {
+            instanceClass: db.instanceClass ?? "db.t4g.medium",
+            engineVersion: db.engineVersion ?? "17",
+            allocatedStorageGb: db.allocatedStorageGb ?? 20,
+            maxAllocatedStorageGb: db.maxAllocatedStorageGb ?? 100,
+            multiAz: db.multiAz ?? false,
+            deletionProtection: db.deletionProtection ?? true,
+            finalSnapshot: db.finalSnapshot ?? true,
+            backupRetentionDays: db.backupRetentionDays ?? 7,
+            passwordRotationDays: db.passwordRotationDays ?? 30,
+            performanceInsights: db.performanceInsights ?? true,
+            applyImmediately: db.applyImmediately ?? false,
+        },
+        tags: args.tags ?? {},
+    };
+    p.check(args.provider !== undefined, "provider", "is required (the cluster's Kubernetes provider)");
+    checkImage(p, "image", args.image);
+    checkDnsLabel(p, "namespace", s.namespace);
+    checkDnsLabel(p, "serviceName", s.serviceName);
+    checkInt(p, "port", s.port, 1024, 65535);
+    checkInt(p, "replicas", s.replicas, 1, 20);
+    checkInt(p, "workers", s.workers, 1, 64);
+    checkResources(p, "resources", s.resources);
+    if (p.check(Array.isArray(s.allowedNamespaces), "allowedNamespaces", `must be a list of namespace names, got ${describe(s.allowedNamespaces)}`)) {
+        s.allowedNamespaces.forEach((ns, i) => checkDnsLabel(p, `allowedNamespaces[${i}]`, ns));
+    }
+    s.allowedHosts.forEach((h, i) =>
+        p.check(typeof h === "string" && /^[A-Za-z0-9*.:\[\]-]+$/.test(h) && h !== "*", `allowedHosts[${i}]`, `must be a host[:port] pattern other than "*", got ${describe(h)}`),
+    );
+    if (p.check(args.artifacts !== undefined, "artifacts", "is required ({ bucket, prefix, policy })")) {
+        p.check(
+            typeof s.artifactsPrefix === "string" && /^([A-Za-z0-9!_.*'()-]+\/)+$/.test(s.artifactsPrefix),
+            "artifacts.prefix",
+            `must be a non-empty key prefix without a leading "/" and ending with "/", e.g. "mlflow/", got ${describe(s.artifactsPrefix)}`,
+        );
+        p.check(args.artifacts.policy !== undefined, "artifacts.policy", "is required (an IAM policy limited to the artifacts prefix)");
+    }
+    const d = s.database;
+    p.check(typeof d.instanceClass === "string" && /^db\.[a-z0-9-]+\.[a-z0-9]+$/.test(d.instanceClass), "database.instanceClass", `must be an RDS instance class such as "db.t4g.medium", got ${describe(d.instanceClass)}`);
+    p.check(typeof d.engineVersion === "string" && /^(1[4-9]|[2-9][0-9])(\.[0-9]+)?$/.test(d.engineVersion), "database.engineVersion", `must be a PostgreSQL version from 14, e.g. "17", got ${describe(d.engineVersion)}`);
+    checkInt(p, "database.allocatedStorageGb", d.allocatedStorageGb, 20, 65536);
+    if (checkInt(p, "database.maxAllocatedStorageGb", d.maxAllocatedStorageGb, 20, 65536)) {
+        p.check(d.maxAllocatedStorageGb > d.allocatedStorageGb, "database.maxAllocatedStorageGb", `must exceed allocatedStorageGb (${d.allocatedStorageGb}), got ${d.maxAllocatedStorageGb}`);
+    }
+    checkInt(p, "database.backupRetentionDays", d.backupRetentionDays, 7, 35);
+    checkInt(p, "database.passwordRotationDays", d.passwordRotationDays, 0, 1000);
+    if (s.protect) {
+        p.check(d.deletionProtection, "database.deletionProtection", "must be true when protect is true");
+        p.check(d.finalSnapshot, "database.finalSnapshot", "must be true when protect is true");
+    }
+    if (args.auth !== undefined) {
+        p.check(typeof args.auth.adminSecretName === "string" && DNS_NAME.test(args.auth.adminSecretName), "auth.adminSecretName", `must be a Secret name, got ${describe(args.auth.adminSecretName)}`);
+        const perm = args.auth.defaultPermission ?? "READ";
+        checkOneOf(p, "auth.defaultPermission", perm, ["READ", "EDIT", "MANAGE", "NO_PERMISSIONS"] as const);
+        s.auth = { adminSecretName: args.auth.adminSecretName, defaultPermission: perm };
+    }
+    if (args.route !== undefined) {
+        const r = args.route;
+        const tls = r.tls ?? true;
+        checkDnsLabel(p, "route.gatewayRef.name", r.gatewayRef?.name);
+        checkDnsLabel(p, "route.gatewayRef.namespace", r.gatewayRef?.namespace);
+        p.check(typeof r.hostname === "string" && DNS_NAME.test(r.hostname) && r.hostname.includes("."), "route.hostname", `must be a fully qualified DNS name, got ${describe(r.hostname)}`);
+        const proxyNamespace = r.proxyNamespace ?? r.gatewayRef?.namespace;
+        if (r.proxyNamespace !== undefined) {
+            checkDnsLabel(p, "route.proxyNamespace", r.proxyNamespace);
+        }
+        s.route = {
+            gatewayRef: { name: r.gatewayRef?.name, namespace: r.gatewayRef?.namespace, sectionName: r.gatewayRef?.sectionName ?? (tls ? "https" : "http") },
+            hostname: r.hostname,
+            tls,
+            proxyNamespace,
+        };
+    }
+    p.throwIfAny();
+    return s;
+}
+
+/**
+ * The PostgreSQL URI MLflow connects with: user and password URL-encoded, TLS required (the
+ * parameter group forces SSL), driver named: SQLAlchemy 2.1 maps a bare `postgresql://` to
+ * psycopg 3, while MLflow images ship psycopg2.
+ */
+export function postgresUri(username: string, password: string, host: string, port: number, database: string): string {
+    return `postgresql+psycopg2://${encodeURIComponent(username)}:${encodeURIComponent(password)}@${host}:${port}/${database}?sslmode=require`;
+}
+
+/**
+ * The basic-auth configuration file (read with Python's configparser, whose interpolation treats
+ * `%` specially: the URL-encoded password's `%XX` escapes are doubled). Auth tables share the
+ * tracking database (they use their own alembic version table).
+ */
+export function basicAuthIni(databaseUri: string, defaultPermission: string): string {
+    return [
+        "[mlflow]",
+        `default_permission = ${defaultPermission}`,
+        `database_uri = ${databaseUri.replace(/%/g, "%%")}`,
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth",
+        "",
+    ].join("\n");
+}
+
+/**
+ * Host headers the server accepts (`--allowed-hosts`, DNS-rebinding protection): the Service's
+ * in-cluster names with and without port, localhost for `kubectl port-forward`, the route hostname.
+ */
+export function allowedHostList(s: Pick<TrackingServerSettings, "serviceName" | "namespace" | "port" | "route" | "allowedHosts">): string[] {
+    const names = [s.serviceName, `${s.serviceName}.${s.namespace}`, `${s.serviceName}.${s.namespace}.svc`, `${s.serviceName}.${s.namespace}.svc.cluster.local`];
+    const hosts = names.flatMap((n) => [n, `${n}:${s.port}`]);
+    hosts.push("localhost", "localhost:*", "127.0.0.1", "127.0.0.1:*");
+    if (s.route) {
+        hosts.push(s.route.hostname, `${s.route.hostname}:${s.route.tls ? 443 : 80}`);
+    }
+    return [...new Set([...hosts, ...s.allowedHosts])];
+}
+
+/** The `mlflow server` arguments the component renders (the URI comes from the env secretKeyRef). */
+export function mlflowServerArgs(s: TrackingServerSettings, artifactsDestination: string): string[] {
+    const args = [
+        "server",
+        "--backend-store-uri",
+        `$(${BACKEND_STORE_URI_ENV})`,
+        "--artifacts-destination",
+        artifactsDestination,
+        "--serve-artifacts",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        String(s.port),
+        "--workers",
+        String(s.workers),
+        "--allowed-hosts",
+        allowedHostList(s).join(","),
+    ];
+    if (s.route) {
+        args.push("--cors-allowed-origins", `${s.route.tls ? "https" : "http"}://${s.route.hostname}`);
+    }
+    if (s.auth) {
+        args.push("--app-name", "basic-auth");
+    }
+    return args;
+}
+
+/**
+ * TrackingServer: an MLflow tracking server on Kubernetes with a PostgreSQL (RDS) backend store
+ * and S3 artifacts served through the server.
+ *
+ * - RDS: private subnets, 5432 only from the client security groups, KMS-encrypted storage,
+ *   master password generated by RDS in Secrets Manager, forced TLS, IAM auth, log exports.
+ * - The DB URI is read from Secrets Manager at deploy time into a Kubernetes Secret (encrypted in
+ *   state) and reaches the pods only through `secretKeyRef`. RDS rotates the password on the
+ *   schedule set here; the next `pulumi up` rewrites the Secret and rolls the pods (pod-template
+ *   annotation {@link DB_CREDENTIALS_VERSION_ANNOTATION}), so deploys must run within the rotation period.
+ * - Pods: restricted security context, read-only root filesystem, `mlflow db upgrade` init
+ *   container, probes on /health, PodDisruptionBudget, zone/host spread, NetworkPolicy.
+ *
+ * https://mlflow.org/docs/latest/self-hosting/architecture/tracking-server
+ */
+export class TrackingServer extends pulumi.ComponentResource {
+    /** In-cluster tracking URI: `http://<service>.<namespace>.svc.cluster.local:<port>`. */
+    public readonly trackingUri: pulumi.Output<string>;
+    /** External URL through the HTTPRoute, when a route is configured. */
+    public readonly externalUrl: pulumi.Output<string | undefined>;
+    /** Database endpoint `host:port`. */
+    public readonly dbEndpoint: pulumi.Output<string>;
+    /** Database host name. */
+    public readonly dbAddress: pulumi.Output<string>;
+    /** ARN of the RDS-managed Secrets Manager secret holding the master credentials. */
+    public readonly dbSecretArn: pulumi.Output<string>;
+    /** Namespace the server runs in. */
+    public readonly namespace: pulumi.Output<string>;
+    /** Service name. */
+    public readonly serviceName: pulumi.Output<string>;
+    /** IAM role of the server's ServiceAccount. */
+    public readonly roleArn: pulumi.Output<string>;
+    /** MLflow version the image must contain. */
+    public readonly mlflowVersion: string = MLFLOW_VERSION;
+
+    constructor(name: string, args: TrackingServerArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("mlops-platform:index:TrackingServer", name, {}, opts);
+        const s = validateTrackingServerArgs(args);
+        const d = s.database;
+        const child: pulumi.CustomResourceOptions = { parent: this };
+        const stateful: pulumi.CustomResourceOptions = { parent: this, protect: s.protect, retainOnDelete: s.protect };
+        const k8sOpts: pulumi.CustomResourceOptions = { parent: this, provider: args.provider };
+        const tags = { ...s.tags, [ROLE_LABEL]: "tracking" };
+
+        // ---------------------------------------------------------------- database
+        let kmsKeyArn: pulumi.Input<string>;
+        if (args.kmsKeyArn !== undefined) {
+            kmsKeyArn = args.kmsKeyArn;
+        } else {
+            const identity = aws.getCallerIdentityOutput({}, { parent: this });
+            const partition = aws.getPartitionOutput({}, { parent: this });
+            const key = new aws.kms.Key(
+                `${name}-db-key`,
+                {
+                    description: `${name}: encrypts the MLflow database, its Performance Insights data and master-password secret`,
+                    enableKeyRotation: true,
+                    deletionWindowInDays: 30,
+                    policy: policyJson({
+                        Version: "2012-10-17",
+                        Statement: [
+                            {
+                                Sid: "AccountAdministration",
+                                Effect: "Allow",
+                                Principal: { AWS: pulumi.interpolate`arn:${partition.partition}:iam::${identity.accountId}:root` },
+                                Action: "kms:*",
+                                Resource: "*",
+                            },
+                        ],
+                    }),
+                    tags: { ...tags, Name: `${name}-db-key` },
+                },
+                stateful,
+            );
+            kmsKeyArn = key.arn;
+        }
+
+        const subnetGroup = new aws.rds.SubnetGroup(
+            `${name}-db-subnets`,
+            { description: `${name}: private subnets of the MLflow database`, subnetIds: args.subnetIds, tags },
+            child,
+        );
+        const securityGroup = new aws.ec2.SecurityGroup(
+            `${name}-db-sg`,
+            {
+                description: `${name}: PostgreSQL from the cluster only`,
+                vpcId: args.vpcId,
+                ingress: [
+                    {
+                        description: "PostgreSQL from the cluster",
+                        protocol: "tcp",
+                        fromPort: 5432,
+                        toPort: 5432,
+                        securityGroups: args.clientSecurityGroupIds,
+                    },
+                ],
+                // The database opens no connections.
+                egress: [],
+                revokeRulesOnDelete: true,
+                tags: { ...tags, Name: `${name}-db` },
+            },
+            child,
+        );
+        const major = d.engineVersion.split(".")[0];
+        const parameterGroup = new aws.rds.ParameterGroup(
+            `${name}-db-params`,
+            {
+                family: `postgres${major}`,
+                description: `${name}: MLflow PostgreSQL ${major} (TLS only)`,
+                parameters: [{ name: "rds.force_ssl", value: "1" }],
+                tags,
+            },
+            child,
+        );
+        const db = new aws.rds.Instance(
+            `${name}-db`,
+            {
+                engine: "postgres",
+                engineVersion: d.engineVersion,
+                autoMinorVersionUpgrade: true,
+                instanceClass: d.instanceClass,
+                allocatedStorage: d.allocatedStorageGb,
+                maxAllocatedStorage: d.maxAllocatedStorageGb,
+                storageType: "gp3",
+                storageEncrypted: true,
+                kmsKeyId: kmsKeyArn,
+                dbName: DB_NAME,
+                username: DB_USER,
+                manageMasterUserPassword: true,
+                masterUserSecretKmsKeyId: kmsKeyArn,
+                iamDatabaseAuthenticationEnabled: true,
+                dbSubnetGroupName: subnetGroup.name,
+                vpcSecurityGroupIds: [securityGroup.id],
+                parameterGroupName: parameterGroup.name,
+                publiclyAccessible: false,
+                multiAz: d.multiAz,
+                backupRetentionPeriod: d.backupRetentionDays,
+                copyTagsToSnapshot: true,
+                deletionProtection: d.deletionProtection,
+                skipFinalSnapshot: !d.finalSnapshot,
+                finalSnapshotIdentifier: d.finalSnapshot ? `${name}-db-final` : undefined,
+                enabledCloudwatchLogsExports: ["postgresql", "upgrade"],
+                performanceInsightsEnabled: d.performanceInsights,
+                performanceInsightsKmsKeyId: d.performanceInsights ? kmsKeyArn : undefined,
+                performanceInsightsRetentionPeriod: d.performanceInsights ? 7 : undefined,
+                caCertIdentifier: "rds-ca-rsa2048-g1",
+                applyImmediately: d.applyImmediately,
+                tags,
+            },
+            stateful,
+        );
+        const masterSecretArn = db.masterUserSecrets.apply((secrets) => {
+            const arn = secrets?.[0]?.secretArn;
+            if (!arn) {
+                throw new Error(`${name}: RDS did not report the master user secret (manageMasterUserPassword)`);
+            }
+            return arn;
+        });
+        // RDS rotates the managed secret every 7 days unless told otherwise.
+        new aws.secretsmanager.SecretRotation(
+            `${name}-db-password-rotation`,
+            d.passwordRotationDays > 0
+                ? { secretId: masterSecretArn, rotationRules: { automaticallyAfterDays: d.passwordRotationDays } }
+                : { secretId: masterSecretArn, rotationEnabled: false },
+            child,
+        );
+
+        // ---------------------------------------------------------------- kubernetes
+        const ns = new k8s.core.v1.Namespace(
+            `${name}-ns`,
+            { metadata: { name: s.namespace, labels: { ...RESTRICTED_NAMESPACE_LABELS, [ROLE_LABEL]: "tracking" } } },
+            k8sOpts,
+        );
+        const namespace = ns.metadata.name;
+        const labels = {
+            "app.kubernetes.io/name": "mlflow",
+            "app.kubernetes.io/instance": s.serviceName,
+            "app.kubernetes.io/component": "tracking-server",
+            "app.kubernetes.io/part-of": "mlops-platform",
+            "app.kubernetes.io/version": MLFLOW_VERSION,
+            [ROLE_LABEL]: "tracking",
+        };
+        const selector = { "app.kubernetes.io/name": "mlflow", "app.kubernetes.io/instance": s.serviceName };
+
+        const wi = args.workloadIdentity ?? {};
+        const identity = new WorkloadIdentity(
+            `${name}-identity`,
+            {
+                clusterName: args.clusterName,
+                namespace,
+                serviceAccountName: s.serviceName,
+                policies: { artifacts: args.artifacts.policy },
+                mode: wi.mode,
+                oidcProviderArn: wi.oidcProviderArn,
+                oidcIssuerUrl: wi.oidcIssuerUrl,
+                provider: args.provider,
+                labels,
+                tags,
+            },
+            { parent: this },
+        );
+
+        const credentials = aws.secretsmanager.getSecretVersionOutput({ secretId: masterSecretArn }, { parent: this });
+        const backendStoreUri = pulumi.all([credentials.secretString, db.address, db.port]).apply(([json, host, port]) => {
+            const c = JSON.parse(json) as { username?: string; password?: string };
+            if (!c.password) {
+                throw new Error(`${name}: the RDS master secret has no password`);
+            }
+            return postgresUri(c.username ?? DB_USER, c.password, host, port, DB_NAME);
+        });
+        const secretData: Record<string, pulumi.Input<string>> = { [DB_SECRET_KEYS.backendStoreUri]: pulumi.secret(backendStoreUri) };
+        if (s.auth) {
+            const permission = s.auth.defaultPermission;
+            secretData[DB_SECRET_KEYS.authConfig] = pulumi.secret(backendStoreUri.apply((uri) => basicAuthIni(uri, permission)));
+        }
+        const dbSecret = new k8s.core.v1.Secret(
+            `${name}-db-secret`,
+            { metadata: { name: `${s.serviceName}-backend-store`, namespace, labels }, type: "Opaque", stringData: secretData },
+            { ...k8sOpts, additionalSecretOutputs: ["data", "stringData"] },
+        );
+
+        const region = aws.getRegionOutput({}, { parent: this });
+        const artifactsDestination = pulumi.interpolate`s3://${args.artifacts.bucket}/${s.artifactsPrefix.replace(/\/$/, "")}`;
+        const uriRef: k8s.types.input.core.v1.EnvVar = {
+            name: BACKEND_STORE_URI_ENV,
+            valueFrom: { secretKeyRef: { name: dbSecret.metadata.name, key: DB_SECRET_KEYS.backendStoreUri } },
+        };
+        const env: k8s.types.input.core.v1.EnvVar[] = [
+            uriRef,
+            { name: "HOME", value: HOME_DIR },
+            { name: "AWS_REGION", value: region.region },
+            { name: "AWS_DEFAULT_REGION", value: region.region },
+            { name: "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD", value: String(s.multipartUpload) },
+        ];
+        if (args.artifacts.kmsKeyArn !== undefined) {
+            env.push({
+                name: "MLFLOW_S3_UPLOAD_EXTRA_ARGS",
+                value: pulumi.jsonStringify({ ServerSideEncryption: "aws:kms", SSEKMSKeyId: args.artifacts.kmsKeyArn }),
+            });
+        }
+        const tmp = scratchVolume("tmp", "/tmp", "1Gi");
+        const home = scratchVolume("home", HOME_DIR, "256Mi");
+        const volumes: k8s.types.input.core.v1.Volume[] = [tmp.volume, home.volume];
+        const mounts: k8s.types.input.core.v1.VolumeMount[] = [tmp.mount, home.mount];
+        if (s.auth) {
+            const adminRef = (key: string): k8s.types.input.core.v1.EnvVarSource => ({ secretKeyRef: { name: s.auth!.adminSecretName, key } });
+            env.push(
+                { name: "MLFLOW_AUTH_CONFIG_PATH", value: `${AUTH_CONFIG_DIR}/${DB_SECRET_KEYS.authConfig}` },
+                { name: "MLFLOW_AUTH_ADMIN_USERNAME", valueFrom: adminRef(AUTH_SECRET_KEYS.username) },
+                { name: "MLFLOW_AUTH_ADMIN_PASSWORD", valueFrom: adminRef(AUTH_SECRET_KEYS.password) },
+                { name: "MLFLOW_FLASK_SERVER_SECRET_KEY", valueFrom: adminRef(AUTH_SECRET_KEYS.flaskSecretKey) },
+            );
+            volumes.push({
+                name: "auth-config",
+                secret: { secretName: dbSecret.metadata.name, items: [{ key: DB_SECRET_KEYS.authConfig, path: DB_SECRET_KEYS.authConfig }], defaultMode: 0o440 },
+            });
+            mounts.push({ name: "auth-config", mountPath: AUTH_CONFIG_DIR, readOnly: true });
+        }
+
+        const image = pulumi.output(args.image).apply((i) => assertDigestPinned("TrackingServer arguments", "image", i));
+        const securityContext = restrictedContainerSecurityContext();
+        const serverArgs = artifactsDestination.apply((dest) => mlflowServerArgs(s, dest));
+        const probe = (periodSeconds: number, failureThreshold: number): k8s.types.input.core.v1.Probe => ({
+            httpGet: { path: "/health", port: "http" },
+            periodSeconds,
+            timeoutSeconds: 5,
+            failureThreshold,
+        });
+
+        const deployment = new k8s.apps.v1.Deployment(
+            `${name}-server`,
+            {
+                metadata: { name: s.serviceName, namespace, labels },
+                spec: {
+                    replicas: s.replicas,
+                    revisionHistoryLimit: 5,
+                    selector: { matchLabels: selector },
+                    strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+                    template: {
+                        metadata: {
+                            labels,
+                            annotations: {
+                                // Rolls the pods when RDS rotated the password and `pulumi up` refreshed the Secret.
+                                [DB_CREDENTIALS_VERSION_ANNOTATION]: pulumi.unsecret(credentials.versionId),
+                            },
+                        },
+                        spec: {
+                            serviceAccountName: identity.serviceAccountName,
+                            automountServiceAccountToken: false,
+                            enableServiceLinks: false,
+                            securityContext: restrictedPodSecurityContext(WORKLOAD_UID),
+                            terminationGracePeriodSeconds: 30,
+                            topologySpreadConstraints: ["topology.kubernetes.io/zone", "kubernetes.io/hostname"].map((topologyKey) => ({
+                                topologyKey,
+                                maxSkew: 1,
+                                whenUnsatisfiable: "ScheduleAnyway",
+                                labelSelector: { matchLabels: selector },
+                            })),
+                            initContainers: [
+                                {
+                                    name: "db-upgrade",
+                                    image,
+                                    command: ["mlflow"],
+                                    args: ["db", "upgrade", `$(${BACKEND_STORE_URI_ENV})`],
+                                    env: [uriRef, { name: "HOME", value: HOME_DIR }],
+                                    resources: containerResources({ cpu: "100m", memory: "512Mi" }),
+                                    securityContext,
+                                    volumeMounts: [tmp.mount, home.mount],
+                                },
+                            ],
+                            containers: [
+                                {
+                                    name: "mlflow",
+                                    image,
+                                    command: ["mlflow"],
+                                    args: serverArgs,
+                                    ports: [{ name: "http", containerPort: s.port, protocol: "TCP" }],
+                                    env,
+                                    resources: containerResources(s.resources),
+                                    securityContext,
+                                    volumeMounts: mounts,
+                                    startupProbe: probe(5, 36),
+                                    readinessProbe: probe(10, 3),
+                                    livenessProbe: probe(20, 3),
+                                },
+                            ],
+                            volumes,
+                        },
+                    },
+                },
+            },
+            k8sOpts,
+        );
+
+        const service = new k8s.core.v1.Service(
+            `${name}-service`,
+            {
+                metadata: { name: s.serviceName, namespace, labels },
+                spec: {
+                    type: "ClusterIP",
+                    selector,
+                    ports: [{ name: "http", port: s.port, targetPort: "http", protocol: "TCP", appProtocol: "http" }],
+                },
+            },
+            k8sOpts,
+        );
+
+        new k8s.policy.v1.PodDisruptionBudget(
+            `${name}-pdb`,
+            { metadata: { name: s.serviceName, namespace, labels }, spec: { maxUnavailable: 1, selector: { matchLabels: selector } } },
+            k8sOpts,
+        );
+
+        const sources: k8s.types.input.networking.v1.NetworkPolicyPeer[] = [...new Set([...s.allowedNamespaces, ...(s.route ? [s.route.proxyNamespace] : [])])].map((n) => ({
+            namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": n } },
+        }));
+        new k8s.networking.v1.NetworkPolicy(
+            `${name}-netpol`,
+            {
+                metadata: { name: s.serviceName, namespace, labels },
+                spec: {
+                    podSelector: { matchLabels: selector },
+                    policyTypes: ["Ingress"],
+                    ingress: sources.length > 0 ? [{ from: sources, ports: [{ protocol: "TCP", port: s.port }] }] : [],
+                },
+            },
+            k8sOpts,
+        );
+
+        let externalUrl: pulumi.Output<string | undefined> = pulumi.output(undefined);
+        if (s.route) {
+            const r = s.route;
+            new k8s.apiextensions.CustomResource(
+                `${name}-route`,
+                {
+                    apiVersion: "gateway.networking.k8s.io/v1",
+                    kind: "HTTPRoute",
+                    metadata: { name: s.serviceName, namespace, labels },
+                    spec: {
+                        parentRefs: [{ group: "gateway.networking.k8s.io", kind: "Gateway", name: r.gatewayRef.name, namespace: r.gatewayRef.namespace, sectionName: r.gatewayRef.sectionName }],
+                        hostnames: [r.hostname],
+                        rules: [{ matches: [{ path: { type: "PathPrefix", value: "/" } }], backendRefs: [{ name: service.metadata.name, port: s.port }] }],
+                    },
+                },
+                k8sOpts,
+            );
+            externalUrl = pulumi.output(`${r.tls ? "https" : "http"}://${r.hostname}`);
+        }
+
+        // Resolves once the Deployment is ready, so consumers (training Jobs) wait for the server.
+        this.trackingUri = pulumi
+            .all([service.metadata.name, service.metadata.namespace, deployment.metadata.name])
+            .apply(([svc, svcNamespace]) => `http://${svc}.${svcNamespace}.svc.cluster.local:${s.port}`);
+        this.externalUrl = externalUrl;
+        this.dbEndpoint = pulumi.interpolate`${db.address}:${db.port}`;
+        this.dbAddress = db.address;
+        this.dbSecretArn = masterSecretArn;
+        this.namespace = namespace;
+        this.serviceName = service.metadata.name;
+        this.roleArn = identity.roleArn;
+        this.registerOutputs({ trackingUri: this.trackingUri, externalUrl: this.externalUrl, dbEndpoint: this.dbEndpoint, namespace: this.namespace, roleArn: this.roleArn });
+    }
+}

@@ -1,0 +1,590 @@
+import * as aws from "@pulumi/aws";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as crypto from "crypto";
+import { ROLE_LABEL } from "../policies/gating/annotations";
+import {
+    ResourceSpec,
+    WORKLOAD_UID,
+    containerResources,
+    restrictedContainerSecurityContext,
+    restrictedPodSecurityContext,
+    scratchVolume,
+} from "./k8s-security";
+import { GpuScheduling } from "./scheduling";
+import { assertDigestPinned, checkImage, checkResources, quantityValue } from "./k8s-validation";
+import { DNS_LABEL, Problems, checkDnsLabel, checkInt, describe } from "./validation";
+import { WorkloadIdentity, WorkloadIdentityMode } from "./workloadIdentity";
+
+/** Label on training pods naming the TrainingJob they belong to (NetworkPolicy selector). */
+export const TRAINING_JOB_LABEL = "mlops.platform/training-job";
+/** Label on Jobs and pods carrying the run id. */
+export const RUN_ID_LABEL = "mlops.platform/run-id";
+/** Name of the trainer container. */
+export const TRAINER_CONTAINER = "trainer";
+
+/** Annotations that keep autoscalers (cluster-autoscaler, Karpenter) from evicting a running trainer. */
+export const DO_NOT_DISRUPT_ANNOTATIONS: Readonly<Record<string, string>> = {
+    "cluster-autoscaler.kubernetes.io/safe-to-evict": "false",
+    "karpenter.sh/do-not-disrupt": "true",
+};
+
+/** Environment variables the component sets itself; `env` may not override them. */
+export const RESERVED_ENV = [
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_EXPERIMENT_NAME",
+    "MLFLOW_RUN_NAME",
+    "MLFLOW_TRACKING_USERNAME",
+    "MLFLOW_TRACKING_PASSWORD",
+    "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD",
+    "MLOPS_MODEL_NAME",
+    "MLOPS_MODEL_ALIAS",
+    "MLOPS_DATA_URI",
+    "MLOPS_DATA_VERSION",
+    "MLOPS_IMAGE_DIGEST",
+    "MLOPS_RUN_TAGS",
+    "MLOPS_RESULT_FILE",
+    "HOME",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+] as const;
+
+export type HyperparameterValue = string | number | boolean;
+
+export interface TrainingJobArgs {
+    /** Kubernetes provider of the cluster. */
+    provider: k8s.Provider;
+    /** EKS cluster name (Pod Identity associations are per cluster). */
+    clusterName: pulumi.Input<string>;
+    /** Existing namespace (Pod Security `restricted`) the Job runs in. */
+    namespace: string;
+    /** Trainer image pinned by digest (`repo@sha256:...`, e.g. ContainerRegistry's digest output). */
+    image: pulumi.Input<string>;
+    /** Container command. Default: the image entrypoint. */
+    command?: string[];
+    /** Arguments before the hyperparameter flags. */
+    args?: pulumi.Input<string>[];
+    /**
+     * Hyperparameters (snake_case names): passed as `--name-with-dashes value` args AND as
+     * `HP_NAME` env (the reference trainer reads either).
+     */
+    hyperparameters?: Record<string, HyperparameterValue>;
+    /**
+     * Names the Job `<jobNamePrefix>-<runId>` (a DNS label). Default: a 10-hex hash of the Job
+     * spec, so a changed spec makes a new Job (Job specs are immutable) and an unchanged one none.
+     */
+    runId?: string;
+    /** Prefix of Job, ServiceAccount and NetworkPolicy names (DNS label). Default: the component name. */
+    jobNamePrefix?: string;
+    /** Cron schedule: makes a CronJob for scheduled retraining instead of a one-off Job. */
+    schedule?: string;
+    /** IANA time zone of the schedule. Default: the controller's (UTC on EKS). */
+    timeZone?: string;
+    /** CronJob: seconds after a missed schedule during which the run may still start. Default 600. */
+    startingDeadlineSeconds?: number;
+    /** CronJob: finished Jobs kept. Defaults 3 successful, 3 failed. */
+    successfulJobsHistoryLimit?: number;
+    failedJobsHistoryLimit?: number;
+    /** MLflow tracking. */
+    tracking: {
+        /** Tracking server URI (TrackingServer.trackingUri). */
+        uri: pulumi.Input<string>;
+        experimentName: string;
+        /** Run name. Default: the Job name (CronJob: each scheduled Job's name). */
+        runName?: string;
+        /** Secret (in `namespace`) with basic-auth credentials of the tracking server. */
+        credentialsSecret?: { name: string; usernameKey?: string; passwordKey?: string };
+        /** Upload large artifacts in parts through presigned URLs. Default true. */
+        multipartUpload?: boolean;
+    };
+    /** Registered model the run produces (MLOPS_MODEL_NAME / MLOPS_MODEL_ALIAS). */
+    model: { name: string; alias?: string };
+    /** Lineage of the training data (MLOPS_DATA_URI / MLOPS_DATA_VERSION), e.g. a DataLake prefix and DVC rev. */
+    data: { uri: pulumi.Input<string>; version: pulumi.Input<string> };
+    /** Extra MLflow run tags (MLOPS_RUN_TAGS, JSON). */
+    runTags?: Record<string, string>;
+    /** Extra literal environment (never secrets; reserved names refused). */
+    env?: Record<string, pulumi.Input<string>>;
+    /** IAM policies (JSON) of the trainer's role: read raw/processed data, write its artifacts prefix. */
+    access: { dataPolicy: pulumi.Input<string>; artifactsPolicy?: pulumi.Input<string> };
+    /** How the trainer's pods get AWS credentials. Default Pod Identity. */
+    workloadIdentity?: { mode?: WorkloadIdentityMode; oidcProviderArn?: pulumi.Input<string>; oidcIssuerUrl?: pulumi.Input<string> };
+    /** Requests/limits. Default 2 CPU, 8Gi memory, no GPU. */
+    resources?: ResourceSpec;
+    /** GPU scheduling contract (GpuNodeGroup.scheduling); required exactly when resources.gpus > 0. */
+    gpu?: GpuScheduling;
+    /** Memory-backed /dev/shm (PyTorch DataLoader workers); counts against the memory limit. Default "1Gi". */
+    shmSize?: string;
+    /** Writable /tmp (the root filesystem is read-only). Default "10Gi". */
+    scratchSize?: string;
+    /** Hard limit on the run, 60..259200 s. Default 21600 (6 h). */
+    activeDeadlineSeconds?: number;
+    /** Retries of failed pods, 0..3. Default 1. */
+    backoffLimit?: number;
+    /** Seconds a finished Job is kept, >= 60. Default 604800 (7 days). */
+    ttlSecondsAfterFinished?: number;
+    /** Trainer exit codes meaning "configuration error": the Job fails at once, without retries. Default [2]. */
+    configErrorExitCodes?: number[];
+    /** `pulumi up` waits for the Job to complete and fails when it fails. Default true (Job only). */
+    waitForCompletion?: boolean;
+    /** How long `pulumi up` waits. Default activeDeadlineSeconds + 15 min (scheduling, GPU scale-up, image pull). */
+    timeoutMinutes?: number;
+    /** PriorityClass of the pods. */
+    priorityClassName?: string;
+    tags?: Record<string, string>;
+}
+
+/** Defaults applied by {@link validateTrainingJobArgs}. */
+export interface TrainingJobSettings {
+    namespace: string;
+    prefix: string;
+    runId?: string;
+    schedule?: string;
+    timeZone?: string;
+    startingDeadlineSeconds: number;
+    successfulJobsHistoryLimit: number;
+    failedJobsHistoryLimit: number;
+    command?: string[];
+    hyperparameters: Record<string, HyperparameterValue>;
+    experimentName: string;
+    runName?: string;
+    credentialsSecret?: { name: string; usernameKey: string; passwordKey: string };
+    multipartUpload: boolean;
+    model: { name: string; alias?: string };
+    runTags: Record<string, string>;
+    resources: ResourceSpec;
+    gpu?: GpuScheduling;
+    shmSize: string;
+    scratchSize: string;
+    activeDeadlineSeconds: number;
+    backoffLimit: number;
+    ttlSecondsAfterFinished: number;
+    configErrorExitCodes: number[];
+    waitForCompletion: boolean;
+    timeoutMinutes: number;
+    priorityClassName?: string;
+    tags: Record<string, string>;
+}
+
+const CRON = /^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+)$/;
+const HP_NAME = /^[a-z][a-z0-9_]*$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Validates TrainingJob args and applies defaults; throws InputPropertiesError naming each bad property. */
+export function validateTrainingJobArgs(name: string, args: TrainingJobArgs): TrainingJobSettings {
+    const p = new Problems("TrainingJob arguments");
+    const activeDeadlineSeconds = args.activeDeadlineSeconds ?? 21600;
+    const s: TrainingJobSettings = {
+        namespace: args.namespace,
+        prefix: args.jobNamePrefix ?? name,
+        runId: args.runId,
+        schedule: args.schedule,
+        timeZone: args.timeZone,
+        startingDeadlineSeconds: args.startingDeadlineSeconds ?? 600,
+        successfulJobsHistoryLimit: args.successfulJobsHistoryLimit ?? 3,
+        failedJobsHistoryLimit: args.failedJobsHistoryLimit ?? 3,
+        command: args.command,
+        hyperparameters: args.hyperparameters ?? {},
+        experimentName: args.tracking?.experimentName,
+        runName: args.tracking?.runName,
+        multipartUpload: args.tracking?.multipartUpload ?? true,
+        model: args.model,
+        runTags: args.runTags ?? {},
+        resources: args.resources ?? { cpu: "2", memory: "8Gi" },
+        gpu: args.gpu,
+        shmSize: args.shmSize ?? "1Gi",
+        scratchSize: args.scratchSize ?? "10Gi",
+        activeDeadlineSeconds,
+        backoffLimit: args.backoffLimit ?? 1,
+        ttlSecondsAfterFinished: args.ttlSecondsAfterFinished ?? 604800,
+        configErrorExitCodes: args.configErrorExitCodes ?? [2],
+        waitForCompletion: args.waitForCompletion ?? args.schedule === undefined,
+        timeoutMinutes: args.timeoutMinutes ?? Math.ceil(activeDeadlineSeconds / 60) + 15,
+        priorityClassName: args.priorityClassName,
+        tags: args.tags ?? {},
+    };
+    p.check(args.provider !== undefined, "provider", "is required (the cluster's Kubernetes provider)");
+    checkImage(p, "image", args.image);
+    checkDnsLabel(p, "namespace", s.namespace);
+    const cron = s.schedule !== undefined;
+    // Job names carry "-<10 hex>" or "-<runId>"; CronJob names are limited to 52 characters.
+    if (checkDnsLabel(p, "jobNamePrefix", s.prefix)) {
+        p.check(s.prefix.length <= 52, "jobNamePrefix", `must be at most 52 characters (room for "-<run id>"; CronJob names are limited to 52), got ${s.prefix.length}`);
+    }
+    if (s.runId !== undefined) {
+        if (checkDnsLabel(p, "runId", s.runId)) {
+            p.check(`${s.prefix}-${s.runId}`.length <= 63, "runId", `makes the Job name "${s.prefix}-${s.runId}" longer than 63 characters`);
+        }
+        p.check(!cron, "runId", "does not apply to a scheduled (CronJob) run: each scheduled Job is named by the CronJob controller");
+    }
+    if (cron) {
+        p.check(typeof s.schedule === "string" && CRON.test(s.schedule.trim()), "schedule", `must be a 5-field cron expression or @hourly/@daily/..., got ${describe(s.schedule)}`);
+        p.check(!/TZ=/.test(s.schedule ?? ""), "schedule", "must not embed TZ=; use timeZone");
+        checkInt(p, "startingDeadlineSeconds", s.startingDeadlineSeconds, 10, 86400);
+        checkInt(p, "successfulJobsHistoryLimit", s.successfulJobsHistoryLimit, 0, 20);
+        checkInt(p, "failedJobsHistoryLimit", s.failedJobsHistoryLimit, 0, 20);
+        p.check(args.waitForCompletion !== true, "waitForCompletion", "does not apply to a scheduled (CronJob) run");
+    }
+    if (s.timeZone !== undefined) {
+        p.check(cron, "timeZone", "only applies with schedule");
+        p.check(/^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$/.test(s.timeZone), "timeZone", `must be an IANA time zone such as "Europe/Paris", got ${describe(s.timeZone)}`);
+    }
+    if (s.command !== undefined) {
+        p.check(Array.isArray(s.command) && s.command.length > 0 && s.command.every((c) => typeof c === "string" && c.length > 0), "command", `must be a non-empty list of strings, got ${describe(s.command)}`);
+    }
+    for (const [k, v] of Object.entries(s.hyperparameters)) {
+        p.check(HP_NAME.test(k), `hyperparameters.${k}`, "names must be snake_case (lowercase letters, digits, '_', starting with a letter)");
+        p.check(
+            typeof v === "string" || typeof v === "boolean" || (typeof v === "number" && Number.isFinite(v)),
+            `hyperparameters.${k}`,
+            `must be a string, finite number or boolean, got ${describe(v)}`,
+        );
+    }
+    p.check(typeof s.experimentName === "string" && s.experimentName.trim().length > 0, "tracking.experimentName", `must be a non-empty string, got ${describe(s.experimentName)}`);
+    p.check(args.tracking?.uri !== undefined, "tracking.uri", "is required (TrackingServer.trackingUri)");
+    if (s.runName !== undefined) {
+        p.check(typeof s.runName === "string" && s.runName.length > 0 && s.runName.length <= 250, "tracking.runName", `must be a non-empty string, got ${describe(s.runName)}`);
+    }
+    const cred = args.tracking?.credentialsSecret;
+    if (cred !== undefined) {
+        checkDnsLabel(p, "tracking.credentialsSecret.name", cred.name);
+        s.credentialsSecret = { name: cred.name, usernameKey: cred.usernameKey ?? "username", passwordKey: cred.passwordKey ?? "password" };
+    }
+    p.check(typeof s.model?.name === "string" && s.model.name.length > 0, "model.name", `must be a non-empty string, got ${describe(s.model?.name)}`);
+    p.check(args.data?.uri !== undefined, "data.uri", "is required (where the training data comes from)");
+    p.check(args.data?.version !== undefined, "data.version", "is required (data lineage: DVC revision, S3 version id, partition...)");
+    for (const [k, v] of Object.entries(s.runTags)) {
+        p.check(k.length > 0 && k.length <= 250 && typeof v === "string", `runTags.${k}`, `must map a tag name to a string, got ${describe(v)}`);
+    }
+    for (const k of Object.keys(args.env ?? {})) {
+        p.check(ENV_NAME.test(k), `env.${k}`, "must be a valid environment variable name");
+        p.check(!(RESERVED_ENV as readonly string[]).includes(k) && !k.startsWith("HP_"), `env.${k}`, "is set by the component (use tracking/model/data/hyperparameters instead)");
+    }
+    p.check(args.access?.dataPolicy !== undefined, "access.dataPolicy", "is required (read access to the raw/processed data)");
+    checkResources(p, "resources", s.resources);
+    const gpus = s.resources?.gpus ?? 0;
+    if (gpus > 0) {
+        p.check(s.gpu !== undefined, "gpu", "is required when resources.gpus > 0 (the GpuNodeGroup scheduling contract)");
+    } else {
+        p.check(s.gpu === undefined, "gpu", "is set but resources.gpus is 0: the pod would tolerate GPU taints without using a GPU");
+    }
+    const shm = quantityValue(s.shmSize);
+    if (p.check(shm !== undefined && shm > 0, "shmSize", `must be a memory quantity such as "2Gi", got ${describe(s.shmSize)}`)) {
+        const limit = quantityValue(s.resources?.memoryLimit ?? s.resources?.memory);
+        if (limit !== undefined) {
+            p.check(shm! < limit, "shmSize", `must be below the memory limit (${s.resources.memoryLimit ?? s.resources.memory}): /dev/shm is memory of the container`);
+        }
+    }
+    p.check(quantityValue(s.scratchSize) !== undefined, "scratchSize", `must be a quantity such as "10Gi", got ${describe(s.scratchSize)}`);
+    checkInt(p, "activeDeadlineSeconds", s.activeDeadlineSeconds, 60, 259200);
+    checkInt(p, "backoffLimit", s.backoffLimit, 0, 3);
+    checkInt(p, "ttlSecondsAfterFinished", s.ttlSecondsAfterFinished, 60, 31536000);
+    checkInt(p, "timeoutMinutes", s.timeoutMinutes, 1, 10080);
+    p.check(
+        Array.isArray(s.configErrorExitCodes) && s.configErrorExitCodes.length > 0 && s.configErrorExitCodes.every((c) => Number.isInteger(c) && c >= 1 && c <= 255),
+        "configErrorExitCodes",
+        `must list exit codes from 1 to 255, got ${describe(s.configErrorExitCodes)}`,
+    );
+    if (s.priorityClassName !== undefined) {
+        p.check(DNS_LABEL.test(s.priorityClassName) || /^system-/.test(s.priorityClassName), "priorityClassName", `must be a PriorityClass name, got ${describe(s.priorityClassName)}`);
+    }
+    p.throwIfAny();
+    return s;
+}
+
+/** `n_estimators` → `--n-estimators`. */
+export function hyperparameterFlag(name: string): string {
+    return `--${name.replace(/_/g, "-")}`;
+}
+
+/** `n_estimators` → `HP_N_ESTIMATORS`. */
+export function hyperparameterEnv(name: string): string {
+    return `HP_${name.toUpperCase()}`;
+}
+
+/** Hyperparameters as CLI args, in name order (stable across runs). */
+export function hyperparameterArgs(hp: Record<string, HyperparameterValue>): string[] {
+    return Object.keys(hp)
+        .sort()
+        .flatMap((k) => [hyperparameterFlag(k), String(hp[k])]);
+}
+
+/** JSON with object keys sorted at every level (a canonical form to hash). */
+export function canonicalJson(value: unknown): string {
+    if (Array.isArray(value)) {
+        return `[${value.map(canonicalJson).join(",")}]`;
+    }
+    if (value !== null && typeof value === "object") {
+        const o = value as Record<string, unknown>;
+        return `{${Object.keys(o)
+            .filter((k) => o[k] !== undefined)
+            .sort()
+            .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
+            .join(",")}}`;
+    }
+    return JSON.stringify(value);
+}
+
+/** Short hash of a Job spec: 10 hex of sha256 over its canonical JSON. */
+export function specHash(spec: unknown): string {
+    return crypto.createHash("sha256").update(canonicalJson(spec)).digest("hex").slice(0, 10);
+}
+
+/** Values resolved from Inputs before the spec is built. @internal */
+interface Resolved {
+    image: string;
+    trackingUri: string;
+    dataUri: string;
+    dataVersion: string;
+    args: string[];
+    env: Record<string, string>;
+    region: string;
+    serviceAccountName: string;
+}
+
+type JobSpec = k8s.types.input.batch.v1.JobSpec;
+type EnvVar = k8s.types.input.core.v1.EnvVar;
+
+/**
+ * The Job spec, as plain data. `jobName` is undefined while hashing (the run name and tags that
+ * carry it are left out) and for CronJobs (each Job's name comes from the downward API).
+ * @internal
+ */
+export function buildJobSpec(s: TrainingJobSettings, r: Resolved, jobName: string | undefined, cron: boolean): JobSpec {
+    const runTags: Record<string, string> = { ...s.runTags, "mlops.k8s.namespace": s.namespace };
+    if (jobName) {
+        runTags["mlops.k8s.job"] = jobName;
+    }
+    const env: EnvVar[] = [
+        { name: "MLFLOW_TRACKING_URI", value: r.trackingUri },
+        { name: "MLFLOW_EXPERIMENT_NAME", value: s.experimentName },
+    ];
+    if (s.runName !== undefined) {
+        env.push({ name: "MLFLOW_RUN_NAME", value: s.runName });
+    } else if (cron) {
+        env.push({ name: "MLFLOW_RUN_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.labels['batch.kubernetes.io/job-name']" } } });
+    } else if (jobName) {
+        env.push({ name: "MLFLOW_RUN_NAME", value: jobName });
+    }
+    env.push({ name: "MLOPS_MODEL_NAME", value: s.model.name });
+    if (s.model.alias) {
+        env.push({ name: "MLOPS_MODEL_ALIAS", value: s.model.alias });
+    }
+    env.push(
+        { name: "MLOPS_DATA_URI", value: r.dataUri },
+        { name: "MLOPS_DATA_VERSION", value: r.dataVersion },
+        { name: "MLOPS_IMAGE_DIGEST", value: r.image },
+        { name: "MLOPS_RUN_TAGS", value: canonicalJson(runTags) },
+        // The result JSON becomes the pod's termination message (kubectl describe / Job status).
+        { name: "MLOPS_RESULT_FILE", value: "/dev/termination-log" },
+        { name: "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD", value: String(s.multipartUpload) },
+        { name: "HOME", value: "/tmp" },
+        { name: "AWS_REGION", value: r.region },
+        { name: "AWS_DEFAULT_REGION", value: r.region },
+    );
+    for (const k of Object.keys(s.hyperparameters).sort()) {
+        env.push({ name: hyperparameterEnv(k), value: String(s.hyperparameters[k]) });
+    }
+    for (const k of Object.keys(r.env).sort()) {
+        env.push({ name: k, value: r.env[k] });
+    }
+    if (s.credentialsSecret) {
+        const c = s.credentialsSecret;
+        env.push(
+            { name: "MLFLOW_TRACKING_USERNAME", valueFrom: { secretKeyRef: { name: c.name, key: c.usernameKey } } },
+            { name: "MLFLOW_TRACKING_PASSWORD", valueFrom: { secretKeyRef: { name: c.name, key: c.passwordKey } } },
+        );
+    }
+
+    const gpus = s.resources.gpus ?? 0;
+    const shm = scratchVolume("dshm", "/dev/shm", s.shmSize, "Memory");
+    const tmp = scratchVolume("tmp", "/tmp", s.scratchSize);
+    const podLabels: Record<string, string> = {
+        [ROLE_LABEL]: "training",
+        [TRAINING_JOB_LABEL]: s.prefix,
+        "app.kubernetes.io/name": s.prefix,
+        "app.kubernetes.io/component": "trainer",
+        "app.kubernetes.io/part-of": "mlops-platform",
+    };
+    if (s.runId) {
+        podLabels[RUN_ID_LABEL] = s.runId;
+    }
+    return {
+        backoffLimit: s.backoffLimit,
+        activeDeadlineSeconds: s.activeDeadlineSeconds,
+        ttlSecondsAfterFinished: s.ttlSecondsAfterFinished,
+        podFailurePolicy: {
+            rules: [
+                // The trainer exits 2 on configuration errors: retrying cannot help.
+                { action: "FailJob", onExitCodes: { containerName: TRAINER_CONTAINER, operator: "In", values: s.configErrorExitCodes } },
+                // Evictions, preemption and node drains do not count against backoffLimit.
+                { action: "Ignore", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] },
+            ],
+        },
+        template: {
+            metadata: { labels: podLabels, annotations: { ...DO_NOT_DISRUPT_ANNOTATIONS } },
+            spec: {
+                restartPolicy: "Never",
+                serviceAccountName: r.serviceAccountName,
+                automountServiceAccountToken: false,
+                enableServiceLinks: false,
+                securityContext: restrictedPodSecurityContext(WORKLOAD_UID),
+                priorityClassName: s.priorityClassName,
+                nodeSelector: gpus > 0 ? { ...s.gpu!.nodeSelector } : undefined,
+                tolerations: gpus > 0 ? s.gpu!.tolerations.map((t) => ({ ...t })) : undefined,
+                containers: [
+                    {
+                        name: TRAINER_CONTAINER,
+                        image: r.image,
+                        command: s.command,
+                        args: [...r.args, ...hyperparameterArgs(s.hyperparameters)],
+                        env,
+                        resources: containerResources(s.resources, gpus > 0 ? s.gpu!.resourceName : undefined),
+                        securityContext: restrictedContainerSecurityContext(),
+                        volumeMounts: [shm.mount, tmp.mount],
+                        terminationMessagePolicy: "FallbackToLogsOnError",
+                    },
+                ],
+                volumes: [shm.volume, tmp.volume],
+            },
+        },
+    };
+}
+
+/**
+ * TrainingJob: one training run as a `batch/v1` Job (or a CronJob for scheduled retraining) that
+ * logs to MLflow, with data and image lineage in its environment and run tags, GPUs through the
+ * GpuNodeGroup scheduling contract, bounded runtime and retries, and a ServiceAccount whose role
+ * can only read the training data and write the artifacts prefix.
+ *
+ * `pulumi up` waits for the Job to complete (and fails when it fails) unless waitForCompletion is
+ * false. Note: once ttlSecondsAfterFinished deletes the finished Job, `pulumi refresh` would drop
+ * it from state and the next `up` would run it again; give a new runId (or change the spec) to
+ * start a new run, and do not refresh stacks with finished one-off Jobs.
+ * https://kubernetes.io/docs/concepts/workloads/controllers/job/
+ */
+export class TrainingJob extends pulumi.ComponentResource {
+    /** Job name (`<prefix>-<runId|spec hash>`), or the CronJob name. */
+    public readonly jobName: pulumi.Output<string>;
+    /** Run id: the given runId, or the spec hash; for a CronJob, undefined (each run is named by its Job). */
+    public readonly runId: pulumi.Output<string | undefined>;
+    /** `Job` or `CronJob`. */
+    public readonly kind: "Job" | "CronJob";
+    /** Namespace of the Job. */
+    public readonly namespace: string;
+    /** Trainer ServiceAccount and its IAM role. */
+    public readonly serviceAccountName: pulumi.Output<string>;
+    public readonly roleArn: pulumi.Output<string>;
+
+    constructor(name: string, args: TrainingJobArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("mlops-platform:index:TrainingJob", name, {}, opts);
+        const s = validateTrainingJobArgs(name, args);
+        const cron = s.schedule !== undefined;
+        const k8sOpts: pulumi.CustomResourceOptions = { parent: this, provider: args.provider };
+        const labels = { [ROLE_LABEL]: "training", [TRAINING_JOB_LABEL]: s.prefix, "app.kubernetes.io/part-of": "mlops-platform" };
+
+        const policies: Record<string, pulumi.Input<string>> = { data: args.access.dataPolicy };
+        if (args.access.artifactsPolicy !== undefined) {
+            policies.artifacts = args.access.artifactsPolicy;
+        }
+        const wi = args.workloadIdentity ?? {};
+        const identity = new WorkloadIdentity(
+            `${name}-identity`,
+            {
+                clusterName: args.clusterName,
+                namespace: s.namespace,
+                serviceAccountName: `${s.prefix}-trainer`,
+                policies,
+                mode: wi.mode,
+                oidcProviderArn: wi.oidcProviderArn,
+                oidcIssuerUrl: wi.oidcIssuerUrl,
+                provider: args.provider,
+                labels,
+                tags: { ...s.tags, [ROLE_LABEL]: "training" },
+            },
+            { parent: this },
+        );
+
+        // Training pods accept no connections.
+        new k8s.networking.v1.NetworkPolicy(
+            `${name}-netpol`,
+            {
+                metadata: { name: `${s.prefix}-training`, namespace: s.namespace, labels },
+                spec: { podSelector: { matchLabels: { [TRAINING_JOB_LABEL]: s.prefix } }, policyTypes: ["Ingress"], ingress: [] },
+            },
+            k8sOpts,
+        );
+
+        const region = aws.getRegionOutput({}, { parent: this });
+        const resolved: pulumi.Output<Resolved> = pulumi
+            .all({
+                image: pulumi.output(args.image).apply((i) => assertDigestPinned("TrainingJob arguments", "image", i)),
+                trackingUri: args.tracking.uri,
+                dataUri: args.data.uri,
+                dataVersion: args.data.version,
+                args: pulumi.output(args.args ?? []),
+                env: pulumi.output(args.env ?? {}),
+                region: region.region,
+                serviceAccountName: identity.serviceAccountName,
+            })
+            .apply((r) => r as unknown as Resolved);
+
+        if (cron) {
+            const cronJob = new k8s.batch.v1.CronJob(
+                `${name}-cronjob`,
+                {
+                    metadata: { name: s.prefix, namespace: s.namespace, labels },
+                    spec: {
+                        schedule: s.schedule!.trim(),
+                        timeZone: s.timeZone,
+                        concurrencyPolicy: "Forbid",
+                        startingDeadlineSeconds: s.startingDeadlineSeconds,
+                        successfulJobsHistoryLimit: s.successfulJobsHistoryLimit,
+                        failedJobsHistoryLimit: s.failedJobsHistoryLimit,
+                        jobTemplate: {
+                            metadata: { labels },
+                            spec: resolved.apply((r) => buildJobSpec(s, r, undefined, true)),
+                        },
+                    },
+                },
+                k8sOpts,
+            );
+            this.kind = "CronJob";
+            this.jobName = cronJob.metadata.name;
+            this.runId = pulumi.output(undefined);
+        } else {
+            const hash = resolved.apply((r) => specHash(buildJobSpec(s, r, undefined, false)));
+            const runId = s.runId !== undefined ? pulumi.output(s.runId) : hash;
+            const jobName = runId.apply((id) => `${s.prefix}-${id}`);
+            const job = new k8s.batch.v1.Job(
+                `${name}-job`,
+                {
+                    metadata: {
+                        name: jobName,
+                        namespace: s.namespace,
+                        labels: runId.apply((id) => ({ ...labels, [RUN_ID_LABEL]: id })),
+                        annotations: hash.apply((h) => ({
+                            "mlops.platform/spec-hash": h,
+                            ...(s.waitForCompletion ? {} : { "pulumi.com/skipAwait": "true" }),
+                        })),
+                    },
+                    spec: pulumi.all([resolved, jobName]).apply(([r, n]) => buildJobSpec(s, r, n, false)),
+                },
+                {
+                    ...k8sOpts,
+                    // The Job spec is immutable: a changed spec under a fixed runId replaces the Job.
+                    replaceOnChanges: ["spec"],
+                    deleteBeforeReplace: true,
+                    customTimeouts: { create: `${s.timeoutMinutes}m`, update: `${s.timeoutMinutes}m` },
+                },
+            );
+            this.kind = "Job";
+            this.jobName = job.metadata.name;
+            this.runId = runId;
+        }
+        this.namespace = s.namespace;
+        this.serviceAccountName = identity.serviceAccountName;
+        this.roleArn = identity.roleArn;
+        this.registerOutputs({ jobName: this.jobName, runId: this.runId, serviceAccountName: this.serviceAccountName, roleArn: this.roleArn });
+    }
+}
