@@ -195,6 +195,14 @@ const OUTPUTS: Record<string, OutputFn> = {
             },
         };
     },
+    "aws:ec2/vpcEndpoint:VpcEndpoint": (name, i, env) => {
+        const id = `vpce-${hex(name, 17)}`;
+        return { id, outputs: { arn: arn(env, "ec2", `vpc-endpoint/${id}`), state: "available", prefixListId: i.vpcEndpointType === "Gateway" ? `pl-${hex(name, 8)}` : undefined } };
+    },
+    "aws:eks/accessEntry:AccessEntry": (_name, i, env) => ({
+        id: `${i.clusterName}:${i.principalArn}`,
+        outputs: { accessEntryArn: arn(env, "eks", `access-entry/${i.clusterName}/role/${uuid(String(i.principalArn))}`), type: i.type ?? "STANDARD" },
+    }),
     "docker:index/image:Image": (name, i) => {
         const repo = String(i.imageName ?? name).replace(/:[^:/]+$/, "");
         const digest = `sha256:${crypto.createHash("sha256").update(JSON.stringify(i.build ?? {}) + String(i.imageName)).digest("hex")}`;
@@ -282,6 +290,23 @@ export class ProviderMocks implements pulumi.runtime.Mocks {
                     expiresAt: "2099-01-01T00:00:00Z",
                     id: env.region,
                 };
+            case "aws:ec2/getRouteTables:getRouteTables": {
+                // One route table per subnet named in an association filter (awsx gives each private subnet its own).
+                const filters: { name: string; values: string[] }[] = args.inputs.filters ?? [];
+                const subnets = filters.find((f) => f.name === "association.subnet-id")?.values ?? [];
+                const ids = subnets.map((subnet) => `rtb-${hex(`rtb:${subnet}`, 17)}`);
+                return { ids, id: String(args.inputs.vpcId ?? env.region) };
+            }
+            case "aws:ec2/getVpc:getVpc": {
+                const id = String(args.inputs.id);
+                return { id, cidrBlock: "10.20.0.0/16", arn: arn(env, "ec2", `vpc/${id}`), ownerId: env.accountId, state: "available", enableDnsHostnames: true, enableDnsSupport: true };
+            }
+            case "aws:eks/getAddonVersion:getAddonVersion": {
+                // EKS's default version of an addon for a Kubernetes minor, in EKS's format.
+                const minor = Number(String(args.inputs.kubernetesVersion).split(".")[1] ?? 0);
+                const version = `v1.${minor - 14}.${parseInt(hex(String(args.inputs.addonName), 2), 16) % 10}-eksbuild.1`;
+                return { addonName: args.inputs.addonName, kubernetesVersion: args.inputs.kubernetesVersion, version, id: String(args.inputs.addonName) };
+            }
             case "aws:secretsmanager/getSecretVersion:getSecretVersion":
                 return {
                     arn: args.inputs.secretId,
