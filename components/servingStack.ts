@@ -1,0 +1,807 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { ANNOTATIONS, ROLE_LABEL, releaseAnnotations, Track } from "../policies/gating/annotations";
+import { DEFAULT_GATE_CONFIG, evaluateRelease, GateConfig, GateVerdict } from "../policies/gating/gate";
+import { GATEWAY_ACCESS_LABEL, GATEWAY_API_VERSION, GatewayParentRef } from "./gateway";
+import {
+    containerResources,
+    RESTRICTED_NAMESPACE_LABELS,
+    restrictedContainerSecurityContext,
+    restrictedPodSecurityContext,
+    scratchVolume,
+} from "./k8s-security";
+import { CapacityPlan, ModelRelease } from "./modelRelease";
+import { GPU_RESOURCE, GpuScheduling } from "./scheduling";
+import {
+    AlertThresholds,
+    AutoscalingSpec,
+    checkServingCore,
+    HeaderMatch,
+    ServingCore,
+    ServingResources,
+    ServingStrategy,
+    Slot,
+    SLOTS,
+} from "./servingConfig";
+import { DNS_LABEL, Problems, describe } from "./validation";
+import { WorkloadIdentity, WorkloadIdentityMode } from "./workloadIdentity";
+
+/** Port the model server listens on inside the pod (MLflow: `--port 8080`). */
+export const SERVING_PORT = 8080;
+/** Port of the Services (and of HTTPRoute backendRefs). */
+export const SERVICE_PORT = 80;
+/** Label naming what a Service is for: `active`, `preview` (blue-green), `track`, `shared` (canary). */
+export const ENDPOINT_LABEL = "mlops.platform/endpoint";
+/** Label on the Services whose endpoints Prometheus scrapes (each pod is behind exactly one). */
+export const SCRAPE_LABEL = "mlops.platform/scrape";
+/** The pod label carrying the track (same key as the track annotation). */
+export const TRACK_LABEL = ANNOTATIONS.track;
+
+/** MLflow's scoring server, configured by {@link ServingStackArgs.runtime}. */
+export interface MlflowRuntimeArgs {
+    kind: "mlflow";
+    /**
+     * Image holding MLflow and the models' Python dependencies (`--env-manager local` installs
+     * nothing at start), pinned by digest; a release's `image` overrides it.
+     */
+    image?: string;
+    /** Tracking server URI (TrackingServer's in-cluster URI); `models:/` URIs resolve through it. */
+    trackingUri: pulumi.Input<string>;
+    /** uvicorn workers (`--workers`). Default: MLflow's (1). */
+    workers?: number;
+    /** Basic-auth credentials for the tracking server, from a Secret in the serving namespace. */
+    trackingAuthSecret?: { name: string; usernameKey: string; passwordKey: string };
+}
+
+/** Any HTTP model server. */
+export interface CustomRuntimeArgs {
+    kind: "custom";
+    /** Default image (digest-pinned) for releases without their own `image`. */
+    image?: string;
+    /** Container port. Default 8080. */
+    port?: number;
+    command?: string[];
+    args?: string[];
+    /** Liveness path. Default `/ping`. */
+    livenessPath?: string;
+    /** Readiness path. Default `/health`. */
+    readinessPath?: string;
+    /** Extra environment (literal values; secrets belong in Secrets). */
+    env?: Record<string, pulumi.Input<string>>;
+}
+
+/** The read-only AWS identity of the model servers. */
+export interface ServingIdentityArgs {
+    clusterName: pulumi.Input<string>;
+    /** Default `podIdentity`. */
+    mode?: WorkloadIdentityMode;
+    oidcProviderArn?: pulumi.Input<string>;
+    oidcIssuerUrl?: pulumi.Input<string>;
+    /**
+     * IAM policy (JSON) that lets the servers read model artifacts and nothing else, e.g.
+     * `dataLake.accessPolicy([{ bucket: "artifacts", prefix: "mlflow/", access: "read" }])`.
+     */
+    artifactReadPolicy: pulumi.Input<string>;
+    tags?: Record<string, string>;
+}
+
+/**
+ * Metrics the alert rules read, exported by the model server at `path` on the serving port.
+ * Defaults follow prometheus-fastapi-instrumentator (the MLflow scoring server is a FastAPI app):
+ * histogram `http_request_duration_seconds` and counter `http_requests_total` with labels
+ * `handler` and `status` (grouped as `2xx`, `5xx`). MLflow 3.x's scoring server does NOT export
+ * metrics itself (it serves /ping, /health, /version, /invocations only), so the serving image must
+ * add them — or set these names to what your runtime exports. A missing endpoint is not silent:
+ * `ModelServingMetricsMissing` fires when the targets are down or absent.
+ */
+export interface ServingMetrics {
+    path: string;
+    latencyHistogram: string;
+    requestsCounter: string;
+    statusLabel: string;
+    /** Extra label matchers for request series, e.g. `handler="/invocations"` (excludes probes). */
+    requestSelector: string;
+    scrapeInterval: string;
+}
+
+export const DEFAULT_SERVING_METRICS: ServingMetrics = {
+    path: "/metrics",
+    latencyHistogram: "http_request_duration_seconds",
+    requestsCounter: "http_requests_total",
+    statusLabel: "status",
+    requestSelector: 'handler="/invocations"',
+    scrapeInterval: "30s",
+};
+
+export interface ServingStackArgs {
+    /** Kubernetes provider of the cluster. Required: every k8s resource names its provider. */
+    provider: k8s.Provider;
+    /** Namespace to create for serving (Pod Security "restricted" enforced). */
+    namespace: string;
+    /** Base name of the Kubernetes objects (DNS label, <= 40 characters). Default: the component name. */
+    appName?: string;
+    strategy: ServingStrategy;
+    /** Blue-green: a release per slot; `active` receives the traffic. */
+    blueGreen?: { slots: { blue?: ModelRelease; green?: ModelRelease }; active: Slot; previewHeader?: HeaderMatch };
+    /** Canary: `stable`, an optional `canary` and its weight (0..100). */
+    canary?: { stable: ModelRelease; canary?: ModelRelease; canaryWeight: number; mirror?: boolean; headerMatch?: HeaderMatch; replicas?: number };
+    runtime: MlflowRuntimeArgs | CustomRuntimeArgs;
+    /** Pods per track / slot (HPA minimum when autoscaling). Default 2. */
+    replicas?: number;
+    /** Requests/limits per pod. Default cpu 1, memory 2Gi (limit = request). */
+    resources?: ServingResources;
+    /** HorizontalPodAutoscaler (autoscaling/v2, CPU) per track. Default none. */
+    autoscaling?: AutoscalingSpec | false;
+    /** GPUs per pod. Default 0. Needs `gpuScheduling` (GpuNodeGroup.scheduling). */
+    gpus?: number;
+    gpuScheduling?: GpuScheduling;
+    /** GPUs a rollout may use beyond replicas × gpus; rollouts that do not fit are refused. Default 0. */
+    maxExtraGpus?: number;
+    /** Gate thresholds the release verdict annotations are computed with. Default: F1 +2% relative. */
+    gate?: GateConfig;
+    identity: ServingIdentityArgs;
+    /** Route through a Gateway (HTTPRoute with weights); without it the replica-ratio fallback applies. */
+    gateway?: { parentRef: pulumi.Input<GatewayParentRef>; hostname?: string; proxyNamespace?: pulumi.Input<string> };
+    /** Create ServiceMonitors and PrometheusRules (prometheus-operator CRDs must exist). Default false. */
+    prometheusOperator?: boolean;
+    /** Namespace Prometheus scrapes from (allowed by the NetworkPolicy). Default `monitoring`. */
+    prometheusNamespace?: string;
+    /** Labels on ServiceMonitors/PrometheusRules (to match the operator's selectors). */
+    monitoringLabels?: Record<string, string>;
+    alerts?: Partial<AlertThresholds>;
+    metrics?: Partial<ServingMetrics>;
+    /** Zone spread when zones are short of capacity. Default `ScheduleAnyway` (DoNotSchedule for strict HA). */
+    zoneSpread?: "ScheduleAnyway" | "DoNotSchedule";
+    /** Other namespaces whose pods may call the servers directly. Default none. */
+    allowFromNamespaces?: string[];
+    /** AWS region for the S3 client in the pods. */
+    awsRegion?: pulumi.Input<string>;
+    /** Size of the writable /tmp (downloaded model artifacts). Default 20Gi. */
+    scratchSize?: string;
+}
+
+/** One Deployment of the stack. */
+export interface TrackPlan {
+    track: Track;
+    release: ModelRelease;
+    image: string;
+    verdict: GateVerdict;
+    /** spec.replicas; undefined when an HPA owns the count. */
+    replicas?: number;
+    hpa?: { minReplicas: number; maxReplicas: number; targetCpuUtilization: number };
+    rollingUpdate: { maxSurge: number | string; maxUnavailable: number };
+}
+
+/** One Service of the stack. */
+export interface ServicePlan {
+    name: string;
+    endpoint: "active" | "preview" | "track" | "shared";
+    /** Track selected; undefined = every track (the replica-ratio Service). */
+    selects?: Track;
+    scrape: boolean;
+}
+
+/** Everything the stack declares, derived from the args (pure; see {@link planServingStack}). */
+export interface ServingPlan {
+    app: string;
+    namespace: string;
+    strategy: ServingStrategy;
+    routing: "gateway" | "replicaRatio";
+    core: ServingCore;
+    capacity: CapacityPlan;
+    tracks: TrackPlan[];
+    services: ServicePlan[];
+    activeSlot?: Slot;
+    /** Requested canary weight (0 without a canary). */
+    canaryWeight: number;
+    /** Delivered canary weight: the route weight, or the replica ratio (fallback). */
+    effectiveCanaryWeight: number;
+    metrics: ServingMetrics;
+    alerts: AlertThresholds;
+    port: number;
+}
+
+const PROM_DURATION = /^[0-9]+(ms|s|m|h)$/;
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+
+/**
+ * Validates ServingStack args and derives what to declare; throws InputPropertiesError naming
+ * each bad property (releases, weights, slots, GPU budget, gateway, metrics).
+ */
+export function planServingStack(name: string, args: ServingStackArgs): ServingPlan {
+    const p = new Problems("ServingStack arguments");
+    const app = args.appName ?? name;
+    p.check(args.provider !== undefined, "provider", "is required (the cluster's Kubernetes provider)");
+    p.check(typeof app === "string" && DNS_LABEL.test(app) && app.length <= 40, "appName", `must be a DNS-1123 label of at most 40 characters, got ${describe(app)}`);
+    p.check(typeof args.namespace === "string" && DNS_LABEL.test(args.namespace), "namespace", `must be a DNS-1123 label, got ${describe(args.namespace)}`);
+    p.check(args.identity !== undefined && args.identity.artifactReadPolicy !== undefined, "identity.artifactReadPolicy", "is required: the servers' read-only access to model artifacts");
+    const rt = args.runtime;
+    const runtimeRaw: Record<string, unknown> =
+        rt?.kind === "custom"
+            ? { kind: rt.kind, image: rt.image, port: rt.port, command: rt.command, args: rt.args, livenessPath: rt.livenessPath, readinessPath: rt.readinessPath }
+            : { kind: rt?.kind, image: rt?.image, workers: (rt as MlflowRuntimeArgs | undefined)?.workers };
+    for (const k of Object.keys(runtimeRaw)) if (runtimeRaw[k] === undefined && k !== "kind") delete runtimeRaw[k];
+    if (rt?.kind === "mlflow") {
+        p.check(rt.trackingUri !== undefined, "runtime.trackingUri", "is required: `models:/` URIs are resolved through the tracking server");
+    }
+    const gpus = args.gpus ?? 0;
+    if (gpus > 0) {
+        p.check(args.gpuScheduling !== undefined, "gpuScheduling", "is required when gpus > 0 (pass GpuNodeGroup.scheduling)");
+    }
+    const metrics: ServingMetrics = { ...DEFAULT_SERVING_METRICS, ...args.metrics };
+    for (const k of ["latencyHistogram", "requestsCounter", "statusLabel"] as const) {
+        p.check(METRIC_NAME.test(metrics[k]), `metrics.${k}`, `must be a Prometheus metric/label name, got ${describe(metrics[k])}`);
+    }
+    p.check(metrics.path.startsWith("/"), "metrics.path", `must start with '/', got ${describe(metrics.path)}`);
+    p.check(PROM_DURATION.test(metrics.scrapeInterval), "metrics.scrapeInterval", `must be a Prometheus duration, got ${describe(metrics.scrapeInterval)}`);
+    (args.allowFromNamespaces ?? []).forEach((n, i) =>
+        p.check(DNS_LABEL.test(n), `allowFromNamespaces[${i}]`, `must be a namespace name, got ${describe(n)}`),
+    );
+    if (args.prometheusNamespace !== undefined) {
+        p.check(DNS_LABEL.test(args.prometheusNamespace), "prometheusNamespace", `must be a namespace name, got ${describe(args.prometheusNamespace)}`);
+    }
+    if (args.gateway?.hostname !== undefined) {
+        p.check(/^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(args.gateway.hostname), "gateway.hostname", `must be a DNS name, got ${describe(args.gateway.hostname)}`);
+    }
+    const routing = args.gateway ? "gateway" : "replicaRatio";
+    const checked = checkServingCore(
+        p,
+        "",
+        {
+            strategy: args.strategy,
+            ...(args.blueGreen !== undefined ? { blueGreen: args.blueGreen } : {}),
+            ...(args.canary !== undefined ? { canary: args.canary } : {}),
+            replicas: args.replicas,
+            autoscaling: args.autoscaling,
+            resources: args.resources,
+            gpus: args.gpus,
+            maxExtraGpus: args.maxExtraGpus,
+            thresholds: (args.gate ?? DEFAULT_GATE_CONFIG).thresholds,
+            ...(args.gate?.significance ? { significance: args.gate.significance } : {}),
+            alerts: args.alerts === undefined ? undefined : { ...args.alerts },
+            runtime: runtimeRaw,
+        },
+        routing,
+    );
+    p.throwIfAny();
+    const { core, capacity } = checked!;
+
+    const port = core.runtime.kind === "custom" ? core.runtime.port : SERVING_PORT;
+    const gpuSurge = core.gpus > 0 && !capacity.surgeAllowed;
+    // CPU: surge a quarter (never below the running count). GPU: surge one pod only when the budget
+    // has room, else replace one pod at a time (capacity dips by one pod during a rollout).
+    const rollingUpdate = gpuSurge ? { maxSurge: 0, maxUnavailable: 1 } : { maxSurge: core.gpus > 0 ? 1 : "25%", maxUnavailable: 0 };
+    const hpaFor = (min: number) => (core.autoscaling ? { minReplicas: min, maxReplicas: core.autoscaling.maxReplicas, targetCpuUtilization: core.autoscaling.targetCpuUtilization } : undefined);
+    const track = (t: Track, release: ModelRelease, replicas: number, hpa?: TrackPlan["hpa"]): TrackPlan => ({
+        track: t,
+        release,
+        image: release.image ?? core.runtime.image!,
+        verdict: evaluateRelease(release, core.gate),
+        ...(hpa ? { hpa } : { replicas }),
+        rollingUpdate,
+    });
+
+    const tracks: TrackPlan[] = [];
+    const services: ServicePlan[] = [];
+    let activeSlot: Slot | undefined;
+    let canaryWeight = 0;
+    if (core.strategy === "blueGreen") {
+        const bg = core.blueGreen!;
+        activeSlot = bg.active;
+        for (const slot of SLOTS) {
+            const r = bg.slots[slot];
+            if (r) tracks.push(track(slot, r, core.replicas, hpaFor(core.replicas)));
+        }
+        services.push({ name: app, endpoint: "active", selects: bg.active, scrape: true });
+        const idle: Slot = bg.active === "blue" ? "green" : "blue";
+        if (bg.slots[idle]) services.push({ name: `${app}-preview`, endpoint: "preview", selects: idle, scrape: true });
+    } else {
+        const c = core.canary!;
+        const hasCanary = c.canary !== undefined;
+        canaryWeight = hasCanary ? c.canaryWeight : 0;
+        if (routing === "replicaRatio") {
+            if (core.autoscaling) {
+                pulumi.log.warn(`${name}: autoscaling is off without a Gateway: the canary weight is the replica ratio, which an HPA would change`);
+            }
+            tracks.push(track("stable", c.stable, capacity.stableReplicas));
+            if (hasCanary) tracks.push(track("canary", c.canary!, capacity.canaryReplicas));
+            services.push({ name: app, endpoint: "shared", scrape: false });
+        } else {
+            tracks.push(track("stable", c.stable, core.replicas, hpaFor(core.replicas)));
+            if (hasCanary) {
+                const hpa = capacity.canaryMaxReplicas !== undefined && core.autoscaling
+                    ? { minReplicas: capacity.canaryReplicas, maxReplicas: capacity.canaryMaxReplicas, targetCpuUtilization: core.autoscaling.targetCpuUtilization }
+                    : undefined;
+                tracks.push(track("canary", c.canary!, capacity.canaryReplicas, hpa));
+            }
+        }
+        services.push({ name: `${app}-stable`, endpoint: "track", selects: "stable", scrape: true });
+        if (hasCanary) services.push({ name: `${app}-canary`, endpoint: "track", selects: "canary", scrape: true });
+    }
+    const plan: ServingPlan = {
+        app,
+        namespace: args.namespace,
+        strategy: core.strategy,
+        routing,
+        core,
+        capacity,
+        tracks,
+        services,
+        ...(activeSlot ? { activeSlot } : {}),
+        canaryWeight,
+        effectiveCanaryWeight: capacity.effectiveCanaryWeight,
+        metrics,
+        alerts: core.alerts,
+        port,
+    };
+    return plan;
+}
+
+/** Labels every object of the stack carries. */
+function baseLabels(app: string): Record<string, string> {
+    return {
+        "app.kubernetes.io/name": app,
+        "app.kubernetes.io/component": "model-server",
+        "app.kubernetes.io/part-of": "mlops-platform",
+        "app.kubernetes.io/managed-by": "pulumi",
+    };
+}
+
+/** Labels that identify a track's pods (the Deployment selector; immutable once created). */
+function selectorLabels(app: string, track: Track): Record<string, string> {
+    return { "app.kubernetes.io/name": app, [TRACK_LABEL]: track };
+}
+
+/** Prometheus label name of a pod label, as service discovery exposes it. */
+function podLabelMeta(label: string): string {
+    return `__meta_kubernetes_pod_label_${label.replace(/[^a-zA-Z0-9_]/g, "_")}`;
+}
+
+function podAnnotationMeta(annotation: string): string {
+    return `__meta_kubernetes_pod_annotation_${annotation.replace(/[^a-zA-Z0-9_]/g, "_")}`;
+}
+
+/** The alert rules of one track (PromQL), exported for docs and tests. */
+export function alertRules(plan: ServingPlan, track: Track): { alert: string; expr: string; for: string; labels: Record<string, string>; annotations: Record<string, string> }[] {
+    const m = plan.metrics;
+    const sel = `namespace="${plan.namespace}",model_server="${plan.app}",track="${track}"`;
+    const req = m.requestSelector ? `${sel},${m.requestSelector}` : sel;
+    const labels = (severity: string) => ({ severity, model_server: plan.app, track });
+    const what = `${plan.app} (${track}) in ${plan.namespace}`;
+    return [
+        {
+            alert: "ModelServingHighP99Latency",
+            expr: `histogram_quantile(0.99, sum by (le) (rate(${m.latencyHistogram}_bucket{${req}}[5m]))) > ${plan.alerts.p99LatencySeconds}`,
+            for: plan.alerts.for,
+            labels: labels("critical"),
+            annotations: {
+                summary: `p99 latency of ${what} is above ${plan.alerts.p99LatencySeconds}s`,
+                description: `Source: ${m.latencyHistogram} exported by the model server at ${m.path}. For a canary, roll back with \`mlops release rollback\`.`,
+            },
+        },
+        {
+            alert: "ModelServingHigh5xxRate",
+            expr:
+                `(sum(rate(${m.requestsCounter}{${req},${m.statusLabel}=~"5.."}[5m])) / ` +
+                `sum(rate(${m.requestsCounter}{${req}}[5m]))) > ${plan.alerts.errorRate5xx}`,
+            for: plan.alerts.for,
+            labels: labels("critical"),
+            annotations: {
+                summary: `more than ${plan.alerts.errorRate5xx * 100}% of requests to ${what} fail with 5xx`,
+                description: `Source: ${m.requestsCounter} (${m.statusLabel} label) exported by the model server at ${m.path}.`,
+            },
+        },
+        {
+            alert: "ModelServingMetricsMissing",
+            expr: `min(up{${sel}}) == 0 or absent(up{${sel}})`,
+            for: plan.alerts.for,
+            labels: labels("warning"),
+            annotations: {
+                summary: `no metrics from ${what}`,
+                description: `Prometheus cannot scrape ${m.path}; latency and error alerts for this track cannot fire. MLflow's scoring server exports no metrics by itself: add an exporter to the serving image or adjust the metric names.`,
+            },
+        },
+    ];
+}
+
+/**
+ * ServingStack: blue-green or canary model serving on Kubernetes, switched with zero downtime.
+ *
+ * - Each slot (blue/green) or track (stable/canary) that holds a release is one Deployment running
+ *   MLflow's scoring server (`mlflow models serve -m models:/<name>/<version> --host 0.0.0.0
+ *   --port 8080 --env-manager local`, probes on /ping and /health) or a custom image, with a PDB,
+ *   optional HPA, zone spread, the restricted security context and a read-only ServiceAccount.
+ *   The release (model, version, metrics, baseline, approval, gate verdict) is written as
+ *   annotations on the Deployment and its pod template.
+ * - Blue-green: Service `<app>` selects the active slot, `<app>-preview` the idle one. A switch
+ *   changes only those selectors; Deployments are untouched and the old slot stays up for rollback.
+ * - Canary: Service `<app>-stable` and `<app>-canary`; an HTTPRoute splits traffic by weight, sends
+ *   requests carrying the header match to the canary, and can mirror traffic to it. A weight change
+ *   touches only the HTTPRoute.
+ * - Without a Gateway (replica-ratio fallback): one Service `<app>` selects both tracks, so the
+ *   canary's share is its share of the ready pods, c / (s + c), per connection. The weight is
+ *   approximated by pod counts (see replicaRatioSplit: with 2 stable pods only 33%, 50%, 60%...
+ *   are reachable; 10% needs 9), and a weight change scales the canary Deployment (replicas only; its
+ *   pod template is unchanged). {@link effectiveCanaryWeight} reports what is delivered.
+ *
+ * No Service is of type LoadBalancer: traffic enters through the Gateway, whose load balancer is
+ * created by its controller. On destroy the route and Services (see {@link trafficResources}) go
+ * before the Gateway, and everything goes before the cluster (it uses the cluster's provider).
+ */
+export class ServingStack extends pulumi.ComponentResource {
+    /** Namespace of the serving objects. */
+    public readonly namespace: pulumi.Output<string>;
+    /** In-cluster URL per Service name. */
+    public readonly serviceUrls: pulumi.Output<Record<string, string>>;
+    /** Blue-green: the slot receiving traffic. */
+    public readonly activeSlot: pulumi.Output<string | undefined>;
+    /** Canary: requested weight (0..100). */
+    public readonly canaryWeight: pulumi.Output<number>;
+    /** Canary: weight actually delivered (the route weight, or the replica ratio without a Gateway). */
+    public readonly effectiveCanaryWeight: pulumi.Output<number>;
+    /** Name of the HTTPRoute (undefined without a Gateway). */
+    public readonly routeName: pulumi.Output<string | undefined>;
+    /** ServiceAccount the servers run as. */
+    public readonly serviceAccountName: pulumi.Output<string>;
+    /**
+     * Route and Services: what carries traffic. `dependsOn` them from anything that must be deleted
+     * after the traffic path is gone; they depend on the Gateway's outputs and the cluster provider,
+     * so they are deleted before both.
+     */
+    public readonly trafficResources: pulumi.Resource[];
+    /** Deployments by track. */
+    public readonly deployments: Partial<Record<Track, k8s.apps.v1.Deployment>>;
+    /** What was declared (plain values, for plans and tests). */
+    public readonly plan: ServingPlan;
+
+    constructor(name: string, args: ServingStackArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("mlops-platform:index:ServingStack", name, {}, opts);
+        const plan = planServingStack(name, args);
+        this.plan = plan;
+        const { app, core } = plan;
+        const k8sOpts = { parent: this, provider: args.provider };
+        const labels = baseLabels(app);
+
+        const ns = new k8s.core.v1.Namespace(
+            `${name}-ns`,
+            {
+                metadata: {
+                    name: plan.namespace,
+                    labels: { ...labels, ...RESTRICTED_NAMESPACE_LABELS, ...(args.gateway ? { [GATEWAY_ACCESS_LABEL]: "true" } : {}) },
+                },
+            },
+            k8sOpts,
+        );
+        const namespace = ns.metadata.name;
+
+        const identity = new WorkloadIdentity(
+            `${name}-identity`,
+            {
+                clusterName: args.identity.clusterName,
+                namespace,
+                serviceAccountName: `${app}-server`,
+                policies: { "model-artifacts-read": args.identity.artifactReadPolicy },
+                mode: args.identity.mode,
+                oidcProviderArn: args.identity.oidcProviderArn,
+                oidcIssuerUrl: args.identity.oidcIssuerUrl,
+                provider: args.provider,
+                labels,
+                tags: args.identity.tags,
+            },
+            { parent: this },
+        );
+
+        const scratch = scratchVolume("tmp", "/tmp", args.scratchSize ?? "20Gi");
+        const gpuName = args.gpuScheduling?.resourceName ?? GPU_RESOURCE;
+        const rt = args.runtime;
+        const env: k8s.types.input.core.v1.EnvVar[] = [
+            // The root filesystem is read-only: MLflow downloads artifacts to a temp dir under /tmp.
+            { name: "HOME", value: "/tmp" },
+            { name: "TMPDIR", value: "/tmp" },
+            { name: "PYTHONDONTWRITEBYTECODE", value: "1" },
+            ...(args.awsRegion ? [{ name: "AWS_REGION", value: args.awsRegion }] : []),
+        ];
+        if (rt.kind === "mlflow") {
+            env.push({ name: "MLFLOW_TRACKING_URI", value: rt.trackingUri });
+            if (rt.trackingAuthSecret) {
+                const s = rt.trackingAuthSecret;
+                env.push(
+                    { name: "MLFLOW_TRACKING_USERNAME", valueFrom: { secretKeyRef: { name: s.name, key: s.usernameKey } } },
+                    { name: "MLFLOW_TRACKING_PASSWORD", valueFrom: { secretKeyRef: { name: s.name, key: s.passwordKey } } },
+                );
+            }
+        } else {
+            for (const [k, v] of Object.entries(rt.env ?? {})) env.push({ name: k, value: v });
+        }
+        const livenessPath = core.runtime.kind === "custom" ? core.runtime.livenessPath : "/ping";
+        const readinessPath = core.runtime.kind === "custom" ? core.runtime.readinessPath : "/health";
+        const httpGet = (path: string) => ({ path, port: "http" });
+
+        const command = (release: ModelRelease): { command?: string[]; args?: string[] } => {
+            if (core.runtime.kind === "custom") {
+                return { ...(core.runtime.command ? { command: core.runtime.command } : {}), ...(core.runtime.args ? { args: core.runtime.args } : {}) };
+            }
+            const a = ["models", "serve", "-m", release.modelUri, "--host", "0.0.0.0", "--port", String(SERVING_PORT), "--env-manager", "local"];
+            if (core.runtime.workers) a.push("--workers", String(core.runtime.workers));
+            return { command: ["mlflow"], args: a };
+        };
+
+        this.deployments = {};
+        for (const t of plan.tracks) {
+            const podLabels = { ...labels, [ROLE_LABEL]: "serving", [TRACK_LABEL]: t.track };
+            const annotations = releaseAnnotations(t.release, t.track, t.verdict);
+            const selector = selectorLabels(app, t.track);
+            const deployment = new k8s.apps.v1.Deployment(
+                `${name}-${t.track}`,
+                {
+                    metadata: { name: `${app}-${t.track}`, namespace, labels: podLabels, annotations },
+                    spec: {
+                        // With an HPA the count is left to it (applying spec.replicas would fight it).
+                        ...(t.replicas !== undefined ? { replicas: t.replicas } : {}),
+                        selector: { matchLabels: selector },
+                        strategy: { type: "RollingUpdate", rollingUpdate: t.rollingUpdate },
+                        minReadySeconds: 10,
+                        // Multi-GB models take minutes to download and load.
+                        progressDeadlineSeconds: 1800,
+                        revisionHistoryLimit: 5,
+                        template: {
+                            metadata: { labels: podLabels, annotations: { ...annotations, "kubectl.kubernetes.io/default-container": "server" } },
+                            spec: {
+                                serviceAccountName: identity.serviceAccountName,
+                                automountServiceAccountToken: false,
+                                securityContext: restrictedPodSecurityContext(),
+                                // preStop keeps serving while endpoints are withdrawn from the Gateway/kube-proxy.
+                                terminationGracePeriodSeconds: 45,
+                                containers: [
+                                    {
+                                        name: "server",
+                                        image: t.image,
+                                        ...command(t.release),
+                                        ports: [{ name: "http", containerPort: plan.port, protocol: "TCP" }],
+                                        env,
+                                        resources: containerResources({ ...core.resources, gpus: core.gpus }, gpuName),
+                                        securityContext: restrictedContainerSecurityContext(),
+                                        // The server listens only once the model is loaded: allow 15 minutes.
+                                        startupProbe: { httpGet: httpGet(livenessPath), periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 90 },
+                                        readinessProbe: { httpGet: httpGet(readinessPath), periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
+                                        livenessProbe: { httpGet: httpGet(livenessPath), periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 3 },
+                                        lifecycle: { preStop: { sleep: { seconds: 10 } } },
+                                        volumeMounts: [scratch.mount],
+                                    },
+                                ],
+                                volumes: [scratch.volume],
+                                ...(core.gpus > 0 && args.gpuScheduling
+                                    ? { nodeSelector: args.gpuScheduling.nodeSelector, tolerations: args.gpuScheduling.tolerations }
+                                    : {}),
+                                topologySpreadConstraints: [
+                                    {
+                                        maxSkew: 1,
+                                        topologyKey: "topology.kubernetes.io/zone",
+                                        whenUnsatisfiable: args.zoneSpread ?? "ScheduleAnyway",
+                                        labelSelector: { matchLabels: selector },
+                                        matchLabelKeys: ["pod-template-hash"],
+                                    },
+                                    {
+                                        maxSkew: 1,
+                                        topologyKey: "kubernetes.io/hostname",
+                                        whenUnsatisfiable: "ScheduleAnyway",
+                                        labelSelector: { matchLabels: selector },
+                                        matchLabelKeys: ["pod-template-hash"],
+                                    },
+                                ],
+                            },
+                        },
+                    },
+                },
+                { ...k8sOpts, customTimeouts: { create: "30m", update: "30m" } },
+            );
+            this.deployments[t.track] = deployment;
+
+            new k8s.policy.v1.PodDisruptionBudget(
+                `${name}-${t.track}`,
+                { metadata: { name: `${app}-${t.track}`, namespace, labels: podLabels }, spec: { maxUnavailable: 1, selector: { matchLabels: selector } } },
+                k8sOpts,
+            );
+            if (t.hpa) {
+                new k8s.autoscaling.v2.HorizontalPodAutoscaler(
+                    `${name}-${t.track}`,
+                    {
+                        metadata: { name: `${app}-${t.track}`, namespace, labels: podLabels },
+                        spec: {
+                            scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: `${app}-${t.track}` },
+                            minReplicas: t.hpa.minReplicas,
+                            maxReplicas: t.hpa.maxReplicas,
+                            metrics: [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: t.hpa.targetCpuUtilization } } }],
+                            behavior: { scaleDown: { stabilizationWindowSeconds: 300 } },
+                        },
+                    },
+                    { ...k8sOpts, dependsOn: [deployment] },
+                );
+            }
+        }
+
+        const services: k8s.core.v1.Service[] = [];
+        for (const s of plan.services) {
+            const selector = s.selects ? selectorLabels(app, s.selects) : { "app.kubernetes.io/name": app, [ROLE_LABEL]: "serving" };
+            services.push(
+                new k8s.core.v1.Service(
+                    `${name}-svc-${s.name === app ? "main" : s.name.slice(app.length + 1)}`,
+                    {
+                        metadata: {
+                            name: s.name,
+                            namespace,
+                            labels: { ...labels, [ENDPOINT_LABEL]: s.endpoint, ...(s.scrape ? { [SCRAPE_LABEL]: "true" } : {}) },
+                        },
+                        spec: {
+                            type: "ClusterIP",
+                            selector,
+                            ports: [{ name: "http", port: SERVICE_PORT, targetPort: "http", protocol: "TCP", appProtocol: "http" }],
+                        },
+                    },
+                    k8sOpts,
+                ),
+            );
+        }
+
+        // Ingress only from the Gateway's proxies, Prometheus, the namespace itself and listed namespaces.
+        const allowed: pulumi.Input<string>[] = [...(args.allowFromNamespaces ?? [])];
+        if (args.gateway) allowed.push(args.gateway.proxyNamespace ?? pulumi.output(args.gateway.parentRef).apply((r) => r.namespace));
+        if (args.prometheusOperator) allowed.push(args.prometheusNamespace ?? "monitoring");
+        new k8s.networking.v1.NetworkPolicy(
+            `${name}-ingress`,
+            {
+                metadata: { name: `${app}-ingress`, namespace, labels },
+                spec: {
+                    podSelector: { matchLabels: { "app.kubernetes.io/name": app, [ROLE_LABEL]: "serving" } },
+                    policyTypes: ["Ingress"],
+                    ingress: [
+                        {
+                            from: [
+                                { podSelector: {} },
+                                ...(allowed.length
+                                    ? [{ namespaceSelector: { matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "In", values: allowed }] } }]
+                                    : []),
+                            ],
+                            ports: [{ protocol: "TCP", port: plan.port }],
+                        },
+                    ],
+                },
+            },
+            k8sOpts,
+        );
+
+        let route: k8s.apiextensions.CustomResource | undefined;
+        if (args.gateway) {
+            const gw = args.gateway;
+            route = new k8s.apiextensions.CustomResource(
+                `${name}-route`,
+                {
+                    apiVersion: GATEWAY_API_VERSION,
+                    kind: "HTTPRoute",
+                    metadata: { name: app, namespace, labels },
+                    spec: {
+                        parentRefs: [
+                            pulumi.output(gw.parentRef).apply((r) => ({
+                                group: "gateway.networking.k8s.io",
+                                kind: "Gateway",
+                                name: r.name,
+                                namespace: r.namespace,
+                                ...(r.sectionName ? { sectionName: r.sectionName } : {}),
+                            })),
+                        ],
+                        ...(gw.hostname ? { hostnames: [gw.hostname] } : {}),
+                        rules: routeRules(plan),
+                    },
+                },
+                { ...k8sOpts, dependsOn: services },
+            );
+        }
+
+        if (args.prometheusOperator) {
+            const monLabels = { ...labels, ...(args.monitoringLabels ?? {}) };
+            for (const t of plan.tracks) {
+                new k8s.apiextensions.CustomResource(
+                    `${name}-${t.track}-monitor`,
+                    {
+                        apiVersion: "monitoring.coreos.com/v1",
+                        kind: "ServiceMonitor",
+                        metadata: { name: `${app}-${t.track}`, namespace, labels: monLabels },
+                        spec: {
+                            selector: { matchLabels: { "app.kubernetes.io/name": app, [SCRAPE_LABEL]: "true" } },
+                            namespaceSelector: { matchNames: [plan.namespace] },
+                            endpoints: [
+                                {
+                                    port: "http",
+                                    path: plan.metrics.path,
+                                    interval: plan.metrics.scrapeInterval,
+                                    // Which Service fronts a slot changes with a switch; the pod label does not.
+                                    relabelings: [
+                                        { action: "keep", sourceLabels: [podLabelMeta(TRACK_LABEL)], regex: t.track },
+                                        { action: "replace", targetLabel: "track", replacement: t.track },
+                                        { action: "replace", targetLabel: "model_server", replacement: app },
+                                        { action: "replace", sourceLabels: [podAnnotationMeta(ANNOTATIONS.version)], targetLabel: "model_version" },
+                                    ],
+                                },
+                            ],
+                        },
+                    },
+                    k8sOpts,
+                );
+                new k8s.apiextensions.CustomResource(
+                    `${name}-${t.track}-alerts`,
+                    {
+                        apiVersion: "monitoring.coreos.com/v1",
+                        kind: "PrometheusRule",
+                        metadata: { name: `${app}-${t.track}`, namespace, labels: monLabels },
+                        spec: { groups: [{ name: `${app}-${t.track}`, rules: alertRules(plan, t.track) }] },
+                    },
+                    k8sOpts,
+                );
+            }
+        }
+
+        this.trafficResources = [...services, ...(route ? [route] : [])];
+        this.namespace = namespace;
+        this.serviceAccountName = identity.serviceAccountName;
+        this.serviceUrls = namespace.apply((n) =>
+            Object.fromEntries(plan.services.map((s) => [s.name, `http://${s.name}.${n}.svc.cluster.local${SERVICE_PORT === 80 ? "" : `:${SERVICE_PORT}`}`])),
+        );
+        this.activeSlot = pulumi.output(plan.activeSlot);
+        this.canaryWeight = pulumi.output(plan.canaryWeight);
+        this.effectiveCanaryWeight = pulumi.output(plan.effectiveCanaryWeight);
+        this.routeName = route ? (route.metadata.name as pulumi.Output<string | undefined>) : pulumi.output(undefined);
+        if (plan.routing === "replicaRatio" && Math.abs(plan.effectiveCanaryWeight - plan.canaryWeight) >= 5) {
+            pulumi.log.warn(
+                `${name}: without a Gateway, canary weight ${plan.canaryWeight}% is delivered as ${plan.effectiveCanaryWeight.toFixed(1)}% ` +
+                    `(${plan.capacity.canaryReplicas} canary / ${plan.capacity.stableReplicas} stable pods); route through a Gateway for exact weights`,
+                this,
+            );
+        }
+        this.registerOutputs({
+            namespace: this.namespace,
+            serviceUrls: this.serviceUrls,
+            activeSlot: this.activeSlot,
+            canaryWeight: this.canaryWeight,
+            effectiveCanaryWeight: this.effectiveCanaryWeight,
+            routeName: this.routeName,
+        });
+    }
+}
+
+/** HTTPRoute rules for a plan (exported for tests). */
+export function routeRules(plan: ServingPlan): Record<string, unknown>[] {
+    const ref = (service: string, weight?: number) => ({
+        group: "",
+        kind: "Service",
+        name: service,
+        port: SERVICE_PORT,
+        ...(weight !== undefined ? { weight } : {}),
+    });
+    const headerRule = (h: HeaderMatch, service: string) => ({
+        matches: [{ path: { type: "PathPrefix", value: "/" }, headers: [{ type: "Exact", name: h.name, value: h.value }] }],
+        backendRefs: [ref(service, 1)],
+    });
+    const all = { path: { type: "PathPrefix", value: "/" } };
+    if (plan.strategy === "blueGreen") {
+        const bg = plan.core.blueGreen!;
+        const rules: Record<string, unknown>[] = [];
+        // A request with the preview header reaches the idle slot (more header matches win in Gateway API precedence).
+        if (plan.services.some((s) => s.endpoint === "preview")) rules.push(headerRule(bg.previewHeader, `${plan.app}-preview`));
+        rules.push({ matches: [all], backendRefs: [ref(plan.app, 1)] });
+        return rules;
+    }
+    const c = plan.core.canary!;
+    const stable = `${plan.app}-stable`;
+    const canary = `${plan.app}-canary`;
+    if (!c.canary) {
+        return [{ matches: [all], backendRefs: [ref(stable, 100)] }];
+    }
+    return [
+        headerRule(c.headerMatch, canary),
+        {
+            matches: [all],
+            ...(c.mirror ? { filters: [{ type: "RequestMirror", requestMirror: { backendRef: { group: "", kind: "Service", name: canary, port: SERVICE_PORT } } }] } : {}),
+            backendRefs: [ref(stable, 100 - c.canaryWeight), ref(canary, c.canaryWeight)],
+        },
+    ];
+}
