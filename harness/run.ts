@@ -6,7 +6,6 @@ import { MockEnvironment, DEFAULT_MOCK_ENV, ProviderMocks } from "./mocks";
 import { loadStackConfig, StackConfig } from "./stack-config";
 import { RecordedResource, SECRET_PLACEHOLDER } from "./types";
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const settings = require("@pulumi/pulumi/runtime/settings");
 
 const SIG_KEY = "4dabf18193072939515e22adb298388d";
