@@ -286,20 +286,24 @@ export async function startPolicyPack(pack: PackName, options: StartOptions = {}
             }
         };
 
-        for (const r of resources) {
-            const req = new analyzerproto.AnalyzeRequest();
-            req.setType(r.type);
-            req.setUrn(r.urn);
-            req.setName(r.name);
-            req.setProperties(toPropertiesStruct(r.inputs, secretKeys(r, r.inputs)));
-            req.setOptions(toOptions(r));
-            const prov = toProvider(r, byUrn);
-            if (prov) req.setProvider(prov);
-            const resp = await call<analyzerproto.AnalyzeResponse>((cb) => client.analyze(req, cb)).catch((e) => {
-                throw new Error(`policy pack "${pack}": Analyze(${r.urn}) failed: ${(e as Error).message}`);
-            });
-            collect(resp, "resource", r.urn);
-        }
+        // The engine analyzes resources as they register, concurrently; results are collected in
+        // declaration order so reports are stable.
+        const responses = await Promise.all(
+            resources.map((r) => {
+                const req = new analyzerproto.AnalyzeRequest();
+                req.setType(r.type);
+                req.setUrn(r.urn);
+                req.setName(r.name);
+                req.setProperties(toPropertiesStruct(r.inputs, secretKeys(r, r.inputs)));
+                req.setOptions(toOptions(r));
+                const prov = toProvider(r, byUrn);
+                if (prov) req.setProvider(prov);
+                return call<analyzerproto.AnalyzeResponse>((cb) => client.analyze(req, cb)).catch((e) => {
+                    throw new Error(`policy pack "${pack}": Analyze(${r.urn}) failed: ${(e as Error).message}`);
+                });
+            }),
+        );
+        responses.forEach((resp, i) => collect(resp, "resource", resources[i].urn));
 
         const stackReq = new analyzerproto.AnalyzeStackRequest();
         for (const r of resources) {

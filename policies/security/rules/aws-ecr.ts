@@ -11,6 +11,7 @@ export const ecrScanOnPush: ResourceValidationPolicy = {
     name: "ecr-scan-on-push",
     description: "ECR repositories scan images on push (CKV_AWS_163, AVD-AWS-0030).",
     severity: "medium",
+    enforcementLevel: "mandatory",
     validateResource: validateResourceOfType(aws.ecr.Repository, (repo, _a, report) => {
         const v = bool(read(repo, "imageScanningConfiguration", "scanOnPush"));
         if (v === UNKNOWN) return;
@@ -31,6 +32,7 @@ export const ecrImmutableTags: ResourceValidationPolicy = {
     name: "ecr-immutable-tags",
     description: "ECR repositories have immutable image tags, so a deployed tag always names the same image (CKV_AWS_51, AVD-AWS-0031).",
     severity: "high",
+    enforcementLevel: "mandatory",
     configSchema: immutableSchema,
     validateResource: validateResourceOfType(aws.ecr.Repository, (repo, args, report) => {
         const c = settings(args, immutableSchema);
@@ -55,6 +57,7 @@ export const ecrKms: ResourceValidationPolicy = {
     name: "ecr-kms",
     description: "ECR repositories encrypt images with KMS, by default with a customer-managed key (CKV_AWS_136, AVD-AWS-0033).",
     severity: "medium",
+    enforcementLevel: "mandatory",
     configSchema: ecrKmsSchema,
     validateResource: validateResourceOfType(aws.ecr.Repository, (repo, args, report) => {
         const c = settings(args, ecrKmsSchema);
@@ -81,6 +84,7 @@ export const ecrRepoPolicyNotPublic: ResourceValidationPolicy = {
     name: "ecr-repo-policy-not-public",
     description: "ECR repository policies do not Allow Principal \"*\" without a restricting condition (CKV_AWS_32, AVD-AWS-0032).",
     severity: "critical",
+    enforcementLevel: "mandatory",
     validateResource: validateResourceOfType(aws.ecr.RepositoryPolicy, (rp, _a, report) => {
         const parsed = parsePolicyDocument(read(rp, "policy"));
         if (parsed === UNKNOWN || parsed === undefined) return;
@@ -116,6 +120,7 @@ export const ecrNoForceDelete: ResourceValidationPolicy = {
     name: "ecr-no-force-delete",
     description: "ECR repositories do not set forceDelete (deleting the stack would delete every image). Disable per stack for throwaway environments.",
     severity: "medium",
+    enforcementLevel: "mandatory",
     validateResource: validateResourceOfType(aws.ecr.Repository, (repo, _a, report) => {
         if (bool(read(repo, "forceDelete")) === true) report("forceDelete is true.");
     }),

@@ -19,6 +19,7 @@ export const eksPrivateEndpoint: ResourceValidationPolicy = {
     name: "eks-private-endpoint",
     description: "EKS API endpoint is reachable privately and, where configured, not publicly (CKV_AWS_39, AVD-AWS-0040).",
     severity: "high",
+    enforcementLevel: "mandatory",
     configSchema: privateEndpointSchema,
     validateResource: validateResourceOfType(aws.eks.Cluster, (cluster, args, report) => {
         const c = settings(args, privateEndpointSchema);
@@ -37,6 +38,7 @@ export const eksPublicCidrs: ResourceValidationPolicy = {
     name: "eks-public-cidrs",
     description: "A public EKS API endpoint is limited to listed CIDRs, never 0.0.0.0/0 or ::/0 (CKV_AWS_38, AVD-AWS-0041).",
     severity: "high",
+    enforcementLevel: "mandatory",
     validateResource: validateResourceOfType(aws.eks.Cluster, (cluster, _a, report) => {
         const pub = bool(read(cluster, "vpcConfig", "endpointPublicAccess"));
         if (pub === false || pub === UNKNOWN) return;
@@ -55,6 +57,7 @@ export const eksSecretsEncryption: ResourceValidationPolicy = {
     name: "eks-secrets-encryption",
     description: "EKS envelope-encrypts Kubernetes secrets with a KMS key (CKV_AWS_58, AVD-AWS-0039).",
     severity: "high",
+    enforcementLevel: "mandatory",
     validateResource: validateResourceOfType(aws.eks.Cluster, (cluster, _a, report) => {
         const ec = read(cluster, "encryptionConfig");
         if (ec === UNKNOWN) return;
@@ -83,6 +86,7 @@ export const eksControlPlaneLogging: ResourceValidationPolicy = {
     name: "eks-control-plane-logging",
     description: "EKS control plane logs the configured types (default all five) to CloudWatch (CKV_AWS_37, AVD-AWS-0038).",
     severity: "medium",
+    enforcementLevel: "mandatory",
     configSchema: loggingSchema,
     validateResource: validateResourceOfType(aws.eks.Cluster, (cluster, args, report) => {
         const c = settings(args, loggingSchema);
@@ -97,7 +101,7 @@ const versionSchema = configSchema({
     allowedVersions: {
         type: "array",
         items: { type: "string" },
-        default: ["1.32", "1.33", "1.34"],
+        default: ["1.32", "1.33", "1.34", "1.35"],
         description: "Kubernetes minor versions (\"1.33\") the platform supports on EKS standard support.",
     },
 });
@@ -106,6 +110,7 @@ export const eksVersionAllowlist: ResourceValidationPolicy = {
     name: "eks-version-allowlist",
     description: "EKS clusters pin a Kubernetes version from the supported list (CKV_AWS_339).",
     severity: "medium",
+    enforcementLevel: "mandatory",
     configSchema: versionSchema,
     validateResource: validateResourceOfType(aws.eks.Cluster, (cluster, args, report) => {
         const c = settings(args, versionSchema);
@@ -132,6 +137,7 @@ export const eksAccessEntries: ResourceValidationPolicy = {
     name: "eks-access-entries",
     description: "EKS clusters grant access through access entries (authenticationMode API or API_AND_CONFIG_MAP), not only the aws-auth ConfigMap.",
     severity: "medium",
+    enforcementLevel: "mandatory",
     configSchema: accessSchema,
     validateResource: validateResourceOfType(aws.eks.Cluster, (cluster, args, report) => {
         const c = settings(args, accessSchema);
@@ -155,6 +161,7 @@ export const eksDeletionProtection: ResourceValidationPolicy = {
     name: "eks-deletion-protection",
     description: "EKS clusters that must survive a mistaken destroy set deletionProtection.",
     severity: "medium",
+    enforcementLevel: "mandatory",
     configSchema: deletionSchema,
     validateResource: validateResourceOfType(aws.eks.Cluster, (cluster, args, report) => {
         if (!settings(args, deletionSchema).requireDeletionProtection) return;
@@ -167,6 +174,7 @@ export const eksNodegroupNoOpenSsh: ResourceValidationPolicy = {
     name: "eks-nodegroup-no-open-ssh",
     description: "EKS managed node groups allow no SSH, or SSH only from listed security groups (CKV_AWS_100).",
     severity: "high",
+    enforcementLevel: "mandatory",
     validateResource: validateResourceOfType(aws.eks.NodeGroup, (ng, _a, report) => {
         const ra = read(ng, "remoteAccess");
         if (!ra || ra === UNKNOWN) return;

@@ -64,6 +64,7 @@ export const iamNoWildcardAction: ResourceValidationPolicy = {
     name: "iam-no-wildcard-action",
     description: "IAM permissions do not Allow Action \"*\" or \"<service>:*\" (or NotAction) (CKV_AWS_63/49, AVD-AWS-0057).",
     severity: "high",
+    enforcementLevel: "mandatory",
     configSchema: wildcardSchema,
     validateResource: forEachAllow((s, label, report, args) => {
         const c = settings(args, wildcardSchema);
@@ -80,6 +81,7 @@ export const iamNoAdminStar: ResourceValidationPolicy = {
     name: "iam-no-admin-star",
     description: "IAM permissions never grant full admin (Allow Action \"*\" on Resource \"*\") (CKV_AWS_62/1).",
     severity: "critical",
+    enforcementLevel: "mandatory",
     validateResource: forEachAllow((s, label, report) => {
         if (s.actions.includes("*") && (s.resources.includes("*") || s.notResources.length > 0)) {
             report(`${label} Action "*" with Resource "*" is full administrator access.`);
@@ -106,6 +108,7 @@ export const iamNoAdminManaged: ResourceValidationPolicy = {
     name: "iam-no-admin-managed",
     description: "No role, user or group gets the AdministratorAccess / IAMFullAccess managed policies (CKV_AWS_274/275, CKV2_AWS_56).",
     severity: "critical",
+    enforcementLevel: "mandatory",
     configSchema: managedSchema,
     validateResource: [
         ...[aws.iam.RolePolicyAttachment, aws.iam.UserPolicyAttachment, aws.iam.GroupPolicyAttachment, aws.iam.PolicyAttachment].map((cls) =>
@@ -137,6 +140,7 @@ export const iamTrustRestricted: ResourceValidationPolicy = {
     name: "iam-trust-restricted",
     description: "Role trust policies name their principals: no Principal \"*\"; web-identity (IRSA, GitHub OIDC) trusts pin the token subject (`:sub`) (CKV_AWS_60/61, CKV_AWS_358).",
     severity: "critical",
+    enforcementLevel: "mandatory",
     validateResource: validateResourceOfType(aws.iam.Role, (role, _a, report) => {
         const parsed = parsePolicyDocument(read(role, "assumeRolePolicy"));
         if (parsed === UNKNOWN || parsed === undefined) return;
@@ -169,6 +173,7 @@ export const iamNoUserPolicies: ResourceValidationPolicy = {
     name: "iam-no-user-policies",
     description: "Permissions are never attached to IAM users directly; use roles (or groups) (CKV_AWS_40, AVD-AWS-0143).",
     severity: "medium",
+    enforcementLevel: "mandatory",
     validateResource: [
         validateResourceOfType(aws.iam.UserPolicy, (_p, _a, report) => report("aws.iam.UserPolicy attaches an inline policy to user (property `user`).")),
         validateResourceOfType(aws.iam.UserPolicyAttachment, (_p, _a, report) =>
@@ -195,6 +200,7 @@ export const iamRolePolicyConflicts: StackValidationPolicy = {
     name: "iam-role-policy-conflicts",
     description: "A role's policies are managed one way: not by the role's inlinePolicies/managedPolicyArns and also by separate RolePolicy/RolePolicyAttachment/PolicyAttachment resources (they fight on every update).",
     severity: "medium",
+    enforcementLevel: "mandatory",
     validateStack: validateStackWith([aws.iam.Role], (roles, args, report) => {
         const rolePolicies = args.resources.filter((r) => r.isType(aws.iam.RolePolicy));
         const attachments = args.resources.filter((r) => r.isType(aws.iam.RolePolicyAttachment) || r.isType(aws.iam.PolicyAttachment));

@@ -17,6 +17,7 @@ export const kmsRotation: ResourceValidationPolicy = {
     name: "kms-rotation",
     description: "Symmetric customer-managed KMS keys rotate automatically (enableKeyRotation) (CKV_AWS_7, AVD-AWS-0065).",
     severity: "medium",
+    enforcementLevel: "mandatory",
     validateResource: validateResourceOfType(aws.kms.Key, (key, _a, report) => {
         if (!isSymmetric(key)) return;
         const v = bool(read(key, "enableKeyRotation"));
@@ -28,6 +29,7 @@ export const kmsNoLockoutBypass: ResourceValidationPolicy = {
     name: "kms-no-lockout-bypass",
     description: "KMS keys keep the key policy lockout safety check (bypassPolicyLockoutSafetyCheck not true).",
     severity: "high",
+    enforcementLevel: "mandatory",
     validateResource: validateResourceOfType(aws.kms.Key, (key, _a, report) => {
         if (bool(read(key, "bypassPolicyLockoutSafetyCheck")) === true) report("bypassPolicyLockoutSafetyCheck is true.");
     }),
@@ -39,6 +41,7 @@ export const kmsPolicyNoWildcardPrincipal: ResourceValidationPolicy = {
     name: "kms-policy-no-wildcard-principal",
     description: "KMS key policies do not Allow Principal \"*\" without a condition pinning account, organization or service (CKV_AWS_33).",
     severity: "critical",
+    enforcementLevel: "mandatory",
     validateResource: validateResourceOfType(aws.kms.Key, (key, _a, report) => {
         const parsed = parsePolicyDocument(read(key, "policy"));
         if (parsed === UNKNOWN || parsed === undefined) return;
@@ -55,6 +58,7 @@ export const secretsCmk: ResourceValidationPolicy = {
     name: "secrets-cmk",
     description: "Secrets Manager secrets are encrypted with a customer-managed KMS key (kmsKeyId) (CKV_AWS_149).",
     severity: "medium",
+    enforcementLevel: "mandatory",
     validateResource: validateResourceOfType(aws.secretsmanager.Secret, (secret, _a, report) => {
         if (!isSet(secret, "kmsKeyId")) report("kmsKeyId is not set; the AWS-managed aws/secretsmanager key would be used.");
     }),

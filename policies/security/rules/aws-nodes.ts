@@ -10,6 +10,7 @@ export const nodesImdsv2: ResourceValidationPolicy = {
     name: "nodes-imdsv2",
     description: "Launch templates require IMDSv2 session tokens (metadataOptions.httpTokens = required) (CKV_AWS_79, AVD-AWS-0028).",
     severity: "high",
+    enforcementLevel: "mandatory",
     validateResource: validateResourceOfType(aws.ec2.LaunchTemplate, (lt, _a, report) => {
         const v = str(read(lt, "metadataOptions", "httpTokens"));
         if (v === UNKNOWN) return;
@@ -31,6 +32,7 @@ export const nodesImdsHopLimit: ResourceValidationPolicy = {
     name: "nodes-imds-hop-limit",
     description: "Launch templates cap the IMDS response hop limit so pods cannot use the node role (CKV_AWS_341).",
     severity: "medium",
+    enforcementLevel: "mandatory",
     configSchema: hopSchema,
     validateResource: validateResourceOfType(aws.ec2.LaunchTemplate, (lt, args, report) => {
         const c = settings(args, hopSchema);
@@ -50,6 +52,7 @@ export const nodesEbsEncrypted: ResourceValidationPolicy = {
     name: "nodes-ebs-encrypted",
     description: "Every EBS volume a launch template defines is encrypted (blockDeviceMappings[].ebs.encrypted) (CKV_AWS_8, AVD-AWS-0131).",
     severity: "high",
+    enforcementLevel: "mandatory",
     validateResource: validateResourceOfType(aws.ec2.LaunchTemplate, (lt, _a, report) => {
         const mappings = list(read(lt, "blockDeviceMappings"));
         if (mappings === UNKNOWN) return;
@@ -70,6 +73,7 @@ export const nodesNoPublicIp: ResourceValidationPolicy = {
     name: "nodes-no-public-ip",
     description: "Launch templates do not give nodes public IP addresses (CKV_AWS_88).",
     severity: "high",
+    enforcementLevel: "mandatory",
     validateResource: validateResourceOfType(aws.ec2.LaunchTemplate, (lt, _a, report) => {
         const nics = list(read(lt, "networkInterfaces"));
         if (nics === UNKNOWN) return;
@@ -101,6 +105,7 @@ export const nodesNoSecretsInUserdata: ResourceValidationPolicy = {
     name: "nodes-no-secrets-in-userdata",
     description: "Launch template userData (base64-decoded) contains no AWS credentials or private keys (CKV_AWS_46, AVD-AWS-0129).",
     severity: "critical",
+    enforcementLevel: "mandatory",
     validateResource: validateResourceOfType(aws.ec2.LaunchTemplate, (lt, _a, report) => {
         const ud = str(read(lt, "userData"));
         if (typeof ud !== "string") return;
@@ -154,6 +159,7 @@ export const gpuNodegroupTaint: ResourceValidationPolicy = {
     name: "gpu-nodegroup-taint",
     description: "GPU node groups carry the nvidia.com/gpu NoSchedule taint so only GPU workloads use them.",
     severity: "medium",
+    enforcementLevel: "mandatory",
     configSchema: taintSchema,
     validateResource: validateResourceOfType(aws.eks.NodeGroup, (ng, args, report) => {
         if (!isGpuNodeGroup(ng)) return;
@@ -185,6 +191,7 @@ export const gpuNodegroupBounds: ResourceValidationPolicy = {
     name: "gpu-nodegroup-bounds",
     description: "GPU node group scaling is bounded: maxSize within the stack's GPU budget, 0 <= minSize <= desiredSize <= maxSize.",
     severity: "high",
+    enforcementLevel: "mandatory",
     configSchema: boundsSchema,
     validateResource: validateResourceOfType(aws.eks.NodeGroup, (ng, args, report) => {
         if (!isGpuNodeGroup(ng)) return;
@@ -214,6 +221,7 @@ export const gpuInstanceTypesAllowed: ResourceValidationPolicy = {
     name: "gpu-instance-types-allowed",
     description: "GPU node groups use only allowed GPU instance types.",
     severity: "medium",
+    enforcementLevel: "mandatory",
     configSchema: instanceSchema,
     validateResource: validateResourceOfType(aws.eks.NodeGroup, (ng, args, report) => {
         if (!isGpuNodeGroup(ng)) return;

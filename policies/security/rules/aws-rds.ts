@@ -32,6 +32,7 @@ export const rdsStorageEncrypted: ResourceValidationPolicy = {
     name: "rds-storage-encrypted",
     description: "RDS instances and clusters encrypt storage (CKV_AWS_16/96, AVD-AWS-0080/0079).",
     severity: "high",
+    enforcementLevel: "mandatory",
     validateResource: instanceAndCluster((db, args, report) => {
         if (governedElsewhere(db, args)) return;
         const v = bool(read(db, "storageEncrypted"));
@@ -43,6 +44,7 @@ export const rdsCmk: ResourceValidationPolicy = {
     name: "rds-cmk",
     description: "RDS storage is encrypted with a customer-managed KMS key (kmsKeyId) (CKV_AWS_327).",
     severity: "medium",
+    enforcementLevel: "mandatory",
     validateResource: instanceAndCluster((db, args, report) => {
         if (governedElsewhere(db, args)) return;
         if (!isSet(db, "kmsKeyId")) report("kmsKeyId is not set; the AWS-managed aws/rds key would be used.");
@@ -53,6 +55,7 @@ export const rdsNotPublic: ResourceValidationPolicy = {
     name: "rds-not-public",
     description: "RDS instances are not publicly accessible (CKV_AWS_17, AVD-AWS-0180).",
     severity: "critical",
+    enforcementLevel: "mandatory",
     validateResource: validateResourceOfType(aws.rds.Instance, (db, _a, report) => {
         if (bool(read(db, "publiclyAccessible")) === true) report("publiclyAccessible is true.");
     }),
@@ -72,6 +75,7 @@ export const rdsBackupRetention: ResourceValidationPolicy = {
     name: "rds-backup-retention",
     description: "RDS automated backups are kept at least the configured number of days (CKV_AWS_133, AVD-AWS-0077).",
     severity: "medium",
+    enforcementLevel: "mandatory",
     configSchema: backupSchema,
     validateResource: instanceAndCluster((db, args, report) => {
         if (governedElsewhere(db, args)) return;
@@ -95,6 +99,7 @@ export const rdsDeletionProtection: ResourceValidationPolicy = {
     name: "rds-deletion-protection",
     description: "RDS databases that must survive a mistaken destroy set deletionProtection (CKV_AWS_293/139, AVD-AWS-0177).",
     severity: "high",
+    enforcementLevel: "mandatory",
     configSchema: deletionSchema,
     validateResource: instanceAndCluster((db, args, report) => {
         if (!settings(args, deletionSchema).requireDeletionProtection) return;
@@ -116,6 +121,7 @@ export const rdsFinalSnapshot: ResourceValidationPolicy = {
     name: "rds-final-snapshot",
     description: "Deleting an RDS database takes a final snapshot (skipFinalSnapshot is not true and finalSnapshotIdentifier is set).",
     severity: "medium",
+    enforcementLevel: "mandatory",
     configSchema: snapshotSchema,
     validateResource: instanceAndCluster((db, args, report) => {
         if (governedElsewhere(db, args)) return;
@@ -147,6 +153,7 @@ export const rdsMultiAz: ResourceValidationPolicy = {
     name: "rds-multi-az",
     description: "RDS instances run Multi-AZ where the stack needs availability (CKV_AWS_157).",
     severity: "medium",
+    enforcementLevel: "mandatory",
     configSchema: multiAzSchema,
     validateResource: validateResourceOfType(aws.rds.Instance, (db, args, report) => {
         if (!settings(args, multiAzSchema).requireMultiAz || governedElsewhere(db, args)) return;
@@ -159,6 +166,7 @@ export const rdsAutoMinorUpgrade: ResourceValidationPolicy = {
     name: "rds-auto-minor-upgrade",
     description: "RDS instances take minor engine upgrades automatically (security patches) (CKV_AWS_226).",
     severity: "low",
+    enforcementLevel: "mandatory",
     validateResource: validateResourceOfType(aws.rds.Instance, (db, _a, report) => {
         if (bool(read(db, "autoMinorVersionUpgrade")) === false) report("autoMinorVersionUpgrade is false.");
     }),
@@ -205,6 +213,7 @@ export const rdsPerfInsightsKms: ResourceValidationPolicy = {
     name: "rds-perf-insights-kms",
     description: "When Performance Insights is on, its data is encrypted with a customer-managed key (performanceInsightsKmsKeyId) (CKV_AWS_354, AVD-AWS-0078).",
     severity: "medium",
+    enforcementLevel: "mandatory",
     validateResource: instanceAndCluster((db, _a, report) => {
         if (bool(read(db, "performanceInsightsEnabled")) !== true) return;
         if (!isSet(db, "performanceInsightsKmsKeyId")) {
@@ -233,6 +242,7 @@ export const rdsForceSsl: StackValidationPolicy = {
     name: "rds-force-ssl",
     description: "PostgreSQL instances require TLS: their parameter group sets rds.force_ssl = 1 (default only from PostgreSQL 15) (CKV2_AWS_69).",
     severity: "high",
+    enforcementLevel: "mandatory",
     validateStack: validateStackWith([aws.rds.Instance], (dbs, args, report) => {
         const groups = args.resources.filter((r) => r.isType(aws.rds.ParameterGroup));
         for (const db of dbs) {
@@ -274,6 +284,7 @@ export const rdsManagedPassword: ResourceValidationPolicy = {
     name: "rds-managed-password",
     description: "RDS master passwords are generated and rotated by RDS in Secrets Manager (manageMasterUserPassword), never passed through the program or state; write-only passwords are accepted.",
     severity: "high",
+    enforcementLevel: "mandatory",
     configSchema: passwordSchema,
     validateResource: instanceAndCluster((db, args, report) => {
         if (settings(args, passwordSchema).allowPassword) return;

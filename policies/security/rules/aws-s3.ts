@@ -101,6 +101,7 @@ export const s3SseConfigured: StackValidationPolicy = {
     name: "s3-sse-configured",
     description: "Every S3 bucket has default server-side encryption configured (CKV_AWS_19, AVD-AWS-0088).",
     severity: "high",
+    enforcementLevel: "mandatory",
     configSchema: exemptBucketsSchema,
     validateStack: validateStackWith([aws.s3.Bucket, aws.s3.BucketV2], (_buckets, args, report) => {
         const c = settings(args, exemptBucketsSchema);
@@ -140,6 +141,7 @@ export const s3SseKms: StackValidationPolicy = {
     name: "s3-sse-kms",
     description: "S3 default encryption uses SSE-KMS (aws:kms or aws:kms:dsse); access-log target buckets, which AWS requires to use SSE-S3, are exempt (CKV_AWS_145).",
     severity: "high",
+    enforcementLevel: "mandatory",
     validateStack: validateStackWith([...sseClasses, aws.s3.Bucket, aws.s3.BucketV2], (subjects, args, report) => {
         const buckets = args.resources.filter(isBucket);
         const sseResources = args.resources.filter((r) => sseClasses.some((k) => r.isType(k)));
@@ -173,6 +175,7 @@ export const s3SseCmk: ResourceValidationPolicy = {
     name: "s3-sse-cmk",
     description: "S3 SSE-KMS uses a customer-managed KMS key (kmsMasterKeyId set) (AVD-AWS-0132).",
     severity: "medium",
+    enforcementLevel: "mandatory",
     validateResource: validateSse((rule, path, report) => {
         const byDefault = read(rule, "applyServerSideEncryptionByDefault");
         if (!byDefault || byDefault === UNKNOWN) return;
@@ -202,6 +205,7 @@ export const s3VersioningEnabled: ResourceValidationPolicy = {
     name: "s3-versioning-enabled",
     description: "S3 bucket versioning resources enable versioning (CKV_AWS_21, AVD-AWS-0090).",
     severity: "medium",
+    enforcementLevel: "mandatory",
     validateResource: [
         ...ofTypes([aws.s3.BucketVersioning, aws.s3.BucketVersioningV2], (props, _a, report) => {
             const status = str(read(props, "versioningConfiguration", "status"));
@@ -222,6 +226,7 @@ export const s3VersioningPresent: StackValidationPolicy = {
     name: "s3-versioning-present",
     description: "Every S3 bucket has versioning enabled by an aws.s3.BucketVersioning resource (CKV_AWS_21).",
     severity: "medium",
+    enforcementLevel: "mandatory",
     configSchema: exemptBucketsSchema,
     validateStack: validateStackWith([aws.s3.Bucket, aws.s3.BucketV2], (_buckets, args, report) => {
         const c = settings(args, exemptBucketsSchema);
@@ -239,6 +244,7 @@ export const s3PublicAccessBlockPresent: StackValidationPolicy = {
     name: "s3-public-access-block-present",
     description: "Every S3 bucket has an aws.s3.BucketPublicAccessBlock (CKV2_AWS_6, AVD-AWS-0094).",
     severity: "high",
+    enforcementLevel: "mandatory",
     configSchema: exemptBucketsSchema,
     validateStack: validateStackWith([aws.s3.Bucket, aws.s3.BucketV2], (_buckets, args, report) => {
         const c = settings(args, exemptBucketsSchema);
@@ -254,6 +260,7 @@ export const s3PublicAccessBlockAll: ResourceValidationPolicy = {
     name: "s3-public-access-block-all",
     description: "S3 public access blocks turn on all four settings (CKV_AWS_53-56, AVD-AWS-0086/0087/0091/0093).",
     severity: "high",
+    enforcementLevel: "mandatory",
     validateResource: validateResourceOfType(aws.s3.BucketPublicAccessBlock, (props, _a, report) => {
         const off: string[] = [];
         for (const k of ["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"]) {
@@ -279,6 +286,7 @@ export const s3NoPublicAcl: ResourceValidationPolicy = {
     name: "s3-no-public-acl",
     description: "S3 buckets use no public canned ACL and no AllUsers/AuthenticatedUsers grants (CKV_AWS_20/57, AVD-AWS-0092).",
     severity: "critical",
+    enforcementLevel: "mandatory",
     validateResource: [
         ...ofTypes([aws.s3.BucketAcl, aws.s3.BucketAclV2], (props, _a, report) => {
             const acl = str(read(props, "acl"));
@@ -299,6 +307,7 @@ export const s3AclsDisabled: StackValidationPolicy = {
     name: "s3-acls-disabled",
     description: "Every S3 bucket disables ACLs with BucketOwnershipControls rule.objectOwnership = BucketOwnerEnforced (CKV2_AWS_65).",
     severity: "medium",
+    enforcementLevel: "mandatory",
     configSchema: exemptBucketsSchema,
     validateStack: validateStackWith([aws.s3.Bucket, aws.s3.BucketV2], (_buckets, args, report) => {
         const c = settings(args, exemptBucketsSchema);
@@ -334,6 +343,7 @@ export const s3TlsOnly: StackValidationPolicy = {
     name: "s3-tls-only",
     description: "Every S3 bucket policy denies requests without TLS (Deny when aws:SecureTransport is false) (CKV_AWS_379).",
     severity: "high",
+    enforcementLevel: "mandatory",
     configSchema: exemptBucketsSchema,
     validateStack: validateStackWith([aws.s3.Bucket, aws.s3.BucketV2], (_buckets, args, report) => {
         const c = settings(args, exemptBucketsSchema);
@@ -366,6 +376,7 @@ export const s3PolicyNoPublicPrincipal: ResourceValidationPolicy = {
     name: "s3-policy-no-public-principal",
     description: "S3 bucket policies do not Allow Principal \"*\" without a restricting condition (CKV_AWS_70).",
     severity: "critical",
+    enforcementLevel: "mandatory",
     validateResource: [
         validateResourceOfType(aws.s3.BucketPolicy, (props, _a, report) => checkPublicPolicy(read(props, "policy"), "policy", report)),
         ...ofTypes([aws.s3.Bucket, aws.s3.BucketV2], (props, _a, report) => checkPublicPolicy(read(props, "policy"), "policy", report)),
@@ -376,6 +387,7 @@ export const s3AccessLogging: StackValidationPolicy = {
     name: "s3-access-logging",
     description: "Every S3 data bucket has server access logging to another bucket (CKV_AWS_18, AVD-AWS-0089). Log target buckets are exempt.",
     severity: "medium",
+    enforcementLevel: "mandatory",
     configSchema: exemptBucketsSchema,
     validateStack: validateStackWith([aws.s3.Bucket, aws.s3.BucketV2], (_buckets, args, report) => {
         const c = settings(args, exemptBucketsSchema);
@@ -436,6 +448,7 @@ export const s3NoForceDestroy: ResourceValidationPolicy = {
     name: "s3-no-force-destroy",
     description: "S3 buckets holding data or models do not set forceDestroy (deleting the stack would delete every object). Disable per stack where throwaway data is intended.",
     severity: "high",
+    enforcementLevel: "mandatory",
     configSchema: forceDestroySchema,
     validateResource: ofTypes([aws.s3.Bucket, aws.s3.BucketV2], (props, args, report) => {
         const c = settings(args, forceDestroySchema);

@@ -79,6 +79,7 @@ export const sgNoPublicIngress: ResourceValidationPolicy = {
     name: "sg-no-public-ingress",
     description: "Security groups take no ingress from 0.0.0.0/0 or ::/0, except configured single TCP ports (CKV_AWS_24/25/260/277, AVD-AWS-0107).",
     severity: "critical",
+    enforcementLevel: "mandatory",
     configSchema: publicIngressSchema,
     validateResource: [aws.ec2.SecurityGroup, aws.ec2.SecurityGroupRule, aws.vpc.SecurityGroupIngressRule].map((cls) =>
         validateResourceOfType(cls as any, ((props: any, args: ResourceValidationArgs, report: ReportViolation) => {
@@ -122,6 +123,7 @@ export const sgRuleConflicts: StackValidationPolicy = {
     name: "sg-rule-conflicts",
     description: "A security group's rules are managed one way: not by its inline ingress/egress and also by separate rule resources (they overwrite each other).",
     severity: "medium",
+    enforcementLevel: "mandatory",
     validateStack: validateStackWith([aws.ec2.SecurityGroup], (sgs, args, report) => {
         const standalone = args.resources.filter(
             (r) => r.isType(aws.ec2.SecurityGroupRule) || r.isType(aws.vpc.SecurityGroupIngressRule) || r.isType(aws.vpc.SecurityGroupEgressRule),
