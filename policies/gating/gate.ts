@@ -255,8 +255,9 @@ function fmt(v: number | undefined): string {
     return v === undefined ? "missing" : String(Number(v.toPrecision(12)));
 }
 
+/** Percentage with 6 significant digits, so a near miss never displays as the bound itself. */
 function pct(v: number): string {
-    return `${(v * 100).toFixed(2)}%`;
+    return `${Number((v * 100).toPrecision(6))}%`;
 }
 
 function finite(v: unknown): number | undefined {
@@ -303,7 +304,7 @@ export function evaluateMetric(metric: string, spec: MetricThreshold, candidate:
         const sign = gib ? 1 : -1;
         if (rule === "minAbsoluteChange") {
             const passed = gte(improvement, dec(amount));
-            const required = baseline + sign * amount;
+            const required = Number((baseline + sign * amount).toPrecision(15));
             out.push({
                 metric, candidate, baseline, rule, required, passed,
                 message:
@@ -322,7 +323,7 @@ export function evaluateMetric(metric: string, spec: MetricThreshold, candidate:
             // (c - b) / |b| >= rel  <=>  (c - b) >= rel * |b|  (|b|: a negative baseline must not invert the rule)
             const passed = gte(improvement, mul(dec(amount), absDec(b)));
             const actual = (gib ? candidate - baseline : baseline - candidate) / Math.abs(baseline);
-            const required = baseline + sign * amount * Math.abs(baseline);
+            const required = Number((baseline + sign * amount * Math.abs(baseline)).toPrecision(15));
             out.push({
                 metric, candidate, baseline, rule, required, passed,
                 message:

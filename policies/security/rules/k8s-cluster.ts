@@ -1,7 +1,7 @@
 // Cluster-level objects: namespaces (PSA labels), Services, RBAC, Helm v3 releases. Catalog rows 76-77.
 import { ResourceValidationPolicy } from "@pulumi/policy";
 import { ExemptableConfig, k8sResourcePolicy } from "./k8s-policy-factory";
-import { K8S } from "./k8s-resources";
+import { K8S, lit } from "./k8s-resources";
 
 export const PSA_ENFORCE_LABEL = "pod-security.kubernetes.io/enforce";
 
@@ -78,7 +78,8 @@ export const noClusterAdminBinding: ResourceValidationPolicy = k8sResourcePolicy
     },
     defaults: { forbiddenRoles: ["cluster-admin"] },
     check: ({ props, config }, report) => {
-        const role = props.roleRef?.name;
+        // A computed roleRef name is another resource's generated name, never a built-in role.
+        const role = lit(() => props.roleRef?.name);
         if (typeof role === "string" && config.forbiddenRoles.includes(role)) {
             report(`binds the '${role}' role`);
         }
