@@ -1,0 +1,413 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { PolicyDocument, PolicyStatement, policyJson } from "./iam";
+import { Problems, checkInt, describe } from "./validation";
+
+/** GitHub Actions' OIDC issuer (host form, as IAM condition keys use it). */
+export const GITHUB_OIDC_HOST = "token.actions.githubusercontent.com";
+/** Audience the official `aws-actions/configure-aws-credentials` action requests. */
+export const GITHUB_OIDC_AUDIENCE = "sts.amazonaws.com";
+
+/** Which workflow runs of the repository may assume a role (GitHub's `sub` claim). */
+export interface CiTrust {
+    /** Branches (`refs/heads/<b>`); globs such as `release/*` are allowed, a bare wildcard is not. */
+    branches?: string[];
+    /** Tags (`refs/tags/<t>`), globs allowed as for branches. */
+    tags?: string[];
+    /** GitHub environments (jobs declaring `environment:`; approvals and branch rules live there). */
+    environments?: string[];
+    /** Runs triggered by `pull_request` (including from forks of a public repository). */
+    pullRequests?: boolean;
+}
+
+export interface CiAccessArgs {
+    /** GitHub repository `owner/name` whose workflows may assume the roles. */
+    repository: string;
+    /** Use this existing GitHub OIDC provider (an account has at most one per URL) instead of creating it. */
+    existingOidcProviderArn?: string;
+    /** Who may assume the read-only preview role. Default pull requests and `main`. */
+    preview?: CiTrust;
+    /** Who may assume the deploy role. Default `main` only; prod stacks should name a protected environment. */
+    deploy?: CiTrust;
+    /** Who may assume the image-push role. Default `main` only. */
+    imagePush?: CiTrust;
+    /** ECR repositories the image-push role may push to (ContainerRegistry.repositoryArns). */
+    imageRepositoryArns: pulumi.Input<pulumi.Input<string>[]>;
+    /** Name prefix of the IAM roles, policies and instance profiles the stack creates; the deploy role may manage only those. */
+    managedNamePrefix: string;
+    /** Managed policies of the deploy role (everything but IAM). Default `PowerUserAccess`. */
+    deployManagedPolicyArns?: string[];
+    /** Maximum session of every role, seconds (900-43200). Default 3600. */
+    maxSessionDurationSeconds?: number;
+    /** Tags for every resource. */
+    tags?: Record<string, string>;
+}
+
+/** Defaults applied by {@link validateCiAccessArgs}. */
+export interface CiAccessSettings {
+    repository: string;
+    existingOidcProviderArn?: string;
+    preview: CiTrust;
+    deploy: CiTrust;
+    imagePush: CiTrust;
+    managedNamePrefix: string;
+    deployManagedPolicyArns: string[];
+    maxSessionDurationSeconds: number;
+    tags: Record<string, string>;
+}
+
+const REPOSITORY = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/[A-Za-z0-9._-]{1,100}$/;
+const OIDC_PROVIDER_ARN = /^arn:aws(-[a-z]+)*:iam::\d{12}:oidc-provider\/token\.actions\.githubusercontent\.com$/;
+const MANAGED_POLICY_ARN = /^arn:aws(-[a-z]+)*:iam::(aws|\d{12}):policy\/[\w+=,.@/-]+$/;
+const NAME_PREFIX = /^[A-Za-z0-9+=,.@_-]{3,40}$/;
+
+function checkTrust(p: Problems, path: string, t: CiTrust): void {
+    const lists: (keyof CiTrust)[] = ["branches", "tags", "environments"];
+    let subjects = t.pullRequests === true ? 1 : 0;
+    for (const key of lists) {
+        const values = (t[key] ?? []) as unknown[];
+        if (!p.check(Array.isArray(values), `${path}.${key}`, "must be a list")) {
+            continue;
+        }
+        values.forEach((v, i) => {
+            subjects++;
+            const at = `${path}.${key}[${i}]`;
+            if (!p.check(typeof v === "string" && v.length > 0 && !/[\s:]/.test(v), at, `must be a non-empty name without spaces or ':', got ${describe(v)}`)) {
+                return;
+            }
+            p.check(
+                !/^[*?/]+$/.test(v as string),
+                at,
+                `must not be a bare wildcard (${describe(v)} would trust every ${key === "environments" ? "environment" : "ref"}); name it, or use a prefix such as release/*`,
+            );
+        });
+    }
+    p.check(subjects > 0, path, "must trust at least one branch, tag, environment or pullRequests");
+}
+
+/** Validates CiAccess args and applies defaults; throws InputPropertiesError naming each bad property. */
+export function validateCiAccessArgs(args: CiAccessArgs): CiAccessSettings {
+    const s: CiAccessSettings = {
+        repository: args.repository,
+        existingOidcProviderArn: args.existingOidcProviderArn,
+        preview: args.preview ?? { pullRequests: true, branches: ["main"] },
+        deploy: args.deploy ?? { branches: ["main"] },
+        imagePush: args.imagePush ?? { branches: ["main"] },
+        managedNamePrefix: args.managedNamePrefix,
+        deployManagedPolicyArns: args.deployManagedPolicyArns ?? ["arn:aws:iam::aws:policy/PowerUserAccess"],
+        maxSessionDurationSeconds: args.maxSessionDurationSeconds ?? 3600,
+        tags: args.tags ?? {},
+    };
+    const p = new Problems("CiAccess arguments");
+    p.check(
+        typeof s.repository === "string" && REPOSITORY.test(s.repository),
+        "repository",
+        `must be a GitHub repository "owner/name" without wildcards, got ${describe(s.repository)}`,
+    );
+    if (s.existingOidcProviderArn !== undefined) {
+        p.check(
+            OIDC_PROVIDER_ARN.test(String(s.existingOidcProviderArn)),
+            "existingOidcProviderArn",
+            `must be the ARN of the token.actions.githubusercontent.com OIDC provider, got ${describe(s.existingOidcProviderArn)}`,
+        );
+    }
+    checkTrust(p, "preview", s.preview);
+    checkTrust(p, "deploy", s.deploy);
+    checkTrust(p, "imagePush", s.imagePush);
+    if (Array.isArray(args.imageRepositoryArns)) {
+        p.check(args.imageRepositoryArns.length > 0, "imageRepositoryArns", "must list at least one ECR repository ARN");
+        args.imageRepositoryArns.forEach((a, i) => {
+            if (typeof a === "string") {
+                p.check(
+                    /^arn:aws(-[a-z]+)*:ecr:[a-z0-9-]+:\d{12}:repository\/[a-z0-9._/-]+$/.test(a),
+                    `imageRepositoryArns[${i}]`,
+                    `must be one ECR repository ARN (no wildcards), got ${describe(a)}`,
+                );
+            }
+        });
+    } else {
+        p.check(args.imageRepositoryArns !== undefined, "imageRepositoryArns", "is required");
+    }
+    p.check(
+        typeof s.managedNamePrefix === "string" && NAME_PREFIX.test(s.managedNamePrefix),
+        "managedNamePrefix",
+        `must be 3-40 characters of letters, digits and +=,.@_- (the name prefix of the stack's IAM resources), got ${describe(s.managedNamePrefix)}`,
+    );
+    s.deployManagedPolicyArns.forEach((a, i) =>
+        p.check(MANAGED_POLICY_ARN.test(a), `deployManagedPolicyArns[${i}]`, `must be an IAM policy ARN, got ${describe(a)}`),
+    );
+    s.deployManagedPolicyArns.forEach((a, i) =>
+        p.check(
+            !/:policy\/(AdministratorAccess|IAMFullAccess)$/.test(a),
+            `deployManagedPolicyArns[${i}]`,
+            "must not be AdministratorAccess or IAMFullAccess; IAM rights come from the scoped inline policy",
+        ),
+    );
+    checkInt(p, "maxSessionDurationSeconds", s.maxSessionDurationSeconds, 900, 43200);
+    p.throwIfAny();
+    return s;
+}
+
+/** GitHub `sub` claim values a trust admits. */
+export function githubSubjects(repository: string, t: CiTrust): string[] {
+    const repo = `repo:${repository}`;
+    return [
+        ...(t.branches ?? []).map((b) => `${repo}:ref:refs/heads/${b}`),
+        ...(t.tags ?? []).map((tag) => `${repo}:ref:refs/tags/${tag}`),
+        ...(t.environments ?? []).map((e) => `${repo}:environment:${e}`),
+        ...(t.pullRequests ? [`${repo}:pull_request`] : []),
+    ];
+}
+
+/** Trust policy: GitHub's OIDC tokens for our audience and exactly these subjects. */
+export function githubTrustPolicy(providerArn: pulumi.Input<string>, subjects: string[]): PolicyDocument {
+    // StringLike treats * and ? as wildcards; git refs cannot contain them, so exact subjects stay exact.
+    const operator = subjects.some((s) => /[*?]/.test(s)) ? "StringLike" : "StringEquals";
+    return {
+        Version: "2012-10-17",
+        Statement: [
+            {
+                Sid: "GitHubActions",
+                Effect: "Allow",
+                Principal: { Federated: providerArn },
+                Action: "sts:AssumeRoleWithWebIdentity",
+                Condition:
+                    operator === "StringEquals"
+                        ? { StringEquals: { [`${GITHUB_OIDC_HOST}:aud`]: GITHUB_OIDC_AUDIENCE, [`${GITHUB_OIDC_HOST}:sub`]: subjects } }
+                        : { StringEquals: { [`${GITHUB_OIDC_HOST}:aud`]: GITHUB_OIDC_AUDIENCE }, StringLike: { [`${GITHUB_OIDC_HOST}:sub`]: subjects } },
+            },
+        ],
+    };
+}
+
+/** Push to exactly these ECR repositories (and log in to ECR, which has no resource scope). */
+export function imagePushPolicy(repositoryArns: pulumi.Input<pulumi.Input<string>[]>): PolicyDocument {
+    return {
+        Version: "2012-10-17",
+        Statement: [
+            { Sid: "EcrLogin", Effect: "Allow", Action: "ecr:GetAuthorizationToken", Resource: "*" },
+            {
+                Sid: "PushToPlatformRepositories",
+                Effect: "Allow",
+                Action: [
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:InitiateLayerUpload",
+                    "ecr:UploadLayerPart",
+                    "ecr:CompleteLayerUpload",
+                    "ecr:PutImage",
+                    "ecr:BatchGetImage",
+                    "ecr:GetDownloadUrlForLayer",
+                    "ecr:DescribeImages",
+                    "ecr:DescribeRepositories",
+                ],
+                Resource: repositoryArns as pulumi.Input<string>[],
+            },
+        ],
+    };
+}
+
+/**
+ * Read-only access for `pulumi preview` of this platform: describe/list/get-configuration of the
+ * services it uses, with no data reads (no s3:GetObject, no image layers) and secrets explicitly denied.
+ */
+export function previewPolicy(): PolicyDocument {
+    return {
+        Version: "2012-10-17",
+        Statement: [
+            {
+                Sid: "ReadPlatformConfiguration",
+                Effect: "Allow",
+                Action: [
+                    "sts:GetCallerIdentity",
+                    "ec2:Describe*",
+                    "ec2:GetLaunchTemplateData",
+                    "eks:Describe*",
+                    "eks:List*",
+                    "autoscaling:Describe*",
+                    "elasticloadbalancing:Describe*",
+                    "iam:GetRole",
+                    "iam:GetRolePolicy",
+                    "iam:GetPolicy",
+                    "iam:GetPolicyVersion",
+                    "iam:GetOpenIDConnectProvider",
+                    "iam:GetInstanceProfile",
+                    "iam:ListRolePolicies",
+                    "iam:ListAttachedRolePolicies",
+                    "iam:ListRoleTags",
+                    "iam:ListOpenIDConnectProviders",
+                    "kms:DescribeKey",
+                    "kms:GetKeyPolicy",
+                    "kms:GetKeyRotationStatus",
+                    "kms:ListAliases",
+                    "kms:ListResourceTags",
+                    "logs:DescribeLogGroups",
+                    "logs:ListTagsForResource",
+                    "s3:ListAllMyBuckets",
+                    "s3:GetBucket*",
+                    "s3:GetEncryptionConfiguration",
+                    "s3:GetLifecycleConfiguration",
+                    "s3:GetAccelerateConfiguration",
+                    "s3:GetReplicationConfiguration",
+                    "ecr:DescribeRepositories",
+                    "ecr:DescribeImages",
+                    "ecr:GetLifecyclePolicy",
+                    "ecr:GetRepositoryPolicy",
+                    "ecr:ListTagsForResource",
+                    "rds:Describe*",
+                    "rds:ListTagsForResource",
+                    "secretsmanager:DescribeSecret",
+                    "secretsmanager:GetResourcePolicy",
+                    "events:Describe*",
+                    "events:List*",
+                ],
+                Resource: "*",
+            },
+            {
+                Sid: "NeverReadSecrets",
+                Effect: "Deny",
+                Action: ["secretsmanager:GetSecretValue", "ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath", "kms:Decrypt"],
+                Resource: "*",
+            },
+        ],
+    };
+}
+
+/** IAM management limited to the stack's own roles, policies and OIDC providers. */
+export function deployIamPolicy(partition: string, accountId: string, prefix: string): PolicyDocument {
+    const iam = (resource: string) => `arn:${partition}:iam::${accountId}:${resource}`;
+    const statements: PolicyStatement[] = [
+        {
+            Sid: "ManageStackRoles",
+            Effect: "Allow",
+            Action: [
+                "iam:CreateRole",
+                "iam:DeleteRole",
+                "iam:GetRole",
+                "iam:UpdateRole",
+                "iam:UpdateRoleDescription",
+                "iam:UpdateAssumeRolePolicy",
+                "iam:TagRole",
+                "iam:UntagRole",
+                "iam:ListRoleTags",
+                "iam:PutRolePolicy",
+                "iam:GetRolePolicy",
+                "iam:DeleteRolePolicy",
+                "iam:ListRolePolicies",
+                "iam:AttachRolePolicy",
+                "iam:DetachRolePolicy",
+                "iam:ListAttachedRolePolicies",
+                "iam:ListInstanceProfilesForRole",
+                "iam:PassRole",
+            ],
+            Resource: iam(`role/${prefix}*`),
+        },
+        {
+            Sid: "ManageStackPolicies",
+            Effect: "Allow",
+            Action: [
+                "iam:CreatePolicy",
+                "iam:DeletePolicy",
+                "iam:GetPolicy",
+                "iam:GetPolicyVersion",
+                "iam:ListPolicyVersions",
+                "iam:CreatePolicyVersion",
+                "iam:DeletePolicyVersion",
+                "iam:TagPolicy",
+                "iam:UntagPolicy",
+            ],
+            Resource: iam(`policy/${prefix}*`),
+        },
+        {
+            Sid: "ManageOidcProviders",
+            Effect: "Allow",
+            Action: [
+                "iam:CreateOpenIDConnectProvider",
+                "iam:DeleteOpenIDConnectProvider",
+                "iam:GetOpenIDConnectProvider",
+                "iam:TagOpenIDConnectProvider",
+                "iam:UntagOpenIDConnectProvider",
+                "iam:UpdateOpenIDConnectProviderThumbprint",
+                "iam:AddClientIDToOpenIDConnectProvider",
+                "iam:RemoveClientIDFromOpenIDConnectProvider",
+            ],
+            Resource: [iam("oidc-provider/oidc.eks.*"), iam(`oidc-provider/${GITHUB_OIDC_HOST}`)],
+        },
+        { Sid: "ListIam", Effect: "Allow", Action: ["iam:ListRoles", "iam:ListPolicies", "iam:ListOpenIDConnectProviders"], Resource: "*" },
+    ];
+    return { Version: "2012-10-17", Statement: statements };
+}
+
+/**
+ * CiAccess: GitHub Actions federation for the platform's pipelines — the GitHub OIDC provider and
+ * three roles that only workflows of the configured repository (and refs/environments) can
+ * assume: `preview` (read-only, no secrets), `deploy` (`pulumi up`), `image-push` (push to the
+ * platform's ECR repositories only).
+ * https://docs.github.com/en/actions/security-for-github-actions/security-hardening-your-deployments/configuring-openid-connect-in-amazon-web-services
+ */
+export class CiAccess extends pulumi.ComponentResource {
+    public readonly oidcProviderArn: pulumi.Output<string>;
+    public readonly previewRoleArn: pulumi.Output<string>;
+    public readonly deployRoleArn: pulumi.Output<string>;
+    public readonly imagePushRoleArn: pulumi.Output<string>;
+
+    constructor(name: string, args: CiAccessArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("mlops-platform:index:CiAccess", name, {}, opts);
+        const s = validateCiAccessArgs(args);
+        const child: pulumi.CustomResourceOptions = { parent: this };
+        const identity = aws.getCallerIdentityOutput({}, { parent: this });
+        const partition = aws.getPartitionOutput({}, { parent: this }).partition;
+
+        const providerArn: pulumi.Output<string> = s.existingOidcProviderArn
+            ? pulumi.output(s.existingOidcProviderArn)
+            : new aws.iam.OpenIdConnectProvider(
+                  `${name}-github`,
+                  { url: `https://${GITHUB_OIDC_HOST}`, clientIdLists: [GITHUB_OIDC_AUDIENCE], tags: s.tags },
+                  child,
+              ).arn;
+
+        const role = (key: string, description: string, trust: CiTrust): aws.iam.Role =>
+            new aws.iam.Role(
+                `${name}-${key}`,
+                {
+                    description: `${description} (GitHub Actions, ${s.repository})`,
+                    assumeRolePolicy: policyJson(githubTrustPolicy(providerArn, githubSubjects(s.repository, trust))),
+                    maxSessionDuration: s.maxSessionDurationSeconds,
+                    tags: { ...s.tags, "mlops.platform/ci-role": key },
+                },
+                child,
+            );
+
+        const preview = role("preview", "Read-only preview of the platform", s.preview);
+        new aws.iam.RolePolicy(`${name}-preview-read`, { role: preview.name, policy: policyJson(previewPolicy()) }, child);
+
+        const deploy = role("deploy", "Deploys the platform", s.deploy);
+        s.deployManagedPolicyArns.forEach((policyArn) => {
+            const policyName = policyArn.split("/").pop()!;
+            new aws.iam.RolePolicyAttachment(`${name}-deploy-${policyName}`, { role: deploy.name, policyArn }, child);
+        });
+        new aws.iam.RolePolicy(
+            `${name}-deploy-iam`,
+            {
+                role: deploy.name,
+                policy: pulumi
+                    .all([partition, identity.accountId])
+                    .apply(([part, account]) => JSON.stringify(deployIamPolicy(part, account, s.managedNamePrefix))),
+            },
+            child,
+        );
+
+        const push = role("image-push", "Pushes images to the platform's ECR repositories", s.imagePush);
+        new aws.iam.RolePolicy(`${name}-image-push-ecr`, { role: push.name, policy: policyJson(imagePushPolicy(args.imageRepositoryArns)) }, child);
+
+        this.oidcProviderArn = providerArn;
+        this.previewRoleArn = preview.arn;
+        this.deployRoleArn = deploy.arn;
+        this.imagePushRoleArn = push.arn;
+        this.registerOutputs({
+            oidcProviderArn: this.oidcProviderArn,
+            previewRoleArn: this.previewRoleArn,
+            deployRoleArn: this.deployRoleArn,
+            imagePushRoleArn: this.imagePushRoleArn,
+        });
+    }
+}

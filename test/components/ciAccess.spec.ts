@@ -1,0 +1,154 @@
+import * as assert from "node:assert/strict";
+import { CiAccess, CiAccessArgs, githubSubjects, validateCiAccessArgs } from "../../components/ciAccess";
+import { recordResources } from "../../harness/run";
+import { RecordedResource } from "../../harness/types";
+import { assertInvalid, inventory, one, ofType, policyDoc } from "../helpers/resources";
+
+const REPOS = ["arn:aws:ecr:us-east-1:123456789012:repository/mlops-dev/trainer", "arn:aws:ecr:us-east-1:123456789012:repository/mlops-dev/server"];
+const BASE: CiAccessArgs = { repository: "acme/ml-platform", imageRepositoryArns: REPOS, managedNamePrefix: "mlops-" };
+const SUB = "token.actions.githubusercontent.com:sub";
+const AUD = "token.actions.githubusercontent.com:aud";
+
+function trust(resources: RecordedResource[], name: string): any {
+    const doc = policyDoc(one(resources, "aws:iam/role:Role", name), "assumeRolePolicy");
+    assert.equal(doc.Statement.length, 1);
+    return doc.Statement[0];
+}
+
+describe("CiAccess", () => {
+    let resources: RecordedResource[];
+    let outputs: Record<string, any>;
+
+    before(async () => {
+        const rec = await recordResources(() => {
+            const ci = new CiAccess("ci", {
+                ...BASE,
+                deploy: { environments: ["dev"] },
+                imagePush: { branches: ["main", "release/*"] },
+                tags: { team: "ml" },
+            });
+            return { provider: ci.oidcProviderArn, preview: ci.previewRoleArn, deploy: ci.deployRoleArn, push: ci.imagePushRoleArn };
+        });
+        resources = rec.resources;
+        outputs = rec.outputs;
+    });
+
+    it("declares exactly the expected children", () => {
+        assert.deepEqual(
+            inventory(resources),
+            [
+                "mlops-platform:index:CiAccess ci",
+                "aws:iam/openIdConnectProvider:OpenIdConnectProvider ci-github",
+                "aws:iam/role:Role ci-preview",
+                "aws:iam/rolePolicy:RolePolicy ci-preview-read",
+                "aws:iam/role:Role ci-deploy",
+                "aws:iam/rolePolicyAttachment:RolePolicyAttachment ci-deploy-PowerUserAccess",
+                "aws:iam/rolePolicy:RolePolicy ci-deploy-iam",
+                "aws:iam/role:Role ci-image-push",
+                "aws:iam/rolePolicy:RolePolicy ci-image-push-ecr",
+            ].sort(),
+        );
+    });
+
+    it("creates the GitHub Actions OIDC provider for the STS audience", () => {
+        const p = one(resources, "aws:iam/openIdConnectProvider:OpenIdConnectProvider", "ci-github");
+        assert.equal(p.inputs.url, "https://token.actions.githubusercontent.com");
+        assert.deepEqual(p.inputs.clientIdLists, ["sts.amazonaws.com"]);
+        assert.equal(outputs.provider, p.outputs.arn);
+    });
+
+    it("lets each role be assumed only by the repository's configured refs/environments, for our audience", () => {
+        const provider = one(resources, "aws:iam/openIdConnectProvider:OpenIdConnectProvider", "ci-github").outputs.arn;
+        const preview = trust(resources, "ci-preview");
+        assert.deepEqual(preview.Principal, { Federated: provider });
+        assert.equal(preview.Action, "sts:AssumeRoleWithWebIdentity");
+        assert.deepEqual(preview.Condition, {
+            StringEquals: { [AUD]: "sts.amazonaws.com", [SUB]: ["repo:acme/ml-platform:ref:refs/heads/main", "repo:acme/ml-platform:pull_request"] },
+        });
+        assert.deepEqual(trust(resources, "ci-deploy").Condition, {
+            StringEquals: { [AUD]: "sts.amazonaws.com", [SUB]: ["repo:acme/ml-platform:environment:dev"] },
+        });
+        // A glob needs StringLike; the audience stays an exact match.
+        assert.deepEqual(trust(resources, "ci-image-push").Condition, {
+            StringEquals: { [AUD]: "sts.amazonaws.com" },
+            StringLike: { [SUB]: ["repo:acme/ml-platform:ref:refs/heads/main", "repo:acme/ml-platform:ref:refs/heads/release/*"] },
+        });
+        for (const r of ofType(resources, "aws:iam/role:Role")) {
+            assert.equal(r.inputs.maxSessionDuration, 3600);
+            assert.equal(r.inputs.tags.team, "ml");
+        }
+    });
+
+    it("gives the preview role configuration reads only, and denies secret reads outright", () => {
+        const doc = policyDoc(one(resources, "aws:iam/rolePolicy:RolePolicy", "ci-preview-read"));
+        const allowed: string[] = doc.Statement.filter((s: any) => s.Effect === "Allow").flatMap((s: any) => [].concat(s.Action));
+        for (const a of allowed) {
+            assert.match(a, /^[a-z0-9-]+:(Describe|List|Get)/, `${a} is a read`);
+            assert.ok(!/:\*$/.test(a), `${a} is not a service wildcard`);
+        }
+        for (const forbidden of ["s3:GetObject", "secretsmanager:GetSecretValue", "ssm:GetParameter", "kms:Decrypt", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]) {
+            assert.ok(!allowed.includes(forbidden), `${forbidden} not allowed`);
+        }
+        const deny = doc.Statement.find((s: any) => s.Effect === "Deny");
+        assert.ok(deny.Action.includes("secretsmanager:GetSecretValue") && deny.Action.includes("ssm:GetParameter"));
+    });
+
+    it("gives the deploy role PowerUserAccess plus IAM rights only on the stack's own names", () => {
+        assert.equal(
+            one(resources, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "ci-deploy-PowerUserAccess").inputs.policyArn,
+            "arn:aws:iam::aws:policy/PowerUserAccess",
+        );
+        const doc = policyDoc(one(resources, "aws:iam/rolePolicy:RolePolicy", "ci-deploy-iam"));
+        const roles = doc.Statement.find((s: any) => s.Sid === "ManageStackRoles");
+        assert.equal(roles.Resource, "arn:aws:iam::123456789012:role/mlops-*");
+        assert.ok(roles.Action.includes("iam:PassRole"));
+        assert.equal(doc.Statement.find((s: any) => s.Sid === "ManageStackPolicies").Resource, "arn:aws:iam::123456789012:policy/mlops-*");
+        for (const s of doc.Statement) {
+            assert.ok(![].concat(s.Action).some((a: string) => a === "*" || a === "iam:*"), `${s.Sid} has no wildcard action`);
+        }
+    });
+
+    it("lets the image-push role push only to the given repositories", () => {
+        const doc = policyDoc(one(resources, "aws:iam/rolePolicy:RolePolicy", "ci-image-push-ecr"));
+        assert.deepEqual(doc.Statement.find((s: any) => s.Sid === "EcrLogin"), { Sid: "EcrLogin", Effect: "Allow", Action: "ecr:GetAuthorizationToken", Resource: "*" });
+        const push = doc.Statement.find((s: any) => s.Sid === "PushToPlatformRepositories");
+        assert.deepEqual(push.Resource, REPOS);
+        assert.ok(push.Action.includes("ecr:PutImage"));
+        assert.ok(!push.Action.some((a: string) => a.startsWith("ecr:Delete") || a === "ecr:*"));
+    });
+
+    it("reuses an existing GitHub OIDC provider", async () => {
+        const existing = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com";
+        const { resources } = await recordResources(() => {
+            new CiAccess("ci2", { ...BASE, existingOidcProviderArn: existing });
+        });
+        assert.equal(ofType(resources, "aws:iam/openIdConnectProvider:OpenIdConnectProvider").length, 0);
+        assert.deepEqual(trust(resources, "ci2-deploy").Principal, { Federated: existing });
+    });
+});
+
+describe("validateCiAccessArgs", () => {
+    const v = (extra: Partial<CiAccessArgs>) => () => validateCiAccessArgs({ ...BASE, ...extra });
+
+    it("applies defaults", () => {
+        const s = validateCiAccessArgs(BASE);
+        assert.deepEqual(githubSubjects(s.repository, s.preview), ["repo:acme/ml-platform:ref:refs/heads/main", "repo:acme/ml-platform:pull_request"]);
+        assert.deepEqual(githubSubjects(s.repository, s.deploy), ["repo:acme/ml-platform:ref:refs/heads/main"]);
+        assert.deepEqual(s.deployManagedPolicyArns, ["arn:aws:iam::aws:policy/PowerUserAccess"]);
+    });
+    it("rejects a repository that is not owner/name", () => assertInvalid(v({ repository: "ml-platform" }), "repository", /owner\/name/));
+    it("rejects a wildcard repository", () => assertInvalid(v({ repository: "acme/*" }), "repository"));
+    it("rejects a wildcard-only branch", () => assertInvalid(v({ deploy: { branches: ["*"] } }), "deploy.branches[0]", /bare wildcard/));
+    it("rejects a wildcard-only environment", () => assertInvalid(v({ deploy: { environments: ["**"] } }), "deploy.environments[0]"));
+    it("rejects a subject with a colon (it would forge the sub format)", () => assertInvalid(v({ imagePush: { tags: ["v1:x"] } }), "imagePush.tags[0]"));
+    it("rejects a role nobody may assume", () => assertInvalid(v({ preview: {} }), "preview", /at least one/));
+    it("rejects another provider's ARN", () =>
+        assertInvalid(v({ existingOidcProviderArn: "arn:aws:iam::123456789012:oidc-provider/gitlab.com" }), "existingOidcProviderArn"));
+    it("rejects no repositories to push to", () => assertInvalid(v({ imageRepositoryArns: [] }), "imageRepositoryArns", /at least one/));
+    it("rejects a wildcard repository ARN", () =>
+        assertInvalid(v({ imageRepositoryArns: ["arn:aws:ecr:us-east-1:123456789012:repository/*"] }), "imageRepositoryArns[0]", /no wildcards/));
+    it("rejects AdministratorAccess for the deploy role", () =>
+        assertInvalid(v({ deployManagedPolicyArns: ["arn:aws:iam::aws:policy/AdministratorAccess"] }), "deployManagedPolicyArns[0]"));
+    it("rejects a missing name prefix", () => assertInvalid(v({ managedNamePrefix: "" }), "managedNamePrefix"));
+    it("rejects a session longer than 12 hours", () => assertInvalid(v({ maxSessionDurationSeconds: 86400 }), "maxSessionDurationSeconds"));
+});
