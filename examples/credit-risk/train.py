@@ -37,6 +37,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import warnings
 from typing import Any
 
 FEATURES = [
@@ -314,6 +315,9 @@ def dataset_for_lineage(x_train, y_train, settings: dict[str, Any]):
     from mlflow.exceptions import MlflowException
 
     frame = x_train.assign(**{TARGET: y_train.to_numpy()})
+    # The 0/1 label is an integer column on purpose; MLflow's schema hint about missing values
+    # in integer columns does not apply to a label that is never missing.
+    warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
     try:
         return mlflow.data.from_pandas(
             frame, source=settings["data_uri"], name="credit-risk-train", targets=TARGET

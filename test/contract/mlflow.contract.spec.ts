@@ -152,6 +152,32 @@ async function listBucket(svc: ContractServices, prefix: string): Promise<Map<st
     return out;
 }
 
+/** Why the services in env.json cannot be used (e.g. left over from a previous boot), if so. */
+async function servicesUnreachable(svc: ContractServices): Promise<string | undefined> {
+    const pgUp = await new Promise<boolean>((resolve) => {
+        const sock = net.connect({ host: svc.postgres.host, port: svc.postgres.port });
+        sock.setTimeout(2_000, () => sock.destroy());
+        sock.once("connect", () => {
+            sock.destroy();
+            resolve(true);
+        });
+        sock.once("close", () => resolve(false));
+        sock.once("error", () => resolve(false));
+    });
+    if (!pgUp) {
+        return `PostgreSQL from .contract/env.json is not answering on ${svc.postgres.host}:${svc.postgres.port}`;
+    }
+    try {
+        await fetch(`${svc.s3.endpointUrl}/moto-api/`, { signal: AbortSignal.timeout(3_000) }).then((r) => r.arrayBuffer());
+    } catch {
+        return `moto S3 from .contract/env.json is not answering at ${svc.s3.endpointUrl}`;
+    }
+    if (!fs.existsSync(svc.venv.mlflow)) {
+        return `${svc.venv.mlflow} does not exist`;
+    }
+    return undefined;
+}
+
 function inUnitInterval(name: string, v: number | undefined): void {
     assert.ok(typeof v === "number" && v >= 0 && v <= 1, `${name}=${v} is not in [0, 1]`);
 }
@@ -187,14 +213,23 @@ describe("contract: MLflow tracking server + credit-risk trainer (PostgreSQL, S3
     }
 
     before(async function () {
-        if (!svc) {
-            console.log(
-                "    [contract] SKIPPED: .contract/env.json not found; run test/contract/services.sh " +
-                    "(or test/contract/run.sh) to start PostgreSQL, moto and the MLflow venv",
-            );
+        // run.sh sets CONTRACT_REQUIRED=1: there, missing services are a failure, not a skip.
+        const required = process.env.CONTRACT_REQUIRED === "1";
+        const problem = !svc
+            ? ".contract/env.json not found"
+            : await servicesUnreachable(svc);
+        if (problem) {
+            const msg =
+                `[contract] ${problem}; run test/contract/services.sh (or test/contract/run.sh) ` +
+                "to start PostgreSQL, moto and the MLflow venv";
+            if (required) {
+                throw new Error(msg);
+            }
+            console.log(`    ${msg} -- SKIPPED`);
             this.skip();
             return;
         }
+        assert.ok(svc);
         await pgAdmin(svc, "create", dbName);
         dbCreated = true;
 

@@ -14,10 +14,14 @@ set -Eeuo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 STATE="$ROOT/.contract"
 VENV="$STATE/venv"
-PG_DIR="$STATE/pg"
-PG_DATA="$PG_DIR/data"
-PG_SOCK="$PG_DIR/run"
-PG_LOG="$PG_DIR/postgres.log"
+set_pg_dir() {
+    PG_DIR="$1"
+    PG_DATA="$PG_DIR/data"
+    PG_SOCK="$PG_DIR/run"
+    PG_LOG="$PG_DIR/postgres.log"
+}
+# Follow the link left by an earlier run that had to place the cluster elsewhere.
+set_pg_dir "$(readlink -f "$STATE/pg" 2>/dev/null || echo "$STATE/pg")"
 PG_PORT="${CONTRACT_PG_PORT:-55432}"
 PG_DB=mlflow
 PG_USER=mlflow
@@ -65,7 +69,7 @@ pg_bindir() {
 # Runs a command as the OS user that owns the cluster: postgres refuses to run as root.
 as_pg() {
     if [ "$(id -u)" = 0 ]; then
-        runuser -u postgres -- "$@"
+        (cd / && runuser -u postgres -- "$@")
     else
         "$@"
     fi
@@ -79,7 +83,15 @@ ensure_postgres_installed() {
     if [ "$(id -u)" = 0 ]; then
         id postgres >/dev/null 2>&1 || die "running as root but there is no 'postgres' OS user to run the server as"
         if ! runuser -u postgres -- test -x "$STATE"; then
-            die "user postgres cannot reach $STATE (a parent directory is not world-traversable); chmod o+x the parents or set up the cluster elsewhere"
+            # e.g. a checkout under /root: the server (user postgres) cannot reach $STATE, so the
+            # cluster lives in postgres' home, one per checkout; $STATE/pg links to it.
+            local home
+            home="$(getent passwd postgres | cut -d: -f6)"
+            [ -n "$home" ] && [ -d "$home" ] || die "postgres cannot reach $STATE and has no home directory"
+            set_pg_dir "$home/mlops-contract-$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)"
+            mkdir -p "$PG_DIR"
+            ln -sfn "$PG_DIR" "$STATE/pg"
+            log "postgres cannot reach $STATE; cluster in $PG_DIR (linked from $STATE/pg)"
         fi
     fi
 }
