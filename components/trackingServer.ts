@@ -538,7 +538,7 @@ export class TrackingServer extends pulumi.ComponentResource {
         const dbSecret = new k8s.core.v1.Secret(
             `${name}-db-secret`,
             { metadata: { name: `${s.serviceName}-backend-store`, namespace, labels }, type: "Opaque", stringData: secretData },
-            { ...k8sOpts, additionalSecretOutputs: ["data", "stringData"] },
+            k8sOpts,
         );
 
         const region = aws.getRegionOutput({}, { parent: this });
