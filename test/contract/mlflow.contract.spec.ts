@@ -186,7 +186,7 @@ describe("contract: MLflow tracking server + credit-risk trainer (PostgreSQL, S3
     this.timeout(300_000);
     const svc = loadContractServices(ROOT);
     const dbName = `mlflow_ct_${Date.now()}_${process.pid}`;
-    const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "mlflow-contract-"));
+    let workDir = "";
     let dbCreated = false;
     let migration: { status: ExitStatus; proc: ProcessHandle } | undefined;
     let server: ProcessHandle | undefined;
@@ -230,6 +230,7 @@ describe("contract: MLflow tracking server + credit-risk trainer (PostgreSQL, S3
             return;
         }
         assert.ok(svc);
+        workDir = fs.mkdtempSync(path.join(os.tmpdir(), "mlflow-contract-"));
         await pgAdmin(svc, "create", dbName);
         dbCreated = true;
 
@@ -264,7 +265,9 @@ describe("contract: MLflow tracking server + credit-risk trainer (PostgreSQL, S3
         if (svc && dbCreated) {
             await pgAdmin(svc, "drop", dbName).catch((e) => console.log(`    [contract] drop ${dbName}: ${e}`));
         }
-        fs.rmSync(workDir, { recursive: true, force: true });
+        if (workDir) {
+            fs.rmSync(workDir, { recursive: true, force: true });
+        }
     });
 
     afterEach(function () {
@@ -313,7 +316,7 @@ describe("contract: MLflow tracking server + credit-risk trainer (PostgreSQL, S3
     describe("training job (examples/credit-risk/train.py)", function () {
         let train: { status: ExitStatus; proc: ProcessHandle } | undefined;
         let result: TrainResult | undefined;
-        const resultFile = path.join(workDir, "termination-log");
+        let resultFile = "";
         const trainer = renderedTrainingJob();
         const jobName = `train-credit-risk-${process.pid}`;
 
@@ -322,6 +325,7 @@ describe("contract: MLflow tracking server + credit-risk trainer (PostgreSQL, S3
                 this.skip();
                 return;
             }
+            resultFile = path.join(workDir, "termination-log");
             const c = onLoopback(trainer, {
                 command: { python: svc.venv.python, "/app/train.py": TRAIN_PY },
                 env: {
