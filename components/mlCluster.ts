@@ -94,6 +94,12 @@ export interface MlClusterArgs {
     supportType?: "STANDARD" | "EXTENDED";
     /** Cluster Autoscaler settings. */
     autoscaler?: ClusterAutoscalerOptions;
+    /**
+     * Turn on EBS encryption by default in the region (covers volumes no launch template describes,
+     * e.g. from other tools). Default true. Account-wide; retained on destroy so a teardown never
+     * turns it off for others.
+     */
+    ebsEncryptionByDefault?: boolean;
     /** Default mode of {@link MlCluster.workloadIdentity}: podIdentity (default) or irsa (also creates the IAM OIDC provider). */
     workloadIdentityMode?: WorkloadIdentityMode;
     /** Tags for every AWS resource. */
@@ -115,6 +121,7 @@ export interface MlClusterSettings {
     supportType: "STANDARD" | "EXTENDED";
     autoscaler: Required<Omit<ClusterAutoscalerOptions, "image">> & { image: string };
     workloadIdentityMode: WorkloadIdentityMode;
+    ebsEncryptionByDefault: boolean;
     tags: Record<string, string>;
 }
 
@@ -152,6 +159,7 @@ export function validateMlClusterArgs(name: string, args: MlClusterArgs): MlClus
             maxNodeProvisionTime: auto.maxNodeProvisionTime ?? "15m",
         },
         workloadIdentityMode: args.workloadIdentityMode ?? "podIdentity",
+        ebsEncryptionByDefault: args.ebsEncryptionByDefault ?? true,
         tags: args.tags ?? {},
     };
 
@@ -524,6 +532,10 @@ export class MlCluster extends pulumi.ComponentResource implements NodeGroupTarg
         const cniRole = addonRole("vpc-cni", "AmazonEKS_CNI_Policy");
         const vpcCni = addon("vpc-cni", { podIdentityAssociations: [{ roleArn: cniRole.arn, serviceAccount: "aws-node" }] }, [this.podIdentityAgent]);
         this.nodeDependencies = [this.podIdentityAgent, kubeProxy, vpcCni];
+
+        if (s.ebsEncryptionByDefault) {
+            new aws.ebs.EncryptionByDefault(`${name}-ebs-encryption`, { enabled: true }, { parent: this, retainOnDelete: true });
+        }
 
         const systemDisk: NodeDiskSettings = { amiType: "AL2023_x86_64_STANDARD", volumeSizeGiB: s.system.rootVolumeSizeGiB, iops: 3000, throughputMiBps: 125 };
         const systemTemplate = nodeLaunchTemplate(

@@ -69,6 +69,7 @@ describe("MlCluster", () => {
                 "aws:iam/role:Role mlc-vpc-cni-role",
                 "aws:iam/rolePolicyAttachment:RolePolicyAttachment mlc-vpc-cni-policy",
                 "aws:eks/addon:Addon mlc-vpc-cni",
+                "aws:ebs/encryptionByDefault:EncryptionByDefault mlc-ebs-encryption",
                 "aws:ec2/launchTemplate:LaunchTemplate mlc-system-lt",
                 "aws:eks/nodeGroup:NodeGroup mlc-system",
                 "aws:eks/addon:Addon mlc-coredns",
@@ -214,6 +215,12 @@ describe("MlCluster", () => {
             assert.equal(i.imageId, undefined, "EKS picks the AMI for the amiType");
             assert.equal(i.userData, undefined);
         }
+    });
+
+    it("turns on EBS encryption by default in the region and never turns it off on destroy", () => {
+        const e = one(resources, "aws:ebs/encryptionByDefault:EncryptionByDefault", "mlc-ebs-encryption");
+        assert.equal(e.inputs.enabled, true);
+        assert.equal(e.retainOnDelete, true);
     });
 
     it("keeps data access off the node role: only the worker and image-pull managed policies", () => {
@@ -368,6 +375,13 @@ describe("MlCluster variants", () => {
         }
         assert.equal(ofType(resources, "mlops-platform:index:ClusterAutoscaler").length, 0);
         assert.equal(ofType(resources, "kubernetes:apps/v1:Deployment").length, 0);
+    });
+
+    it("leaves the region's EBS default alone when asked", async () => {
+        const { resources } = await recordResources(() => {
+            new MlCluster("n", { ...BASE, ebsEncryptionByDefault: false, autoscaler: { enabled: false } });
+        });
+        assert.equal(ofType(resources, "aws:ebs/encryptionByDefault:EncryptionByDefault").length, 0);
     });
 
     it("creates the IAM OIDC provider and IRSA-trusted roles in irsa mode", async () => {
