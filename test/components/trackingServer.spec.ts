@@ -12,6 +12,8 @@ import {
 } from "../../components/trackingServer";
 import { RESTRICTED_NAMESPACE_LABELS } from "../../components/k8s-security";
 import { assertDigestPinned } from "../../components/k8s-validation";
+import { checkManifests } from "../../harness/manifests";
+import { runPolicyPack } from "../../harness/policy-runner";
 import { recordResources } from "../../harness/run";
 import { RecordedResource } from "../../harness/types";
 import { renderedDbMigration, renderedTrackingServer } from "../contract/rendered";
@@ -417,6 +419,19 @@ describe("TrackingServer", () => {
             assert.ok(hosts.includes("mlflow.example.com") && hosts.includes("mlflow.example.com:443"));
             assert.equal(c.args[c.args.indexOf("--cors-allowed-origins") + 1], "https://mlflow.example.com");
             assert.equal(prodOutputs.externalUrl, "https://mlflow.example.com");
+        });
+
+        it("renders Kubernetes objects valid against their schemas (Gateway API included)", () => {
+            const checks = checkManifests(prod);
+            assert.deepEqual(checks.map((c) => c.manifest.kind).sort(), ["Deployment", "HTTPRoute", "Namespace", "NetworkPolicy", "PodDisruptionBudget", "Secret", "Service", "ServiceAccount"]);
+            for (const c of checks) {
+                assert.deepEqual([c.manifest.kind, c.schema, c.errors], [c.manifest.kind, true, []]);
+            }
+        });
+
+        it("passes the security policy pack with no violation", async () => {
+            const result = await runPolicyPack("security", prod, {});
+            assert.deepEqual(result.violations.map((v) => `${v.policyName}: ${v.message}`), []);
         });
 
         it("admits the gateway's proxy namespace in the NetworkPolicy", () => {

@@ -10,6 +10,8 @@ import {
     specHash,
     validateTrainingJobArgs,
 } from "../../components/trainingJob";
+import { checkManifests } from "../../harness/manifests";
+import { runPolicyPack } from "../../harness/policy-runner";
 import { recordResources } from "../../harness/run";
 import { RecordedResource } from "../../harness/types";
 import { renderedTrainingJob } from "../contract/rendered";
@@ -278,6 +280,19 @@ describe("TrainingJob", () => {
             assert.deepEqual(pod.tolerations, GPU.tolerations);
             assert.deepEqual(pod.volumes[0], { name: "dshm", emptyDir: { sizeLimit: "16Gi", medium: "Memory" } });
         });
+
+        it("passes the security policy pack (GPU limits, tolerations)", async () => {
+            const result = await runPolicyPack("security", gpu, {});
+            assert.deepEqual(result.violations.map((v) => `${v.policyName}: ${v.message}`), []);
+        });
+    });
+
+    it("renders schema-valid objects that pass the security policy pack (CPU Job)", async () => {
+        for (const c of checkManifests(resources)) {
+            assert.deepEqual([c.manifest.kind, c.schema, c.errors], [c.manifest.kind, true, []]);
+        }
+        const result = await runPolicyPack("security", resources, {});
+        assert.deepEqual(result.violations.map((v) => `${v.policyName}: ${v.message}`), []);
     });
 
     describe("CronJob for scheduled retraining", () => {
@@ -307,6 +322,14 @@ describe("TrainingJob", () => {
             assert.equal(cronOutputs.kind, "CronJob");
             assert.equal(cronOutputs.jobName, "credit-risk");
             assert.equal(cronOutputs.runId, undefined);
+        });
+
+        it("renders a schema-valid CronJob that passes the security policy pack", async () => {
+            for (const c of checkManifests(cron)) {
+                assert.deepEqual([c.manifest.kind, c.schema, c.errors], [c.manifest.kind, true, []]);
+            }
+            const result = await runPolicyPack("security", cron, {});
+            assert.deepEqual(result.violations.map((v) => `${v.policyName}: ${v.message}`), []);
         });
 
         it("names each MLflow run after its Job through the downward API", () => {
