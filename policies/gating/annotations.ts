@@ -9,6 +9,12 @@ export const ROLE_LABEL = "mlops.platform/role";
 export const ROLES = ["serving", "training", "tracking", "system"] as const;
 export type PlatformRole = (typeof ROLES)[number];
 
+/**
+ * Label on serving Services naming what they are for: `active`, `preview` (blue-green idle slot),
+ * `track` (one canary track), `shared` (both tracks, replica-ratio split).
+ */
+export const ENDPOINT_LABEL = "mlops.platform/endpoint";
+
 export const TRACKS = ["stable", "canary", "blue", "green"] as const;
 export type Track = (typeof TRACKS)[number];
 

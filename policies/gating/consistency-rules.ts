@@ -225,8 +225,8 @@ export const servicesSelectWorkloads: StackValidationPolicy = {
             if (findExemption(config.exemptions, route.meta)) continue;
             if (route.rules === UNKNOWN) continue;
             const rawRules = lit(() => (Array.isArray(route.resource.props.spec?.rules) ? route.resource.props.spec.rules : []));
-            route.rules.forEach((refs, i) => {
-                refs.forEach((ref, j) => {
+            route.rules.forEach((rule, i) => {
+                rule.backendRefs.forEach((ref, j) => {
                     if (ref.kind !== "Service" || (ref.group !== "" && ref.group !== "core")) return;
                     const where = `${describeResource("HTTPRoute", route.meta)} rules[${i}].backendRefs[${j}]`;
                     const svc = serviceForBackend(inv, route, ref);

@@ -14,7 +14,7 @@ import {
     workloadsSelectedBy,
 } from "../security/rules/k8s-inventory";
 import { describeResource, globMatch, UNKNOWN, withDefaults } from "../security/rules/k8s-resources";
-import { ANNOTATIONS, TRACKS } from "./annotations";
+import { ANNOTATIONS, ENDPOINT_LABEL, TRACKS } from "./annotations";
 import { readRelease, ReleaseOnResource } from "./release-rules";
 
 function releaseOf(w: WorkloadInfo): ReleaseOnResource | undefined {
@@ -64,7 +64,9 @@ export function trafficShares(inv: K8sInventory): { shares: TrafficShare[]; nonL
             nonLiteralRoutes.push(route);
             continue;
         }
-        route.rules.forEach((refs, i) => {
+        route.rules.forEach((rule, i) => {
+            if (rule.targeted) return; // opt-in traffic (header/query match), not a share of all requests
+            const refs = rule.backendRefs;
             const total = refs.reduce((a, r) => a + Math.max(0, r.weight), 0);
             const into = new Map<WorkloadInfo, number>();
             for (const ref of refs) {
@@ -103,8 +105,9 @@ interface CanaryConfig {
 export const canaryWeightLimit: StackValidationPolicy = {
     name: "canary-weight-limit",
     description:
-        "A canary release may receive more than canaryMaxWeight percent of traffic (HTTPRoute weights, or replica ratio " +
-        `behind one Service) only when it is annotated ${ANNOTATIONS.gate}=pass.`,
+        "A canary release may receive more than canaryMaxWeight percent of traffic (weights of HTTPRoute rules that are not " +
+        "header/query-targeted, or replica ratio behind one Service) only when it is annotated " +
+        `${ANNOTATIONS.gate}=pass. Mirrored traffic and opt-in header routes do not count.`,
     severity: "critical",
     enforcementLevel: "mandatory",
     tags: ["model-gating", "mlops", "rollout"],
@@ -157,7 +160,8 @@ interface BlueGreenConfig {
 export const blueGreenSwitchGated: StackValidationPolicy = {
     name: "blue-green-switch-gated",
     description:
-        "A Service that receives traffic (any Service not matching previewServices, and any Service an HTTPRoute sends weight to) " +
+        `A Service that receives traffic (any Service not labelled ${ENDPOINT_LABEL}=preview nor matching previewServices, and any ` +
+        "Service a catch-all HTTPRoute rule sends weight to) " +
         `may select a blue/green slot only if that slot's Deployment carries a release annotated ${ANNOTATIONS.gate}=pass.`,
     severity: "critical",
     enforcementLevel: "mandatory",
@@ -185,15 +189,17 @@ export const blueGreenSwitchGated: StackValidationPolicy = {
         const routedWithWeight = new Set<ServiceInfo>();
         for (const route of inv.httpRoutes) {
             if (route.rules === UNKNOWN) continue;
-            for (const refs of route.rules) {
-                for (const ref of refs) {
+            for (const rule of route.rules) {
+                if (rule.targeted) continue; // a preview header reaches the idle slot on purpose
+                for (const ref of rule.backendRefs) {
                     const svc = isServiceRef(ref) && ref.weight > 0 ? serviceForBackend(inv, route, ref) : undefined;
                     if (svc) routedWithWeight.add(svc);
                 }
             }
         }
         for (const svc of inv.services) {
-            const preview = config.previewServices.some((p) => globMatch(p, svc.meta.name));
+            const preview =
+                svc.meta.labels[ENDPOINT_LABEL] === "preview" || config.previewServices.some((p) => globMatch(p, svc.meta.name));
             if (preview && !routedWithWeight.has(svc)) continue;
             for (const w of workloadsSelectedBy(inv, svc)) {
                 const rel = releaseOf(w);

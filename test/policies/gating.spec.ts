@@ -352,3 +352,82 @@ describe("gating pack (via the gRPC policy runner)", function () {
         assert.equal(violationsOf(await session.run(ungated30, prod), "canary-weight-limit").length, 1);
     });
 });
+
+// ---------------------------------------------------------------------------------------------
+// Against what ServingStack really renders (under mocks): the contract seen from both sides.
+// ---------------------------------------------------------------------------------------------
+
+function servingRelease(version: number, f1: number, baselineF1: number) {
+    return {
+        model: "churn",
+        version: String(version),
+        modelUri: `models:/churn/${version}`,
+        metrics: { f1, accuracy: 0.91 },
+        baseline: { version: String(version - 1), metrics: { f1: baselineF1, accuracy: 0.9 }, samples: 20000 },
+        evaluation: { samples: 20000 },
+        approvedBy: "lead@example.com",
+    };
+}
+
+async function renderServing(args: Record<string, any>): Promise<RecordedResource[]> {
+    const k8s = await import("@pulumi/kubernetes");
+    const { ServingStack } = await import("../../components/servingStack");
+    const { recordResources } = await import("../../harness/run");
+    const rec = await recordResources(() => {
+        const provider = new k8s.Provider("k8s", { kubeconfig: "{}" });
+        new ServingStack("churn", {
+            namespace: "ml-serving",
+            runtime: { kind: "mlflow", image: `123456789012.dkr.ecr.us-east-1.amazonaws.com/server@${DIGEST}`, trackingUri: "http://mlflow.mlflow.svc:5000" },
+            identity: { clusterName: "mlops-dev", artifactReadPolicy: '{"Version":"2012-10-17","Statement":[]}' },
+            ...args,
+            provider,
+        } as any);
+    });
+    return rec.resources.filter((r) => !r.type.startsWith("pulumi:providers:"));
+}
+
+describe("gating pack against ServingStack's rendered objects", function () {
+    this.timeout(180_000);
+    let session: PolicyPackSession;
+    before(async () => {
+        session = await startPolicyPack("gating");
+    });
+    after(async () => {
+        await session?.close();
+    });
+    const gateway = { parentRef: { name: "mlops", namespace: "envoy-gateway-system" } };
+    const gatingIssues = (r: PolicyRunResult) =>
+        r.violations.filter((v) => !["workload-identity-trust", "services-select-workloads", "gpu-workloads-schedulable"].includes(v.policyName));
+
+    it("a gated canary at 10% behind a header route and a mirror passes every release and rollout gate", async () => {
+        const rs = await renderServing({
+            strategy: "canary",
+            canary: { stable: servingRelease(6, 0.84, 0.8), canary: servingRelease(7, 0.9, 0.84), canaryWeight: 10, mirror: true },
+            gateway,
+        });
+        const r = await session.run(rs, { "model-approval-required": { requireApproval: true } });
+        assert.deepEqual(gatingIssues(r), [], show(r));
+        assert.deepEqual(violationsOf(r, "services-select-workloads"), [], show(r));
+    });
+
+    it("a canary that fails the gate is held to canaryMaxWeight and flagged by the threshold gate", async () => {
+        const rs = await renderServing({
+            strategy: "canary",
+            canary: { stable: servingRelease(6, 0.84, 0.8), canary: servingRelease(7, 0.85, 0.84), canaryWeight: 30 },
+            gateway,
+        });
+        const r = await session.run(rs, { "canary-weight-limit": { canaryMaxWeight: 10 } });
+        assert.ok(violationsOf(r, "canary-weight-limit").some((v) => /receives 30% of traffic via HTTPRoute/.test(v.message)), show(r));
+        assert.ok(violationsOf(r, "model-gate-thresholds").some((v) => /churn v7 \(canary\): fails the gate/.test(v.message)), show(r));
+        const dev = await session.run(rs, { "canary-weight-limit": { canaryMaxWeight: 50 } });
+        assert.deepEqual(violationsOf(dev, "canary-weight-limit"), [], show(dev));
+    });
+
+    it("blue-green: the preview header route to an ungated idle slot is allowed; making it active is not", async () => {
+        const slots = { blue: servingRelease(6, 0.84, 0.8), green: servingRelease(7, 0.85, 0.84) };
+        const idle = await session.run(await renderServing({ strategy: "blueGreen", blueGreen: { slots, active: "blue" }, gateway }));
+        assert.deepEqual(violationsOf(idle, "blue-green-switch-gated"), [], show(idle));
+        const switched = await session.run(await renderServing({ strategy: "blueGreen", blueGreen: { slots, active: "green" }, gateway }));
+        assert.ok(violationsOf(switched, "blue-green-switch-gated").some((v) => /sends traffic to slot 'green'.*gate=fail/.test(v.message)), show(switched));
+    });
+});

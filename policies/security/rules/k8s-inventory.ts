@@ -71,11 +71,20 @@ export interface BackendRefInfo {
     weight: number;
 }
 
+export interface RouteRuleInfo {
+    backendRefs: BackendRefInfo[];
+    /**
+     * Every match of the rule requires a header or query parameter: opt-in traffic (testers, a
+     * preview header), not a share of general traffic. Rules without matches catch everything.
+     */
+    targeted: boolean;
+}
+
 export interface HttpRouteInfo {
     resource: PolicyResource;
     meta: K8sMeta;
     /** One entry per rules[]; UNKNOWN when the rules are not literal. */
-    rules: BackendRefInfo[][] | Unknown;
+    rules: RouteRuleInfo[] | Unknown;
 }
 
 export interface K8sInventory {
@@ -181,8 +190,16 @@ export function buildInventory(resources: readonly PolicyResource[]): K8sInvento
             case K8S.httpRoute: {
                 const meta = metaOf(props, r.name);
                 const rules = lit(() =>
-                    (Array.isArray(props.spec?.rules) ? [...props.spec.rules] : []).map((rule: any) =>
-                        (Array.isArray(rule?.backendRefs) ? [...rule.backendRefs] : []).map(
+                    (Array.isArray(props.spec?.rules) ? [...props.spec.rules] : []).map((rule: any): RouteRuleInfo => {
+                        const matches: any[] = Array.isArray(rule?.matches) ? [...rule.matches] : [];
+                        const targeted =
+                            matches.length > 0 &&
+                            matches.every(
+                                (m: any) =>
+                                    (Array.isArray(m?.headers) && m.headers.length > 0) ||
+                                    (Array.isArray(m?.queryParams) && m.queryParams.length > 0),
+                            );
+                        const backendRefs = (Array.isArray(rule?.backendRefs) ? [...rule.backendRefs] : []).map(
                             (b: any): BackendRefInfo => ({
                                 name: String(b?.name ?? ""),
                                 namespace: typeof b?.namespace === "string" ? b.namespace : undefined,
@@ -190,8 +207,9 @@ export function buildInventory(resources: readonly PolicyResource[]): K8sInvento
                                 group: typeof b?.group === "string" ? b.group : "",
                                 weight: typeof b?.weight === "number" ? b.weight : 1,
                             }),
-                        ),
-                    ),
+                        );
+                        return { backendRefs, targeted };
+                    }),
                 );
                 inv.httpRoutes.push({ resource: r, meta, rules });
                 break;
