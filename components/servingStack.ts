@@ -17,6 +17,7 @@ import {
     AutoscalingSpec,
     checkServingCore,
     HeaderMatch,
+    ServingConfig,
     ServingCore,
     ServingResources,
     ServingStrategy,
@@ -804,4 +805,52 @@ export function routeRules(plan: ServingPlan): Record<string, unknown>[] {
             backendRefs: [ref(stable, 100 - c.canaryWeight), ref(canary, c.canaryWeight)],
         },
     ];
+}
+
+/** What the platform supplies next to the `mlops-platform:serving` config. */
+export interface ServingInfrastructure {
+    provider: k8s.Provider;
+    /** TrackingServer's in-cluster URI. */
+    trackingUri: pulumi.Input<string>;
+    identity: ServingIdentityArgs;
+    /** The Gateway to attach to (required unless the config's gateway mode is `none`). */
+    gateway?: { parentRef: pulumi.Input<GatewayParentRef>; proxyNamespace?: pulumi.Input<string> };
+    /** GpuNodeGroup.scheduling, when the config asks for GPUs. */
+    gpuScheduling?: GpuScheduling;
+    awsRegion?: pulumi.Input<string>;
+    trackingAuthSecret?: MlflowRuntimeArgs["trackingAuthSecret"];
+}
+
+/** ServingStack args from the validated `mlops-platform:serving` config plus the platform's infrastructure. */
+export function servingStackArgs(config: ServingConfig, infra: ServingInfrastructure): ServingStackArgs {
+    if (config.gateway.mode !== "none" && !infra.gateway) {
+        throw new Error(`servingStackArgs: gateway mode "${config.gateway.mode}" needs infra.gateway (a Gateway component's parentRef)`);
+    }
+    const rt = config.runtime;
+    return {
+        provider: infra.provider,
+        namespace: config.namespace,
+        appName: config.name,
+        strategy: config.strategy,
+        ...(config.blueGreen ? { blueGreen: config.blueGreen } : {}),
+        ...(config.canary ? { canary: config.canary } : {}),
+        runtime:
+            rt.kind === "mlflow"
+                ? { kind: "mlflow", ...(rt.image ? { image: rt.image } : {}), ...(rt.workers ? { workers: rt.workers } : {}), trackingUri: infra.trackingUri, ...(infra.trackingAuthSecret ? { trackingAuthSecret: infra.trackingAuthSecret } : {}) }
+                : { ...rt },
+        replicas: config.replicas,
+        resources: config.resources,
+        ...(config.autoscaling ? { autoscaling: config.autoscaling } : {}),
+        gpus: config.gpus,
+        maxExtraGpus: config.maxExtraGpus,
+        ...(infra.gpuScheduling ? { gpuScheduling: infra.gpuScheduling } : {}),
+        gate: config.gate,
+        identity: infra.identity,
+        ...(config.gateway.mode !== "none" && infra.gateway
+            ? { gateway: { ...infra.gateway, ...(config.gateway.hostname ? { hostname: config.gateway.hostname } : {}) } }
+            : {}),
+        prometheusOperator: config.prometheusOperator,
+        alerts: config.alerts,
+        ...(infra.awsRegion ? { awsRegion: infra.awsRegion } : {}),
+    };
 }
