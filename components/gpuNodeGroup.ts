@@ -47,6 +47,29 @@ export const GPU_COUNT_BY_INSTANCE_TYPE: Readonly<Record<string, number>> = {
     "p5.4xlarge": 1, "p5.48xlarge": 8, "p5e.48xlarge": 8, "p5en.48xlarge": 8,
 };
 
+/** GPU model per instance family, as the `k8s.amazonaws.com/accelerator` label value. */
+export const GPU_MODEL_BY_FAMILY: Readonly<Record<string, string>> = {
+    g4dn: "nvidia-tesla-t4",
+    g5: "nvidia-a10g",
+    g6: "nvidia-l4",
+    g6e: "nvidia-l40s",
+    p3: "nvidia-tesla-v100",
+    p3dn: "nvidia-tesla-v100",
+    p4d: "nvidia-a100",
+    p4de: "nvidia-a100",
+    p5: "nvidia-h100",
+    p5e: "nvidia-h200",
+    p5en: "nvidia-h200",
+};
+
+/**
+ * The label Cluster Autoscaler's AWS provider treats as "this is a GPU node": until the device
+ * plugin advertises the GPUs, such a node counts as still starting, so one pending pod does not
+ * trigger several scale-ups.
+ * https://github.com/kubernetes/autoscaler/blob/master/cluster-autoscaler/cloudprovider/aws/README.md#special-note-on-gpu-instances
+ */
+export const ACCELERATOR_LABEL = "k8s.amazonaws.com/accelerator";
+
 /** GPU instance families the table covers. */
 export const GPU_INSTANCE_FAMILIES = [...new Set(Object.keys(GPU_COUNT_BY_INSTANCE_TYPE).map((t) => t.split(".")[0]))];
 
@@ -92,6 +115,8 @@ export interface GpuNodeGroupSettings {
     pool: string;
     instanceTypes: string[];
     gpusPerNode: number;
+    /** `k8s.amazonaws.com/accelerator` value: the GPU model when all types share it, else `nvidia`. */
+    accelerator: string;
     amiType: GpuAmiType;
     capacityType: "SPOT" | "ON_DEMAND";
     minSize: number;
@@ -121,6 +146,7 @@ export function validateGpuNodeGroupArgs(name: string, args: GpuNodeGroupArgs): 
         pool: args.pool ?? name,
         instanceTypes: args.instanceTypes,
         gpusPerNode: 0,
+        accelerator: "nvidia",
         amiType,
         capacityType: args.capacityType ?? "ON_DEMAND",
         minSize,
@@ -158,6 +184,8 @@ export function validateGpuNodeGroupArgs(name: string, args: GpuNodeGroupArgs): 
             p.add("instanceTypes", `all types must have the same GPU count (the autoscaler advertises one count per group); got counts ${[...counts].join(", ")}`);
         }
         s.gpusPerNode = counts.size === 1 ? [...counts][0] : 0;
+        const models = new Set(s.instanceTypes.map((t) => GPU_MODEL_BY_FAMILY[String(t).split(".")[0]]));
+        s.accelerator = models.size === 1 && [...models][0] ? [...models][0] : "nvidia";
     }
     checkOneOf(p, "capacityType", s.capacityType, ["SPOT", "ON_DEMAND"] as const);
     const minOk = checkInt(p, "minSize", s.minSize, 0, 1000);
@@ -179,7 +207,7 @@ export function validateGpuNodeGroupArgs(name: string, args: GpuNodeGroupArgs): 
         p.check(LABEL_KEY.test(k) && k.length <= 316, `labels.${k}`, "must be a Kubernetes label key (optional DNS prefix, then a name of at most 63 characters)");
         p.check(typeof v === "string" && LABEL_VALUE.test(v), `labels.${k}`, `value must be a Kubernetes label value (at most 63 alphanumerics, '-', '_', '.'), got ${describe(v)}`);
         p.check(
-            k !== POOL_LABEL && k !== GPU_PRESENT_LABEL && !k.startsWith("eks.amazonaws.com/") && !k.startsWith("kubernetes.io/"),
+            k !== POOL_LABEL && k !== GPU_PRESENT_LABEL && k !== ACCELERATOR_LABEL && !k.startsWith("eks.amazonaws.com/") && !k.startsWith("kubernetes.io/"),
             `labels.${k}`,
             `is reserved (set by the pool or by EKS)`,
         );
@@ -194,8 +222,8 @@ export function validateGpuNodeGroupArgs(name: string, args: GpuNodeGroupArgs): 
 }
 
 /** Node labels of a pool. */
-export function gpuNodeLabels(pool: string, extra: Record<string, string> = {}): Record<string, string> {
-    return { ...extra, [GPU_PRESENT_LABEL]: "true", [POOL_LABEL]: pool };
+export function gpuNodeLabels(pool: string, accelerator: string, extra: Record<string, string> = {}): Record<string, string> {
+    return { ...extra, [GPU_PRESENT_LABEL]: "true", [POOL_LABEL]: pool, [ACCELERATOR_LABEL]: accelerator };
 }
 
 /** The scheduling contract of a pool, built from the same constants as its taint and labels. */
@@ -209,9 +237,11 @@ export function gpuScheduling(pool: string): GpuScheduling {
  * the autoscaler learns the labels, taint and GPU capacity a new node would have from these.
  * https://github.com/kubernetes/autoscaler/blob/master/cluster-autoscaler/cloudprovider/aws/README.md#auto-discovery-setup
  */
-export function scaleFromZeroTags(s: Pick<GpuNodeGroupSettings, "pool" | "labels" | "gpusPerNode" | "rootVolumeSizeGiB" | "capacityType">): Record<string, string> {
+export function scaleFromZeroTags(
+    s: Pick<GpuNodeGroupSettings, "pool" | "accelerator" | "labels" | "gpusPerNode" | "rootVolumeSizeGiB" | "capacityType">,
+): Record<string, string> {
     const tags: Record<string, string> = {};
-    for (const [k, v] of Object.entries(gpuNodeLabels(s.pool, s.labels))) {
+    for (const [k, v] of Object.entries(gpuNodeLabels(s.pool, s.accelerator, s.labels))) {
         tags[`${NODE_TEMPLATE_TAG_PREFIX}/label/${k}`] = v;
     }
     // EKS labels nodes with their capacity type; serving pools are often selected by it.
@@ -252,7 +282,7 @@ export class GpuNodeGroup extends pulumi.ComponentResource {
         const s = validateGpuNodeGroupArgs(name, args);
         const child: pulumi.CustomResourceOptions = { parent: this };
         const cluster = args.cluster;
-        const labels = gpuNodeLabels(s.pool, s.labels);
+        const labels = gpuNodeLabels(s.pool, s.accelerator, s.labels);
         const tags = { ...s.tags, [POOL_LABEL]: s.pool };
 
         const template = nodeLaunchTemplate(

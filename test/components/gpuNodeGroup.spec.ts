@@ -3,6 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as assert from "node:assert/strict";
 import {
     GPU_COUNT_BY_INSTANCE_TYPE,
+    GPU_INSTANCE_FAMILIES,
+    GPU_MODEL_BY_FAMILY,
     GpuNodeGroup,
     GpuNodeGroupArgs,
     gpuScheduling,
@@ -61,6 +63,7 @@ describe("GpuNodeGroup (AL2023 NVIDIA, spot, scale to zero)", () => {
                 `${NG} train-nodes`,
                 `${TAG} train-asg-label-nvidia-com-gpu-present`,
                 `${TAG} train-asg-label-mlops-platform-pool`,
+                `${TAG} train-asg-label-k8s-amazonaws-com-accelerator`,
                 `${TAG} train-asg-label-eks-amazonaws-com-capacitytype`,
                 `${TAG} train-asg-taint-nvidia-com-gpu`,
                 `${TAG} train-asg-resources-nvidia-com-gpu`,
@@ -82,7 +85,8 @@ describe("GpuNodeGroup (AL2023 NVIDIA, spot, scale to zero)", () => {
         assert.deepEqual(i.subnetIds, ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]);
         assert.equal(i.nodeRoleArn, "arn:aws:iam::123456789012:role/mlc-node-role-1234567");
         assert.deepEqual(i.taints, [{ key: "nvidia.com/gpu", value: "true", effect: "NO_SCHEDULE" }]);
-        assert.deepEqual(i.labels, { "nvidia.com/gpu.present": "true", "mlops.platform/pool": "training" });
+        // g5 (A10G) and g6 (L4) differ in model, so the accelerator label is the generic one.
+        assert.deepEqual(i.labels, { "nvidia.com/gpu.present": "true", "mlops.platform/pool": "training", "k8s.amazonaws.com/accelerator": "nvidia" });
         assert.equal(i.tags.team, "ml");
     });
 
@@ -189,6 +193,7 @@ describe("GpuNodeGroup variants", () => {
         const ng = one(resources, NG, "serve-nodes").inputs;
         assert.deepEqual([ng.capacityType, ng.scalingConfig.minSize, ng.scalingConfig.desiredSize], ["ON_DEMAND", 1, 1]);
         assert.equal(ng.labels["mlops.platform/workload"], "serving");
+        assert.equal(ng.labels["k8s.amazonaws.com/accelerator"], "nvidia-l40s", "the autoscaler's GPU label, with the model");
         const keys = ofType(resources, TAG).map((t) => `${t.inputs.tag.key}=${t.inputs.tag.value}`);
         assert.ok(keys.includes(`${TEMPLATE}/label/mlops.platform/workload=serving`));
         assert.ok(keys.includes(`${TEMPLATE}/label/eks.amazonaws.com/capacityType=ON_DEMAND`));
@@ -217,6 +222,12 @@ describe("validateGpuNodeGroupArgs", () => {
             [s.pool, s.amiType, s.capacityType, s.minSize, s.maxSize, s.desiredSize, s.rootVolumeSizeGiB, s.gpusPerNode, s.devicePlugin],
             ["gpu", "AL2023_x86_64_NVIDIA", "ON_DEMAND", 0, 2, 0, 200, 1, true],
         );
+    });
+    it("knows the GPU model of every family it accepts", () => {
+        for (const family of GPU_INSTANCE_FAMILIES) {
+            assert.match(GPU_MODEL_BY_FAMILY[family] ?? "", /^nvidia-/, family);
+        }
+        assert.equal(validateGpuNodeGroupArgs("gpu", { cluster, instanceTypes: ["g5.xlarge", "g5.2xlarge"] }).accelerator, "nvidia-a10g");
     });
     it("rejects a non-GPU instance type clearly", () => assertInvalid(v({ instanceTypes: ["m5.large"] }), "instanceTypes[0]", /not an NVIDIA GPU instance type/));
     it("rejects an unknown size of a GPU family", () => assertInvalid(v({ instanceTypes: ["g5.3xlarge"] }), "instanceTypes[0]", /g5\.xlarge/));
