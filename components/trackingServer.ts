@@ -79,7 +79,8 @@ export interface TrackingServerArgs {
     clientSecurityGroupIds: pulumi.Input<pulumi.Input<string>[]>;
     /**
      * MLflow server image pinned by digest (`repo@sha256:...`) containing MLflow {@link MLFLOW_VERSION}
-     * with psycopg2 and boto3. Tags are refused.
+     * (`mlflow[auth]` when `auth` is set: basic auth needs Flask-WTF), psycopg2 and boto3, running
+     * as a non-root user. Tags are refused.
      */
     image: pulumi.Input<string>;
     /** Artifact store: the server proxies artifacts to `s3://<bucket>/<prefix>`. */
@@ -196,6 +197,17 @@ export function validateTrackingServerArgs(args: TrackingServerArgs): TrackingSe
     };
     p.check(args.provider !== undefined, "provider", "is required (the cluster's Kubernetes provider)");
     checkImage(p, "image", args.image);
+    p.check(args.vpcId !== undefined && args.vpcId !== "", "vpcId", "is required (the cluster's VPC)");
+    if (Array.isArray(args.subnetIds)) {
+        p.check(args.subnetIds.length >= 2, "subnetIds", `must list private subnets in at least two AZs (RDS subnet groups need two), got ${args.subnetIds.length}`);
+    } else {
+        p.check(args.subnetIds !== undefined, "subnetIds", "is required (private subnets in at least two AZs)");
+    }
+    if (Array.isArray(args.clientSecurityGroupIds)) {
+        p.check(args.clientSecurityGroupIds.length >= 1, "clientSecurityGroupIds", "must list the cluster/node security groups allowed to reach PostgreSQL");
+    } else {
+        p.check(args.clientSecurityGroupIds !== undefined, "clientSecurityGroupIds", "is required (the cluster/node security groups)");
+    }
     checkDnsLabel(p, "namespace", s.namespace);
     checkDnsLabel(p, "serviceName", s.serviceName);
     checkInt(p, "port", s.port, 1024, 65535);

@@ -467,6 +467,9 @@ describe("TrackingServer", () => {
         const base = () => args();
         const cases: Array<[string, Partial<TrackingServerArgs>]> = [
             ["image", { image: "mlflow:3.17.2" }],
+            ["vpcId", { vpcId: "" }],
+            ["subnetIds", { subnetIds: ["subnet-a"] }],
+            ["clientSecurityGroupIds", { clientSecurityGroupIds: [] }],
             ["namespace", { namespace: "ML_Flow" }],
             ["serviceName", { serviceName: "mlflow server" }],
             ["port", { port: 80 }],
