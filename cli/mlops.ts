@@ -4,6 +4,8 @@ import { Command, CommanderError } from "commander";
 import * as path from "path";
 import * as fs from "fs";
 import { diffPlans, renderDiffMarkdown, renderDiffText } from "./diff";
+import { gateCommand } from "./gate";
+import { MlflowClient } from "./mlflow-client";
 import { planCommand } from "./plan";
 
 /** The project root: the folder holding Pulumi.yaml (the package root). */
@@ -44,6 +46,20 @@ export function buildProgram(root: string = PROJECT_ROOT): Command {
                 console.log(result.text);
             }
             process.exitCode = result.exitCode;
+        });
+    program
+        .command("gate")
+        .description("Gate a candidate model on MLflow metrics with the stack's gating rules (exit 3 on FAIL)")
+        .requiredOption("-s, --stack <name>", "stack whose gating rules apply (policies/config/<stack>.json)")
+        .requiredOption("--candidate <ref>", "runs:/<id>, models:/<name>/<version> or models:/<name>@<alias>")
+        .option("--baseline <ref>", "baseline reference (default models:/<model>@champion; `none` for a first release)")
+        .option("--tracking-uri <url>", "MLflow tracking server (default $MLFLOW_TRACKING_URI; auth from $MLFLOW_TRACKING_USERNAME/_PASSWORD/_TOKEN)")
+        .option("--json", "print the verdict as JSON")
+        .action(async (o: { stack: string; candidate: string; baseline?: string; trackingUri?: string; json?: boolean }) => {
+            const env = { ...process.env, ...(o.trackingUri ? { MLFLOW_TRACKING_URI: o.trackingUri } : {}) };
+            const outcome = await gateCommand({ root, stack: o.stack, candidate: o.candidate, baseline: o.baseline, client: MlflowClient.fromEnv(env) });
+            console.log(o.json ? JSON.stringify({ passed: outcome.verdict.passed, verdict: outcome.verdict, candidate: outcome.candidate, baseline: outcome.baseline }, null, 2) : outcome.text);
+            process.exitCode = outcome.exitCode;
         });
     return program;
 }

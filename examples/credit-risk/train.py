@@ -390,6 +390,8 @@ def train(args: argparse.Namespace, settings: dict[str, Any]) -> dict[str, Any]:
             "recall": recall_score(y_test, predicted),
             "roc_auc": roc_auc_score(y_test, scores),
             "train_seconds": time.monotonic() - started,
+            # Size of the evaluation set: the gate's significance test needs it.
+            "eval_samples": float(len(y_test)),
         }
         mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
 

@@ -484,6 +484,86 @@ describe("contract: MLflow tracking server + credit-risk trainer (PostgreSQL, S3
         });
     });
 
+    describe("mlops gate against this server (real REST API)", function () {
+        const model = `gate-demo-${process.pid}`;
+        const cli = path.join(ROOT, "dist", "cli", "mlops.js");
+
+        async function api(endpoint: string, body: unknown): Promise<any> {
+            const res = await fetch(`${base}/api/2.0/mlflow/${endpoint}`, {
+                method: "POST",
+                headers: { "Content-Type": "application/json" },
+                body: JSON.stringify(body),
+            });
+            const text = await res.text();
+            assert.ok(res.ok, `${endpoint}: ${res.status} ${text}`);
+            return JSON.parse(text || "{}");
+        }
+
+        /** A run with exactly these metrics, registered as a new version of the model. */
+        async function version(metrics: Record<string, number>): Promise<string> {
+            const run = await api("runs/create", { experiment_id: "0", start_time: Date.now() });
+            const runId = run.run.info.run_id;
+            for (const [key, value] of Object.entries(metrics)) {
+                await api("runs/log-metric", { run_id: runId, key, value, timestamp: Date.now(), step: 0 });
+            }
+            const mv = await api("model-versions/create", { name: model, source: `runs:/${runId}/model`, run_id: runId });
+            return String(mv.model_version.version);
+        }
+
+        function gate(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+            return new Promise((resolve) => {
+                execFile(process.execPath, [cli, "gate", "--stack", "dev", "--tracking-uri", base, ...args], { timeout: 60_000 }, (err, stdout, stderr) =>
+                    resolve({ code: err ? ((err as any).code ?? 1) : 0, stdout, stderr }),
+                );
+            });
+        }
+
+        let champion: string;
+        before(async function () {
+            if (!svc || !server) {
+                this.skip();
+                return;
+            }
+            await api("registered-models/create", { name: model });
+            champion = await version({ f1: 0.8, accuracy: 0.85, eval_samples: 20000 });
+            await client.setModelVersionAlias(model, "champion", champion);
+        });
+
+        it("passes a candidate that beats the champion's F1 by more than 2 % (exit 0)", async function () {
+            const candidate = await version({ f1: 0.83, accuracy: 0.86, eval_samples: 20000 });
+            const r = await gate(["--candidate", `models:/${model}/${candidate}`]);
+            assert.strictEqual(r.code, 0, r.stdout + r.stderr);
+            assert.match(r.stdout, new RegExp(`candidate ${model} v${candidate} .* vs baseline ${model} v${champion}`));
+            assert.match(r.stdout, /^f1\s+minRelativeChange\s+0\.83\d*\s+0\.8\d*\s+.*pass$/m);
+            assert.match(r.stdout, /verdict: PASS/);
+        });
+
+        it("fails a candidate that improves F1 by less than 2 % (exit 3), naming metric, values and rule", async function () {
+            const candidate = await version({ f1: 0.81, accuracy: 0.9, eval_samples: 20000 });
+            const r = await gate(["--candidate", `models:/${model}/${candidate}`]);
+            assert.strictEqual(r.code, 3, r.stdout + r.stderr);
+            assert.match(r.stdout, /verdict: FAIL/);
+            assert.match(r.stdout, /f1/);
+        });
+
+        it("reads a run reference and an explicit baseline alias, and prints JSON", async function () {
+            const candidate = await version({ f1: 0.9, eval_samples: 20000 });
+            const mv = await client.getModelVersion(model, candidate);
+            const r = await gate(["--candidate", `runs:/${mv.run_id}`, "--baseline", `models:/${model}@champion`, "--json"]);
+            assert.strictEqual(r.code, 0, r.stdout + r.stderr);
+            const out = JSON.parse(r.stdout);
+            assert.strictEqual(out.passed, true);
+            assert.strictEqual(out.candidate.metrics.f1, 0.9);
+            assert.strictEqual(out.baseline.version, champion);
+        });
+
+        it("reports an unknown model clearly (exit 1)", async function () {
+            const r = await gate(["--candidate", `models:/${model}-missing/1`]);
+            assert.strictEqual(r.code, 1);
+            assert.match(r.stderr, /RESOURCE_DOES_NOT_EXIST|404/);
+        });
+    });
+
     it("trainer exits non-zero with one line naming MLFLOW_TRACKING_URI when the server is unreachable", async function () {
         if (!svc) {
             this.skip();
