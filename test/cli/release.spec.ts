@@ -9,6 +9,8 @@ import { planRelease, registerReleaseCommands, ReleaseAction, releaseCommand } f
 import { parseServingConfig, ServingConfig } from "../../components/servingConfig";
 import { ServingStack, servingStackArgs } from "../../components/servingStack";
 import { recordResources } from "../../harness/run";
+import { loadPolicyConfig, runPolicyPack } from "../../harness/policy-runner";
+import { Gateway } from "../../components/gateway";
 import { loadStackConfig } from "../../harness/stack-config";
 
 const ROOT = path.resolve(__dirname, "..", "..", "..");
@@ -153,6 +155,44 @@ describe("mlops release", () => {
             assert.deepEqual(parseServingConfig(loaded.config["mlops-platform:serving"]), cfg);
             assert.equal(loaded.config["mlops-platform:environment"], stack);
         }
+    });
+
+    describe("the proposed blocks under both policy packs", () => {
+        async function violations(stack: "dev" | "prod", cfg: ServingConfig): Promise<string[]> {
+            const rec = await recordResources(() => {
+                const provider = new k8s.Provider("k8s", { kubeconfig: "{}" });
+                const gw = new Gateway("mlops-gateway", { provider });
+                const policy = JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "s3:GetObject", Resource: "arn:aws:s3:::artifacts/mlflow/*" }] });
+                new ServingStack(
+                    "mlops-serving",
+                    servingStackArgs(cfg, {
+                        provider,
+                        trackingUri: "http://tracking.mlflow.svc.cluster.local:5000",
+                        identity: { clusterName: `mlops-${stack}`, artifactReadPolicy: policy },
+                        gateway: { parentRef: gw.parentRef, proxyNamespace: gw.proxyNamespace },
+                    }),
+                    { dependsOn: gw.teardownDependencies },
+                );
+            });
+            const out: string[] = [];
+            for (const pack of ["security", "gating"] as const) {
+                const r = await runPolicyPack(pack, rec.resources, loadPolicyConfig(ROOT, stack));
+                out.push(...r.violations.filter((v) => v.enforcementLevel === "mandatory").map((v) => `${v.policyName}: ${v.message.split("\n").pop()}`));
+            }
+            return out;
+        }
+
+        it("dev (canary 50%) and prod (canary 10%) have no mandatory violations", async () => {
+            assert.deepEqual(await violations("dev", servingOf(tempProject("dev", DEV_SERVING).text)), []);
+            assert.deepEqual(await violations("prod", servingOf(tempProject("prod", PROD_SERVING).text)), []);
+        });
+
+        it("prod rejects an ungated candidate at 20%", async () => {
+            const cfg = servingOf(tempProject("prod", PROD_SERVING.replace("metrics: { f1: 0.84, accuracy: 0.89 }", "metrics: { f1: 0.805, accuracy: 0.89 }")).text);
+            cfg.canary!.canaryWeight = 20;
+            const names = [...new Set((await violations("prod", cfg)).map((v) => v.split(":")[0]))].sort();
+            assert.deepEqual(names, ["canary-weight-limit", "model-gate-thresholds"]);
+        });
     });
 
     describe("set-weight", () => {
