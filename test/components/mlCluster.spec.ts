@@ -1,4 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
+import { DaemonSet, Deployment } from "kubernetes-models/apps/v1";
+import { ServiceAccount } from "kubernetes-models/v1";
+import { ClusterRole, ClusterRoleBinding, Role, RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1";
+import { StorageClass } from "kubernetes-models/storage.k8s.io/v1";
 import * as assert from "node:assert/strict";
 import { clusterAutoscalerPolicy } from "../../components/clusterAutoscaler";
 import { GpuNodeGroup } from "../../components/gpuNodeGroup";
@@ -260,6 +264,26 @@ describe("MlCluster", () => {
         assert.ok(k8sResources.length >= 9);
         for (const r of k8sResources) {
             assert.equal(r.provider, ref, `${r.type} ${r.name} uses the cluster's provider`);
+        }
+    });
+
+    it("renders every Kubernetes manifest valid against the Kubernetes schema", () => {
+        const models: Record<string, new (data: any) => { validate(): void }> = {
+            "kubernetes:apps/v1:Deployment": Deployment,
+            "kubernetes:apps/v1:DaemonSet": DaemonSet,
+            "kubernetes:core/v1:ServiceAccount": ServiceAccount,
+            "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole": ClusterRole,
+            "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding": ClusterRoleBinding,
+            "kubernetes:rbac.authorization.k8s.io/v1:Role": Role,
+            "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": RoleBinding,
+            "kubernetes:storage.k8s.io/v1:StorageClass": StorageClass,
+        };
+        for (const r of resources.filter((x) => x.type.startsWith("kubernetes:"))) {
+            const Model = models[r.type];
+            assert.ok(Model, `a schema model for ${r.type}`);
+            const [, group, kind] = /^kubernetes:(.+):(\w+)$/.exec(r.type)!;
+            const apiVersion = group.startsWith("core/") ? group.slice(5) : group;
+            assert.doesNotThrow(() => new Model({ ...r.inputs, apiVersion, kind }).validate(), `${r.type} ${r.name}`);
         }
     });
 
