@@ -196,6 +196,8 @@ export function validateMlClusterArgs(name: string, args: MlClusterArgs): MlClus
     });
     if (typeof args.ciDeployRoleArn === "string") {
         p.check(PRINCIPAL_ARN.test(args.ciDeployRoleArn), "ciDeployRoleArn", `must be an IAM role ARN, got ${describe(args.ciDeployRoleArn)}`);
+        // EKS allows one access entry per principal.
+        p.check(!s.adminRoleArns.includes(args.ciDeployRoleArn), "ciDeployRoleArn", "is also listed in adminRoleArns; list it once");
     }
     p.check(
         s.adminRoleArns.length > 0 || args.ciDeployRoleArn !== undefined,

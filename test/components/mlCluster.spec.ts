@@ -448,6 +448,7 @@ describe("validateMlClusterArgs", () => {
     it("rejects a malformed admin ARN", () => assertInvalid(v({ adminRoleArns: ["PlatformAdmin"] }), "adminRoleArns[0]"));
     it("rejects a cluster nobody can administer", () => assertInvalid(v({ adminRoleArns: [] }), "adminRoleArns", /at least one/));
     it("accepts the CI deploy role as the only administrator", () => validateMlClusterArgs("c", { privateSubnetIds: SUBNETS, ciDeployRoleArn: pulumi.output(CI_DEPLOY) }));
+    it("rejects the CI deploy role listed twice", () => assertInvalid(v({ adminRoleArns: [CI_DEPLOY], ciDeployRoleArn: CI_DEPLOY }), "ciDeployRoleArn", /once/));
     it("rejects a malformed addon version", () => assertInvalid(v({ addonVersions: { coredns: "1.11" } }), "addonVersions.coredns", /eksbuild/));
     it("rejects an unknown addon", () => assertInvalid(v({ addonVersions: { "aws-efs-csi-driver": "v1.0.0-eksbuild.1" } as any }), "addonVersions.aws-efs-csi-driver"));
     it("rejects a system group with min > max", () => assertInvalid(v({ systemNodeGroup: { minSize: 5, maxSize: 3 } }), "systemNodeGroup.minSize", /maxSize/));
