@@ -368,6 +368,10 @@ function tlsOnly(bucketArn: pulumi.Output<string>): PolicyStatement {
 }
 
 function dataBucketPolicy(bucketArn: pulumi.Output<string>, keyArn: pulumi.Output<string>): PolicyDocument {
+    // Uploads without encryption headers get the bucket's default (SSE-KMS with the lake key), so
+    // only an explicit other algorithm or key is refused. `Null: false` means "the header is
+    // present": `...IfExists` would also deny uploads that send no header at all, such as the
+    // multipart uploads MLflow's artifact proxy starts.
     return {
         Version: "2012-10-17",
         Statement: [
@@ -378,7 +382,10 @@ function dataBucketPolicy(bucketArn: pulumi.Output<string>, keyArn: pulumi.Outpu
                 Principal: "*",
                 Action: "s3:PutObject",
                 Resource: pulumi.interpolate`${bucketArn}/*`,
-                Condition: { StringNotEqualsIfExists: { "s3:x-amz-server-side-encryption": "aws:kms" } },
+                Condition: {
+                    StringNotEquals: { "s3:x-amz-server-side-encryption": "aws:kms" },
+                    Null: { "s3:x-amz-server-side-encryption": "false" },
+                },
             },
             {
                 Sid: "DenyOtherKmsKeys",
@@ -386,7 +393,10 @@ function dataBucketPolicy(bucketArn: pulumi.Output<string>, keyArn: pulumi.Outpu
                 Principal: "*",
                 Action: "s3:PutObject",
                 Resource: pulumi.interpolate`${bucketArn}/*`,
-                Condition: { StringNotEqualsIfExists: { "s3:x-amz-server-side-encryption-aws-kms-key-id": keyArn } },
+                Condition: {
+                    StringNotEquals: { "s3:x-amz-server-side-encryption-aws-kms-key-id": keyArn },
+                    Null: { "s3:x-amz-server-side-encryption-aws-kms-key-id": "false" },
+                },
             },
         ],
     };

@@ -83,10 +83,17 @@ describe("DataLake", () => {
             const tls = doc.Statement.find((s: any) => s.Sid === "DenyInsecureTransport");
             assert.equal(tls.Effect, "Deny");
             assert.equal(tls.Condition.Bool["aws:SecureTransport"], "false");
+            // Only explicit wrong headers are refused; headerless uploads get the default SSE-KMS.
             const sse = doc.Statement.find((s: any) => s.Sid === "DenyNonKmsUploads");
-            assert.equal(sse.Condition.StringNotEqualsIfExists["s3:x-amz-server-side-encryption"], "aws:kms");
+            assert.deepEqual(sse.Condition, {
+                StringNotEquals: { "s3:x-amz-server-side-encryption": "aws:kms" },
+                Null: { "s3:x-amz-server-side-encryption": "false" },
+            });
             const otherKey = doc.Statement.find((s: any) => s.Sid === "DenyOtherKmsKeys");
-            assert.equal(otherKey.Condition.StringNotEqualsIfExists["s3:x-amz-server-side-encryption-aws-kms-key-id"], key.outputs.arn);
+            assert.deepEqual(otherKey.Condition, {
+                StringNotEquals: { "s3:x-amz-server-side-encryption-aws-kms-key-id": key.outputs.arn },
+                Null: { "s3:x-amz-server-side-encryption-aws-kms-key-id": "false" },
+            });
             assert.ok(doc.Statement.every((s: any) => s.Effect === "Deny"), "data bucket policies grant nothing");
             // Written after the public access block, or S3 may refuse it.
             assert.ok(policy.dependencies.includes(one(resources, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", `lake-${role}-public-access`).urn));
