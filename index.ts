@@ -1,5 +1,6 @@
 // The mlops-platform program: read and validate the stack configuration once, build the
 // platform, export what operators and pipelines need.
+import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
 import { MlPlatform } from "./components/mlPlatform";
@@ -29,3 +30,16 @@ export const dataKmsKeyArn = platform.dataLake.kmsKeyArn;
 export const dvcRemoteUrl = platform.dataLake.dvcRemoteUrl;
 export const repositoryUrls = platform.registry.repositoryUrls;
 export const imageRefs = platform.registry.imageRefs;
+export const vpcId = platform.network.vpcId;
+export const clusterName = platform.cluster.clusterName;
+export const kubeconfig = pulumi.secret(platform.cluster.kubeconfig);
+export const gpuPools = Object.fromEntries(Object.entries(platform.gpuPools).map(([k, p]) => [k, p.nodeGroupName]));
+export const ciRoleArns = platform.ci
+    ? { preview: platform.ci.previewRoleArn, deploy: platform.ci.deployRoleArn, imagePush: platform.ci.imagePushRoleArn }
+    : undefined;
+export const trackingUri = platform.tracking.trackingUri;
+export const trackingDbEndpoint = platform.tracking.dbEndpoint;
+export const trainingJobName = platform.training?.jobName;
+export const servingUrls = platform.serving?.serviceUrls;
+export const servingActiveSlot = platform.serving?.activeSlot;
+export const servingCanaryWeight = platform.serving?.effectiveCanaryWeight;

@@ -15,14 +15,16 @@ export function renderPulumiYaml(current: string): string {
     for (const spec of CONFIG_KEYS) {
         const decl: Record<string, unknown> = {};
         // Object-typed keys stay untyped: older CLIs reject `type: object` (pulumi/pulumi#11321).
-        if (spec.type !== "object") {
+        // Lists of mappings cannot be typed either (`items` only takes scalar types).
+        const typed = spec.type !== "object" && !(spec.type === "array" && spec.items === "object");
+        if (typed) {
             decl.type = spec.type;
             if (spec.type === "array") {
                 decl.items = { type: "string" };
             }
         }
         decl.description = spec.description;
-        if (spec.default !== undefined && spec.type !== "object") {
+        if (spec.default !== undefined && typed) {
             decl.default = spec.default;
         }
         config.set(spec.key, doc.createNode(decl));

@@ -1,57 +1,285 @@
+import * as aws from "@pulumi/aws";
+import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { PlatformConfig } from "../config/schema";
-import { ContainerRegistry } from "./containerRegistry";
+import { ROLE_LABEL } from "../policies/gating/annotations";
+import { CiAccess } from "./ciAccess";
+import { ContainerRegistry, ImageBuildSpec } from "./containerRegistry";
 import { DataLake } from "./dataLake";
+import { Gateway } from "./gateway";
+import { GpuNodeGroup } from "./gpuNodeGroup";
+import { RESTRICTED_NAMESPACE_LABELS } from "./k8s-security";
+import { MlCluster } from "./mlCluster";
+import { Network } from "./network";
+import { ServingStack, servingStackArgs } from "./servingStack";
+import { TrackingServer } from "./trackingServer";
+import { TrainingJob } from "./trainingJob";
 
 export interface MlPlatformArgs {
     /** The validated stack configuration (see config/schema.ts). */
     config: PlatformConfig;
-    /** Folder relative paths in the config (image contexts) are resolved against. */
+    /** Folder relative paths in the config (image build contexts) are resolved against. */
     projectRoot: string;
 }
 
+/** Prefix of the MLflow artifacts in the artifacts bucket. */
+export const MLFLOW_ARTIFACTS_PREFIX = "mlflow/";
+
 /**
- * MlPlatform: everything an ML team needs for CI/CD of models in one environment, composed
- * from one typed configuration object.
+ * MlPlatform: everything an ML team needs for CI/CD of models in one environment, composed from
+ * one typed configuration object: data lake, registry, network, EKS with GPU pools, CI roles,
+ * MLflow tracking, training runs and gated model serving.
  */
 export class MlPlatform extends pulumi.ComponentResource {
     public readonly dataLake: DataLake;
     public readonly registry: ContainerRegistry;
+    public readonly network: Network;
+    public readonly ci?: CiAccess;
+    public readonly cluster: MlCluster;
+    public readonly gpuPools: Record<string, GpuNodeGroup>;
+    public readonly tracking: TrackingServer;
+    public readonly training?: TrainingJob;
+    public readonly gateway?: Gateway;
+    public readonly serving?: ServingStack;
 
     constructor(name: string, args: MlPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mlops-platform:index:MlPlatform", name, {}, opts);
         const c = args.config;
         const tags = { owner: c.owner, environment: c.environment, "pulumi:project": c.project, "pulumi:stack": c.stack };
+        const prefix = `${c.project}-${c.stack}`.toLowerCase();
 
         this.dataLake = new DataLake(
             `${name}-data`,
-            {
-                protect: c.protectStatefulResources,
-                forceDestroy: c.forceDestroy,
-                ...c.dataLake,
-                tags,
-            },
+            { protect: c.protectStatefulResources, forceDestroy: c.forceDestroy, ...c.dataLake, tags },
             { parent: this },
         );
 
+        const builds: ImageBuildSpec[] = c.registry.buildImages
+            ? [
+                  { repository: "trainer", context: path.resolve(args.projectRoot, c.registry.trainerImageContext) },
+                  { repository: "mlflow", context: path.resolve(args.projectRoot, c.registry.trackingImageContext) },
+              ]
+            : [];
         this.registry = new ContainerRegistry(
             `${name}-registry`,
             {
-                namePrefix: `${c.project}-${c.stack}`.toLowerCase(),
+                namePrefix: prefix,
                 repositories: c.registry.repositories,
                 untaggedExpiryDays: c.registry.imageUntaggedExpiryDays,
                 keepTaggedCount: c.registry.imageKeepTaggedCount,
                 forceDelete: c.forceDestroy,
                 protect: c.protectStatefulResources,
-                images:
-                    c.registry.buildImages && c.registry.repositories.includes("trainer")
-                        ? [{ repository: "trainer", context: path.resolve(args.projectRoot, c.registry.trainerImageContext) }]
-                        : [],
+                images: builds,
                 tags,
             },
             { parent: this },
         );
+
+        this.network = new Network(
+            `${name}-network`,
+            c.network.existingVpc
+                ? { existingVpc: c.network.existingVpc, interfaceEndpoints: c.network.interfaceEndpoints, flowLogRetentionDays: c.network.flowLogRetentionDays, tags }
+                : {
+                      cidrBlock: c.network.vpcCidr,
+                      availabilityZones: c.network.availabilityZones,
+                      natGateways: c.network.natGateways,
+                      interfaceEndpoints: c.network.interfaceEndpoints,
+                      flowLogRetentionDays: c.network.flowLogRetentionDays,
+                      tags,
+                  },
+            { parent: this },
+        );
+
+        if (c.ci) {
+            this.ci = new CiAccess(
+                `${name}-ci`,
+                {
+                    repository: c.ci.repository,
+                    existingOidcProviderArn: c.ci.existingOidcProviderArn,
+                    preview: c.ci.preview,
+                    deploy: c.ci.deploy,
+                    imagePush: c.ci.imagePush,
+                    imageRepositoryArns: this.registry.repositoryArns.apply((a) => Object.values(a)),
+                    managedNamePrefix: `${prefix}-`,
+                    tags,
+                },
+                { parent: this },
+            );
+        }
+
+        this.cluster = new MlCluster(
+            `${name}-cluster`,
+            {
+                clusterName: prefix,
+                kubernetesVersion: c.cluster.kubernetesVersion,
+                privateSubnetIds: this.network.privateSubnetIds,
+                endpointPublicAccess: c.cluster.endpointPublicAccess,
+                publicAccessCidrs: c.cluster.publicAccessCidrs,
+                adminRoleArns: c.cluster.adminRoleArns,
+                ciDeployRoleArn: this.ci?.deployRoleArn,
+                addonVersions: c.cluster.addonVersions,
+                systemNodeGroup: {
+                    instanceTypes: c.cluster.systemNodeInstanceTypes,
+                    minSize: c.cluster.systemNodeMinSize,
+                    maxSize: c.cluster.systemNodeMaxSize,
+                },
+                logRetentionDays: c.cluster.logRetentionDays,
+                deletionProtection: c.protectStatefulResources,
+                protect: c.protectStatefulResources,
+                workloadIdentityMode: c.cluster.workloadIdentityMode,
+                autoscaler: { scaleDownUnneededTime: c.cluster.autoscalerScaleDownUnneededTime },
+                tags,
+            },
+            { parent: this },
+        );
+        const cluster = this.cluster;
+
+        this.gpuPools = Object.fromEntries(
+            c.gpuPools.map((p) => [
+                p.name,
+                new GpuNodeGroup(
+                    `${name}-gpu-${p.name}`,
+                    {
+                        cluster,
+                        pool: p.name,
+                        instanceTypes: p.instanceTypes,
+                        amiType: p.amiType,
+                        capacityType: p.capacityType,
+                        minSize: p.minSize,
+                        maxSize: p.maxSize,
+                        rootVolumeSizeGiB: p.rootVolumeSizeGiB,
+                        labels: p.labels,
+                        tags,
+                    },
+                    { parent: this },
+                ),
+            ]),
+        );
+
+        const identity = {
+            mode: c.cluster.workloadIdentityMode,
+            oidcProviderArn: cluster.oidcProviderArn.apply((a) => a ?? ""),
+            oidcIssuerUrl: cluster.oidcIssuerUrl,
+        };
+        const k8sOpts = { parent: this, provider: cluster.provider };
+        const servingNamespace = c.serving?.namespace;
+        const mlflowImage = c.tracking.image !== "" ? c.tracking.image : this.registry.imageRefs.apply((r) => r["mlflow"]);
+        const trainerImage = this.registry.imageRefs.apply((r) => r["trainer"]);
+
+        this.tracking = new TrackingServer(
+            `${name}-tracking`,
+            {
+                provider: cluster.provider,
+                clusterName: cluster.clusterName,
+                vpcId: this.network.vpcId,
+                subnetIds: this.network.privateSubnetIds,
+                clientSecurityGroupIds: [cluster.clusterSecurityGroupId],
+                image: mlflowImage,
+                artifacts: {
+                    bucket: this.dataLake.artifactsBucket,
+                    prefix: MLFLOW_ARTIFACTS_PREFIX,
+                    kmsKeyArn: this.dataLake.kmsKeyArn,
+                    policy: this.dataLake.accessPolicy([{ bucket: "artifacts", prefix: MLFLOW_ARTIFACTS_PREFIX, access: "readwrite" }]),
+                },
+                workloadIdentity: identity,
+                namespace: c.tracking.namespace,
+                allowedNamespaces: [c.trainingNamespace, ...(servingNamespace ? [servingNamespace] : [])],
+                replicas: c.tracking.replicas,
+                workers: c.tracking.workers,
+                protect: c.protectStatefulResources,
+                database: {
+                    instanceClass: c.tracking.dbInstanceClass,
+                    multiAz: c.tracking.dbMultiAz,
+                    deletionProtection: c.tracking.dbDeletionProtection,
+                    finalSnapshot: c.tracking.dbFinalSnapshot,
+                    backupRetentionDays: c.tracking.dbBackupRetentionDays,
+                    passwordRotationDays: c.tracking.dbPasswordRotationDays,
+                },
+                ...(c.tracking.authAdminSecret ? { auth: { adminSecretName: c.tracking.authAdminSecret } } : {}),
+                tags,
+            },
+            { parent: this, dependsOn: cluster.nodeDependencies },
+        );
+
+        const trainingNs = new k8s.core.v1.Namespace(
+            `${name}-training-ns`,
+            { metadata: { name: c.trainingNamespace, labels: { ...RESTRICTED_NAMESPACE_LABELS, [ROLE_LABEL]: "training" } } },
+            k8sOpts,
+        );
+
+        if (c.training) {
+            const t = c.training;
+            const gpuPool = this.gpuPools["training"] ?? Object.values(this.gpuPools)[0];
+            if (t.gpus > 0 && !gpuPool) {
+                throw new pulumi.InputPropertiesError({
+                    message: "mlops-platform:training.gpus > 0 needs a GPU pool (mlops-platform:gpuPools)",
+                    errors: [{ propertyPath: "mlops-platform:training.gpus", reason: "needs a GPU pool in mlops-platform:gpuPools" }],
+                });
+            }
+            this.training = new TrainingJob(
+                `${name}-train`,
+                {
+                    provider: cluster.provider,
+                    clusterName: cluster.clusterName,
+                    namespace: c.trainingNamespace,
+                    image: trainerImage,
+                    command: ["python", "/app/train.py"],
+                    hyperparameters: t.hyperparameters,
+                    ...(t.runId ? { runId: t.runId } : {}),
+                    ...(t.schedule ? { schedule: t.schedule } : {}),
+                    tracking: { uri: this.tracking.trackingUri, experimentName: t.experimentName },
+                    model: { name: t.modelName, alias: "candidate" },
+                    data: { uri: pulumi.interpolate`s3://${this.dataLake.processedBucket}/${t.dataPrefix}`, version: t.dataVersion },
+                    access: {
+                        dataPolicy: this.dataLake.readRawProcessedPolicy,
+                        artifactsPolicy: this.dataLake.accessPolicy([{ bucket: "artifacts", prefix: MLFLOW_ARTIFACTS_PREFIX, access: "readwrite" }]),
+                    },
+                    workloadIdentity: identity,
+                    resources: { cpu: t.cpu, memory: t.memory, ...(t.gpus > 0 ? { gpus: t.gpus } : {}) },
+                    ...(t.gpus > 0 ? { gpu: gpuPool.scheduling } : {}),
+                    shmSize: t.shmSize,
+                    activeDeadlineSeconds: t.activeDeadlineSeconds,
+                    waitForCompletion: t.waitForCompletion,
+                },
+                { parent: this, dependsOn: [trainingNs] },
+            );
+        }
+
+        if (c.serving) {
+            const s = c.serving;
+            const g = s.gateway;
+            if (g.mode !== "none") {
+                this.gateway = new Gateway(
+                    `${name}-gateway`,
+                    g.mode === "existing"
+                        ? { provider: cluster.provider, existing: { name: g.name, namespace: g.namespace, ...(g.sectionName ? { sectionName: g.sectionName } : {}) } }
+                        : { provider: cluster.provider },
+                    { parent: this, dependsOn: cluster.nodeDependencies },
+                );
+            }
+            const servingPool = this.gpuPools["serving"] ?? Object.values(this.gpuPools)[0];
+            const region = aws.getRegionOutput({}, { parent: this }).region;
+            this.serving = new ServingStack(
+                `${name}-serving`,
+                servingStackArgs(s, {
+                    provider: cluster.provider,
+                    trackingUri: this.tracking.trackingUri,
+                    identity: {
+                        clusterName: cluster.clusterName,
+                        ...identity,
+                        artifactReadPolicy: this.dataLake.accessPolicy([{ bucket: "artifacts", prefix: MLFLOW_ARTIFACTS_PREFIX, access: "read" }]),
+                        tags,
+                    },
+                    ...(this.gateway ? { gateway: { parentRef: this.gateway.parentRef, proxyNamespace: this.gateway.proxyNamespace } } : {}),
+                    ...(s.gpus > 0 && servingPool ? { gpuScheduling: servingPool.scheduling } : {}),
+                    awsRegion: region,
+                    defaultImage: trainerImage,
+                }),
+                // Routes and Services go before the Gateway implementation, which goes before the cluster.
+                { parent: this, dependsOn: [...(this.gateway?.teardownDependencies ?? []), ...cluster.nodeDependencies] },
+            );
+        }
 
         this.registerOutputs({});
     }

@@ -345,6 +345,8 @@ export function checkServingCore(
     prefix: string,
     raw: Record<string, unknown>,
     routing: "gateway" | "replicaRatio",
+    /** True when the caller supplies a default image for releases without one (the platform's trainer image). */
+    imageOptional = false,
 ): { core: ServingCore; capacity: CapacityPlan } | undefined {
     const at: At = (k) => `${prefix}${k}`;
     const before = p.list.length;
@@ -410,7 +412,7 @@ export function checkServingCore(
     };
     for (const { path, release } of servedReleases(core)) {
         p.check(
-            release.image !== undefined || runtime!.image !== undefined,
+            imageOptional || release.image !== undefined || runtime!.image !== undefined,
             at(`${path}.image`),
             `no image to serve ${release.model} v${release.version}: set runtime.image (the ${runtime!.kind === "mlflow" ? "MLflow serving" : "model server"} image) or this release's image`,
         );
@@ -439,6 +441,10 @@ export function checkServingCore(
  * Parses and validates the `mlops-platform:serving` config value (an object, or the JSON string
  * the Pulumi runtime hands the program). Throws InputPropertiesError naming every bad property as
  * `mlops-platform:serving.<path>`.
+ */
+/**
+ * Parses `mlops-platform:serving`. Images are optional there: a release without `image` and a
+ * runtime without `image` are served by the platform's trainer image (MlPlatform passes it).
  */
 export function parseServingConfig(raw: unknown): ServingConfig {
     const prefix = `${SERVING_CONFIG_KEY}.`;
@@ -509,7 +515,7 @@ export function parseServingConfig(raw: unknown): ServingConfig {
             }
         }
     }
-    const checked = checkServingCore(p, prefix, v, gateway.mode === "none" ? "replicaRatio" : "gateway");
+    const checked = checkServingCore(p, prefix, v, gateway.mode === "none" ? "replicaRatio" : "gateway", true);
     p.throwIfAny();
     return {
         name: name as string,

@@ -127,6 +127,11 @@ export interface ServingStackArgs {
     /** Canary: `stable`, an optional `canary` and its weight (0..100). */
     canary?: { stable: ModelRelease; canary?: ModelRelease; canaryWeight: number; mirror?: boolean; headerMatch?: HeaderMatch; replicas?: number };
     runtime: MlflowRuntimeArgs | CustomRuntimeArgs;
+    /**
+     * Image for releases that name none, when the runtime names none either (MlPlatform passes the
+     * trainer image it builds: MLflow plus the model's dependencies). Default: none, an image is required.
+     */
+    defaultImage?: pulumi.Input<string>;
     /** Pods per track / slot (HPA minimum when autoscaling). Default 2. */
     replicas?: number;
     /** Requests/limits per pod. Default cpu 1, memory 2Gi (limit = request). */
@@ -165,7 +170,7 @@ export interface ServingStackArgs {
 export interface TrackPlan {
     track: Track;
     release: ModelRelease;
-    image: string;
+    image: pulumi.Input<string>;
     verdict: GateVerdict;
     /** spec.replicas; undefined when an HPA owns the count. */
     replicas?: number;
@@ -263,6 +268,7 @@ export function planServingStack(name: string, args: ServingStackArgs): ServingP
             runtime: runtimeRaw,
         },
         routing,
+        args.defaultImage !== undefined,
     );
     p.throwIfAny();
     const { core, capacity } = checked!;
@@ -276,7 +282,7 @@ export function planServingStack(name: string, args: ServingStackArgs): ServingP
     const track = (t: Track, release: ModelRelease, replicas: number, hpa?: TrackPlan["hpa"]): TrackPlan => ({
         track: t,
         release,
-        image: release.image ?? core.runtime.image!,
+        image: release.image ?? core.runtime.image ?? args.defaultImage!,
         verdict: evaluateRelease(release, core.gate),
         ...(hpa ? { hpa } : { replicas }),
         rollingUpdate,
@@ -819,6 +825,8 @@ export interface ServingInfrastructure {
     gpuScheduling?: GpuScheduling;
     awsRegion?: pulumi.Input<string>;
     trackingAuthSecret?: MlflowRuntimeArgs["trackingAuthSecret"];
+    /** Image for releases without one (see ServingStackArgs.defaultImage). */
+    defaultImage?: pulumi.Input<string>;
 }
 
 /** ServingStack args from the validated `mlops-platform:serving` config plus the platform's infrastructure. */
@@ -838,6 +846,7 @@ export function servingStackArgs(config: ServingConfig, infra: ServingInfrastruc
             rt.kind === "mlflow"
                 ? { kind: "mlflow", ...(rt.image ? { image: rt.image } : {}), ...(rt.workers ? { workers: rt.workers } : {}), trackingUri: infra.trackingUri, ...(infra.trackingAuthSecret ? { trackingAuthSecret: infra.trackingAuthSecret } : {}) }
                 : { ...rt },
+        ...(infra.defaultImage !== undefined ? { defaultImage: infra.defaultImage } : {}),
         replicas: config.replicas,
         resources: config.resources,
         ...(config.autoscaling ? { autoscaling: config.autoscaling } : {}),

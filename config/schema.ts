@@ -1,6 +1,10 @@
 // The stack configuration schema: one table that drives Pulumi.yaml's declarations (checked by a
 // test), the program's parsing and validation, and the README's configuration reference.
-import { Problems, describe } from "../components/validation";
+import { GPU_AMI_TYPES, GPU_COUNT_BY_INSTANCE_TYPE } from "../components/gpuNodeGroup";
+import { INTERFACE_ENDPOINT_SERVICES, NAT_STRATEGIES } from "../components/network";
+import { ServingConfig, parseServingConfig } from "../components/servingConfig";
+import { SUPPORTED_KUBERNETES_VERSIONS } from "../components/versions";
+import { DNS_LABEL, Problems, describe } from "../components/validation";
 
 export const PROJECT = "mlops-platform";
 
@@ -18,6 +22,8 @@ export interface ConfigKeySpec {
     max?: number;
     /** Topic heading for the generated reference. */
     group: string;
+    /** For arrays: the element type (object elements make the key untyped in Pulumi.yaml). */
+    items?: "string" | "object";
 }
 
 /**
@@ -105,8 +111,8 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
         key: "repositories",
         type: "array",
         group: "Container registry",
-        default: ["trainer", "server"],
-        description: "ECR repositories to create (DNS labels), e.g. the trainer and model-server images.",
+        default: ["trainer", "mlflow", "server"],
+        description: "ECR repositories to create (DNS labels): `trainer` (trainer and default model server), `mlflow` (tracking server), `server` (custom model servers).",
     },
     {
         key: "imageUntaggedExpiryDays",
@@ -139,9 +145,347 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
         type: "string",
         group: "Container registry",
         default: "examples/credit-risk",
-        description: "Docker build context of the trainer image, relative to the project root.",
+        description: "Docker build context of the trainer image (repository `trainer`; also serves models with MLflow), relative to the project root.",
+    },
+    {
+        key: "trackingImageContext",
+        type: "string",
+        group: "Container registry",
+        default: "images/mlflow",
+        description: "Docker build context of the MLflow tracking-server image (repository `mlflow`), relative to the project root.",
+    },
+    // ---- Network ----
+    {
+        key: "vpcCidr",
+        type: "string",
+        group: "Network",
+        default: "10.0.0.0/16",
+        description: "CIDR of the VPC to create (/16 to /24). Ignored with existingVpc.",
+    },
+    {
+        key: "availabilityZones",
+        type: "integer",
+        group: "Network",
+        default: 2,
+        min: 2,
+        max: 4,
+        description: "Availability zones the new VPC spans (private and public subnet per zone).",
+    },
+    {
+        key: "natGateways",
+        type: "string",
+        group: "Network",
+        default: "OnePerAz",
+        allowed: NAT_STRATEGIES,
+        description: "NAT layout: one per zone (zone-failure tolerant) or a single shared one (cheap, dev).",
+    },
+    {
+        key: "vpcInterfaceEndpoints",
+        type: "array",
+        items: "string",
+        group: "Network",
+        default: [...INTERFACE_ENDPOINT_SERVICES],
+        description: `PrivateLink interface endpoints to create (${INTERFACE_ENDPOINT_SERVICES.join(", ")}); the S3 gateway endpoint is always created.`,
+    },
+    {
+        key: "flowLogRetentionDays",
+        type: "integer",
+        group: "Network",
+        default: 90,
+        min: 1,
+        max: 3653,
+        description: "Days VPC flow logs are kept (a CloudWatch Logs retention value: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, ...).",
+    },
+    {
+        key: "existingVpc",
+        type: "object",
+        group: "Network",
+        description: "Reuse a VPC instead of creating one: `{ vpcId, privateSubnetIds: [...], publicSubnetIds?: [...] }`. Default: unset (a VPC is created).",
+    },
+    // ---- Cluster ----
+    {
+        key: "kubernetesVersion",
+        type: "string",
+        group: "Cluster",
+        default: "1.34",
+        allowed: SUPPORTED_KUBERNETES_VERSIONS,
+        description: "EKS Kubernetes minor version; also selects the matching cluster-autoscaler image.",
+    },
+    {
+        key: "clusterEndpointPublicAccess",
+        type: "boolean",
+        group: "Cluster",
+        default: false,
+        description: "Expose the Kubernetes API publicly (to clusterPublicAccessCidrs only). The private endpoint is always on.",
+    },
+    {
+        key: "clusterPublicAccessCidrs",
+        type: "array",
+        items: "string",
+        group: "Cluster",
+        default: [],
+        description: "CIDRs allowed to reach a public API endpoint; required when it is public; 0.0.0.0/0 is refused.",
+    },
+    {
+        key: "clusterAdminRoleArns",
+        type: "array",
+        items: "string",
+        group: "Cluster",
+        default: [],
+        description: "IAM role ARNs granted cluster-admin through EKS access entries (the CI deploy role is added automatically).",
+    },
+    {
+        key: "eksAddonVersions",
+        type: "object",
+        group: "Cluster",
+        description: "Pinned EKS addon versions by addon name (vpc-cni, coredns, kube-proxy, eks-pod-identity-agent, aws-ebs-csi-driver). Default: EKS's default for the Kubernetes minor.",
+    },
+    {
+        key: "systemNodeInstanceTypes",
+        type: "array",
+        items: "string",
+        group: "Cluster",
+        default: ["m6i.large"],
+        description: "Instance types of the on-demand CPU node group for platform services.",
+    },
+    {
+        key: "systemNodeMinSize",
+        type: "integer",
+        group: "Cluster",
+        default: 2,
+        min: 1,
+        max: 100,
+        description: "Minimum size of the system node group.",
+    },
+    {
+        key: "systemNodeMaxSize",
+        type: "integer",
+        group: "Cluster",
+        default: 4,
+        min: 1,
+        max: 100,
+        description: "Maximum size of the system node group.",
+    },
+    {
+        key: "clusterLogRetentionDays",
+        type: "integer",
+        group: "Cluster",
+        default: 90,
+        min: 1,
+        max: 3653,
+        description: "Days EKS control-plane logs are kept (a CloudWatch Logs retention value).",
+    },
+    {
+        key: "workloadIdentityMode",
+        type: "string",
+        group: "Cluster",
+        default: "podIdentity",
+        allowed: ["podIdentity", "irsa"],
+        description: "How pods get AWS credentials: EKS Pod Identity, or IRSA (OIDC web identity).",
+    },
+    {
+        key: "autoscalerScaleDownUnneededTime",
+        type: "string",
+        group: "Cluster",
+        default: "10m",
+        description: "How long a node must be unneeded before the cluster autoscaler removes it (GPU pools scale to zero after this).",
+    },
+    {
+        key: "gpuPools",
+        type: "array",
+        items: "object",
+        group: "GPU pools",
+        default: [{ name: "training", instanceTypes: ["g5.xlarge"], capacityType: "SPOT", minSize: 0, maxSize: 2 }],
+        description:
+            "GPU node pools: `[{ name, instanceTypes, capacityType: SPOT|ON_DEMAND, minSize, maxSize, amiType?, rootVolumeSizeGiB?, labels? }]`. A pool named `training` runs training Jobs; one named `serving` (if any) runs GPU model servers.",
+    },
+    // ---- CI ----
+    {
+        key: "githubRepository",
+        type: "string",
+        group: "CI access",
+        default: "",
+        description: "`owner/name` of the GitHub repository whose Actions may assume the preview, deploy and image-push roles. Empty: no CI roles.",
+    },
+    {
+        key: "githubOidcProviderArn",
+        type: "string",
+        group: "CI access",
+        default: "",
+        description: "ARN of an existing GitHub OIDC provider in the account (one per account). Empty: create it.",
+    },
+    {
+        key: "ciPreviewTrust",
+        type: "object",
+        group: "CI access",
+        description: "Refs allowed to assume the preview role: `{ branches?, tags?, environments?, pullRequests? }`. Default `{ pullRequests: true, branches: [main] }`.",
+    },
+    {
+        key: "ciDeployTrust",
+        type: "object",
+        group: "CI access",
+        description: "Refs allowed to assume the deploy role. Default `{ branches: [main] }`; prod: `{ environments: [prod] }`.",
+    },
+    {
+        key: "ciImagePushTrust",
+        type: "object",
+        group: "CI access",
+        description: "Refs allowed to assume the image-push role. Default `{ branches: [main] }`.",
+    },
+    // ---- Tracking ----
+    {
+        key: "trackingImage",
+        type: "string",
+        group: "Tracking server",
+        default: "",
+        description: "MLflow server image pinned by digest (`repo@sha256:...`). Empty: the image built from trackingImageContext (needs buildImages).",
+    },
+    {
+        key: "trackingNamespace",
+        type: "string",
+        group: "Tracking server",
+        default: "mlflow",
+        description: "Namespace of the tracking server.",
+    },
+    {
+        key: "trainingNamespace",
+        type: "string",
+        group: "Training",
+        default: "ml-training",
+        description: "Namespace training Jobs run in (Pod Security restricted).",
+    },
+    {
+        key: "trackingReplicas",
+        type: "integer",
+        group: "Tracking server",
+        default: 1,
+        min: 1,
+        max: 20,
+        description: "Tracking server pods (2 or more adds a PodDisruptionBudget).",
+    },
+    {
+        key: "trackingWorkers",
+        type: "integer",
+        group: "Tracking server",
+        default: 2,
+        min: 1,
+        max: 64,
+        description: "Server worker processes per pod (`mlflow server --workers`).",
+    },
+    {
+        key: "trackingDbInstanceClass",
+        type: "string",
+        group: "Tracking server",
+        default: "db.t4g.medium",
+        description: "RDS PostgreSQL instance class of the backend store.",
+    },
+    {
+        key: "trackingDbMultiAz",
+        type: "boolean",
+        group: "Tracking server",
+        default: false,
+        description: "Run a standby database in a second availability zone.",
+    },
+    {
+        key: "trackingDbDeletionProtection",
+        type: "boolean",
+        group: "Tracking server",
+        default: true,
+        description: "Refuse to delete the database.",
+    },
+    {
+        key: "trackingDbFinalSnapshot",
+        type: "boolean",
+        group: "Tracking server",
+        default: true,
+        description: "Take a final snapshot when the database is deleted.",
+    },
+    {
+        key: "trackingDbBackupRetentionDays",
+        type: "integer",
+        group: "Tracking server",
+        default: 7,
+        min: 7,
+        max: 35,
+        description: "Days automated database backups are kept.",
+    },
+    {
+        key: "trackingDbPasswordRotationDays",
+        type: "integer",
+        group: "Tracking server",
+        default: 30,
+        min: 0,
+        max: 1000,
+        description: "Days between RDS master password rotations (0: no rotation). Run `pulumi up` within this period to refresh the in-cluster Secret.",
+    },
+    {
+        key: "trackingAuthAdminSecret",
+        type: "string",
+        group: "Tracking server",
+        default: "",
+        description: "Name of a Secret in the tracking namespace with `username`, `password`, `flask-secret-key`: turns on MLflow basic auth. Empty: no auth (cluster-internal only).",
+    },
+    {
+        key: "trackingHostname",
+        type: "string",
+        group: "Tracking server",
+        default: "",
+        description: "Expose the tracking server through the Gateway at this hostname (HTTPRoute). Empty: in-cluster only.",
+    },
+    // ---- Training / serving ----
+    {
+        key: "training",
+        type: "object",
+        group: "Training",
+        description:
+            "A training run: `{ modelName, experimentName, dataPrefix, dataVersion, runId?, schedule?, hyperparameters?, cpu?, memory?, gpus?, shmSize?, activeDeadlineSeconds?, waitForCompletion? }`. Unset: no training Job.",
+    },
+    {
+        key: "serving",
+        type: "object",
+        group: "Serving",
+        description:
+            "Model serving state (strategy, releases, weights, gate thresholds, gateway), edited by `mlops release` and `mlops gate --write`. Unset: no serving stack. See the release flow.",
     },
 ];
+
+/** One GPU node pool as configured. */
+export interface GpuPoolConfig {
+    name: string;
+    instanceTypes: string[];
+    capacityType: "SPOT" | "ON_DEMAND";
+    minSize: number;
+    maxSize: number;
+    amiType?: (typeof GPU_AMI_TYPES)[number];
+    rootVolumeSizeGiB?: number;
+    labels?: Record<string, string>;
+}
+
+/** Which refs may assume a CI role. */
+export interface CiTrustConfig {
+    branches?: string[];
+    tags?: string[];
+    environments?: string[];
+    pullRequests?: boolean;
+}
+
+/** A training run as configured. */
+export interface TrainingConfig {
+    modelName: string;
+    experimentName: string;
+    /** Key prefix in the processed bucket the run trains on. */
+    dataPrefix: string;
+    dataVersion: string;
+    runId?: string;
+    schedule?: string;
+    hyperparameters: Record<string, string | number | boolean>;
+    cpu: string;
+    memory: string;
+    gpus: number;
+    shmSize: string;
+    activeDeadlineSeconds: number;
+    waitForCompletion: boolean;
+}
 
 /** The validated, typed stack configuration the program passes to MlPlatform. */
 export interface PlatformConfig {
@@ -164,7 +508,54 @@ export interface PlatformConfig {
         imageKeepTaggedCount: number;
         buildImages: boolean;
         trainerImageContext: string;
+        trackingImageContext: string;
     };
+    network: {
+        vpcCidr: string;
+        availabilityZones: number;
+        natGateways: (typeof NAT_STRATEGIES)[number];
+        interfaceEndpoints: (typeof INTERFACE_ENDPOINT_SERVICES)[number][];
+        flowLogRetentionDays: number;
+        existingVpc?: { vpcId: string; privateSubnetIds: string[]; publicSubnetIds?: string[] };
+    };
+    cluster: {
+        kubernetesVersion: (typeof SUPPORTED_KUBERNETES_VERSIONS)[number];
+        endpointPublicAccess: boolean;
+        publicAccessCidrs: string[];
+        adminRoleArns: string[];
+        addonVersions: Record<string, string>;
+        systemNodeInstanceTypes: string[];
+        systemNodeMinSize: number;
+        systemNodeMaxSize: number;
+        logRetentionDays: number;
+        workloadIdentityMode: "podIdentity" | "irsa";
+        autoscalerScaleDownUnneededTime: string;
+    };
+    gpuPools: GpuPoolConfig[];
+    ci?: {
+        repository: string;
+        existingOidcProviderArn?: string;
+        preview?: CiTrustConfig;
+        deploy?: CiTrustConfig;
+        imagePush?: CiTrustConfig;
+    };
+    tracking: {
+        image: string;
+        namespace: string;
+        replicas: number;
+        workers: number;
+        dbInstanceClass: string;
+        dbMultiAz: boolean;
+        dbDeletionProtection: boolean;
+        dbFinalSnapshot: boolean;
+        dbBackupRetentionDays: number;
+        dbPasswordRotationDays: number;
+        authAdminSecret: string;
+        hostname: string;
+    };
+    trainingNamespace: string;
+    training?: TrainingConfig;
+    serving?: ServingConfig;
 }
 
 /** Parses one raw config string according to its spec; records a problem and returns undefined if bad. */
@@ -265,6 +656,55 @@ export function parsePlatformConfig(
             `must be greater than rawTransitionIaDays (${v.rawTransitionIaDays}), got ${v.rawTransitionGlacierDays}`,
         );
     }
+    stringList(problems, "vpcInterfaceEndpoints", v.vpcInterfaceEndpoints, INTERFACE_ENDPOINT_SERVICES);
+    stringList(problems, "clusterPublicAccessCidrs", v.clusterPublicAccessCidrs);
+    stringList(problems, "clusterAdminRoleArns", v.clusterAdminRoleArns, undefined, /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/);
+    stringList(problems, "systemNodeInstanceTypes", v.systemNodeInstanceTypes, undefined, /^[a-z0-9-]+\.[a-z0-9]+$/);
+    if (typeof v.systemNodeMinSize === "number" && typeof v.systemNodeMaxSize === "number" && v.systemNodeMinSize > v.systemNodeMaxSize) {
+        problems.add(`${PROJECT}:systemNodeMinSize`, `must not exceed systemNodeMaxSize (${v.systemNodeMaxSize}), got ${v.systemNodeMinSize}`);
+    }
+    if (v.clusterEndpointPublicAccess === true && Array.isArray(v.clusterPublicAccessCidrs) && v.clusterPublicAccessCidrs.length === 0) {
+        problems.add(`${PROJECT}:clusterPublicAccessCidrs`, "must list the CIDRs allowed to reach the public API endpoint when clusterEndpointPublicAccess is true");
+    }
+    const existingVpc = v.existingVpc === undefined ? undefined : parseExistingVpc(problems, v.existingVpc);
+    const addonVersions = v.eksAddonVersions === undefined ? {} : parseStringMap(problems, "eksAddonVersions", v.eksAddonVersions);
+    const gpuPools = parseGpuPools(problems, v.gpuPools);
+    if (typeof v.githubRepository === "string" && v.githubRepository !== "" && !/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(v.githubRepository)) {
+        problems.add(`${PROJECT}:githubRepository`, `must be "owner/name", got ${describe(v.githubRepository)}`);
+    }
+    const trust = (key: string): CiTrustConfig | undefined => (v[key] === undefined ? undefined : parseTrust(problems, key, v[key]));
+    const ciPreview = trust("ciPreviewTrust");
+    const ciDeploy = trust("ciDeployTrust");
+    const ciPush = trust("ciImagePushTrust");
+    if (typeof v.trackingImage === "string" && v.trackingImage !== "" && !/^[^\s@]+@sha256:[a-f0-9]{64}$/.test(v.trackingImage)) {
+        problems.add(`${PROJECT}:trackingImage`, `must be pinned by digest (<repository>@sha256:<64 hex>), got ${describe(v.trackingImage)}`);
+    }
+    if (v.trackingImage === "" && v.buildImages === false) {
+        problems.add(`${PROJECT}:trackingImage`, "must be set (a digest-pinned MLflow image) when buildImages is false");
+    }
+    if (v.buildImages === true) {
+        for (const [repo, key] of [["trainer", "trainerImageContext"], ["mlflow", "trackingImageContext"]] as const) {
+            if (!repositories.includes(repo)) {
+                problems.add(`${PROJECT}:repositories`, `must include "${repo}" when buildImages is true (${key} is built into it)`);
+            }
+        }
+    }
+    for (const key of ["trackingNamespace", "trainingNamespace"]) {
+        if (typeof v[key] === "string" && !DNS_LABEL.test(v[key])) {
+            problems.add(`${PROJECT}:${key}`, `must be a DNS-1123 label, got ${describe(v[key])}`);
+        }
+    }
+    const training = v.training === undefined ? undefined : parseTraining(problems, v.training);
+    let serving: ServingConfig | undefined;
+    if (v.serving !== undefined) {
+        try {
+            serving = parseServingConfig(v.serving);
+        } catch (e: any) {
+            for (const err of e?.errors ?? [{ propertyPath: `${PROJECT}:serving`, reason: String(e?.message ?? e) }]) {
+                problems.add(err.propertyPath, err.reason);
+            }
+        }
+    }
     problems.throwIfAny();
 
     return {
@@ -287,6 +727,239 @@ export function parsePlatformConfig(
             imageKeepTaggedCount: v.imageKeepTaggedCount,
             buildImages: v.buildImages,
             trainerImageContext: v.trainerImageContext,
+            trackingImageContext: v.trackingImageContext,
         },
+        network: {
+            vpcCidr: v.vpcCidr,
+            availabilityZones: v.availabilityZones,
+            natGateways: v.natGateways,
+            interfaceEndpoints: v.vpcInterfaceEndpoints,
+            flowLogRetentionDays: v.flowLogRetentionDays,
+            ...(existingVpc ? { existingVpc } : {}),
+        },
+        cluster: {
+            kubernetesVersion: v.kubernetesVersion,
+            endpointPublicAccess: v.clusterEndpointPublicAccess,
+            publicAccessCidrs: v.clusterPublicAccessCidrs,
+            adminRoleArns: v.clusterAdminRoleArns,
+            addonVersions,
+            systemNodeInstanceTypes: v.systemNodeInstanceTypes,
+            systemNodeMinSize: v.systemNodeMinSize,
+            systemNodeMaxSize: v.systemNodeMaxSize,
+            logRetentionDays: v.clusterLogRetentionDays,
+            workloadIdentityMode: v.workloadIdentityMode,
+            autoscalerScaleDownUnneededTime: v.autoscalerScaleDownUnneededTime,
+        },
+        gpuPools,
+        ...(v.githubRepository
+            ? {
+                  ci: {
+                      repository: v.githubRepository,
+                      ...(v.githubOidcProviderArn ? { existingOidcProviderArn: v.githubOidcProviderArn } : {}),
+                      ...(ciPreview ? { preview: ciPreview } : {}),
+                      ...(ciDeploy ? { deploy: ciDeploy } : {}),
+                      ...(ciPush ? { imagePush: ciPush } : {}),
+                  },
+              }
+            : {}),
+        tracking: {
+            image: v.trackingImage,
+            namespace: v.trackingNamespace,
+            replicas: v.trackingReplicas,
+            workers: v.trackingWorkers,
+            dbInstanceClass: v.trackingDbInstanceClass,
+            dbMultiAz: v.trackingDbMultiAz,
+            dbDeletionProtection: v.trackingDbDeletionProtection,
+            dbFinalSnapshot: v.trackingDbFinalSnapshot,
+            dbBackupRetentionDays: v.trackingDbBackupRetentionDays,
+            dbPasswordRotationDays: v.trackingDbPasswordRotationDays,
+            authAdminSecret: v.trackingAuthAdminSecret,
+            hostname: v.trackingHostname,
+        },
+        trainingNamespace: v.trainingNamespace,
+        ...(training ? { training } : {}),
+        ...(serving ? { serving } : {}),
+    };
+}
+
+const isObject = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);
+
+function unknownKeys(problems: Problems, path: string, obj: Record<string, unknown>, allowed: string[]): void {
+    for (const k of Object.keys(obj)) {
+        if (!allowed.includes(k)) {
+            problems.add(`${path}.${k}`, `is not a known property; known: ${allowed.join(", ")}`);
+        }
+    }
+}
+
+function stringList(problems: Problems, key: string, value: unknown, allowed?: readonly string[], pattern?: RegExp): void {
+    if (!Array.isArray(value)) {
+        return; // parseValue reported it
+    }
+    value.forEach((item, i) => {
+        const ok = typeof item === "string" && (!allowed || allowed.includes(item)) && (!pattern || pattern.test(item));
+        if (!ok) {
+            problems.add(
+                `${PROJECT}:${key}[${i}]`,
+                allowed ? `must be one of ${allowed.map((a) => `"${a}"`).join(", ")}, got ${describe(item)}` : `is not valid, got ${describe(item)}`,
+            );
+        }
+    });
+}
+
+function parseStringMap(problems: Problems, key: string, value: unknown): Record<string, string> {
+    if (!isObject(value) || Object.values(value).some((x) => typeof x !== "string")) {
+        problems.add(`${PROJECT}:${key}`, `must be a mapping of names to version strings, got ${describe(value)}`);
+        return {};
+    }
+    return value as Record<string, string>;
+}
+
+function parseExistingVpc(problems: Problems, value: unknown): PlatformConfig["network"]["existingVpc"] {
+    const path = `${PROJECT}:existingVpc`;
+    if (!isObject(value)) {
+        problems.add(path, `must be a mapping { vpcId, privateSubnetIds, publicSubnetIds? }, got ${describe(value)}`);
+        return undefined;
+    }
+    unknownKeys(problems, path, value, ["vpcId", "privateSubnetIds", "publicSubnetIds"]);
+    problems.check(typeof value.vpcId === "string" && /^vpc-[0-9a-f]{8,17}$/.test(value.vpcId), `${path}.vpcId`, `must be a VPC id (vpc-...), got ${describe(value.vpcId)}`);
+    const subnets = (k: string, required: boolean) => {
+        const list = value[k];
+        if (list === undefined && !required) return;
+        problems.check(
+            Array.isArray(list) && list.length >= (required ? 2 : 1) && list.every((x) => typeof x === "string" && /^subnet-[0-9a-f]{8,17}$/.test(x)),
+            `${path}.${k}`,
+            `must list ${required ? "at least two" : ""} subnet ids (subnet-...), got ${describe(list)}`,
+        );
+    };
+    subnets("privateSubnetIds", true);
+    subnets("publicSubnetIds", false);
+    return value as any;
+}
+
+function parseGpuPools(problems: Problems, value: unknown): GpuPoolConfig[] {
+    if (!Array.isArray(value)) {
+        return [];
+    }
+    const names = new Set<string>();
+    return value.map((pool, i) => {
+        const path = `${PROJECT}:gpuPools[${i}]`;
+        if (!isObject(pool)) {
+            problems.add(path, `must be a mapping { name, instanceTypes, capacityType, minSize, maxSize }, got ${describe(pool)}`);
+            return undefined as unknown as GpuPoolConfig;
+        }
+        unknownKeys(problems, path, pool, ["name", "instanceTypes", "capacityType", "minSize", "maxSize", "amiType", "rootVolumeSizeGiB", "labels"]);
+        if (problems.check(typeof pool.name === "string" && DNS_LABEL.test(pool.name), `${path}.name`, `must be a DNS label, got ${describe(pool.name)}`)) {
+            problems.check(!names.has(pool.name as string), `${path}.name`, `repeats pool name "${pool.name}"`);
+            names.add(pool.name as string);
+        }
+        const types = pool.instanceTypes;
+        if (problems.check(Array.isArray(types) && types.length > 0, `${path}.instanceTypes`, `must list at least one GPU instance type, got ${describe(types)}`)) {
+            (types as unknown[]).forEach((t, k) =>
+                problems.check(
+                    typeof t === "string" && t in GPU_COUNT_BY_INSTANCE_TYPE,
+                    `${path}.instanceTypes[${k}]`,
+                    `must be a GPU instance type (${[...new Set(Object.keys(GPU_COUNT_BY_INSTANCE_TYPE).map((x) => x.split(".")[0]))].join(", ")} families), got ${describe(t)}`,
+                ),
+            );
+        }
+        problems.check(pool.capacityType === "SPOT" || pool.capacityType === "ON_DEMAND", `${path}.capacityType`, `must be "SPOT" or "ON_DEMAND", got ${describe(pool.capacityType)}`);
+        const int = (k: string, min: number, max: number) =>
+            problems.check(
+                typeof pool[k] === "number" && Number.isInteger(pool[k]) && (pool[k] as number) >= min && (pool[k] as number) <= max,
+                `${path}.${k}`,
+                `must be an integer from ${min} to ${max}, got ${describe(pool[k])}`,
+            );
+        if (int("minSize", 0, 100) && int("maxSize", 1, 100)) {
+            problems.check((pool.minSize as number) <= (pool.maxSize as number), `${path}.minSize`, `must not exceed maxSize (${pool.maxSize}), got ${pool.minSize}`);
+        }
+        if (pool.amiType !== undefined) {
+            problems.check((GPU_AMI_TYPES as readonly unknown[]).includes(pool.amiType), `${path}.amiType`, `must be one of ${GPU_AMI_TYPES.join(", ")}, got ${describe(pool.amiType)}`);
+        }
+        if (pool.rootVolumeSizeGiB !== undefined) {
+            int("rootVolumeSizeGiB", 50, 16384);
+        }
+        if (pool.labels !== undefined) {
+            problems.check(isObject(pool.labels) && Object.values(pool.labels).every((x) => typeof x === "string"), `${path}.labels`, "must be a mapping of label names to strings");
+        }
+        return pool as unknown as GpuPoolConfig;
+    });
+}
+
+function parseTrust(problems: Problems, key: string, value: unknown): CiTrustConfig | undefined {
+    const path = `${PROJECT}:${key}`;
+    if (!isObject(value)) {
+        problems.add(path, `must be a mapping { branches?, tags?, environments?, pullRequests? }, got ${describe(value)}`);
+        return undefined;
+    }
+    unknownKeys(problems, path, value, ["branches", "tags", "environments", "pullRequests"]);
+    for (const k of ["branches", "tags", "environments"]) {
+        if (value[k] !== undefined) {
+            problems.check(
+                Array.isArray(value[k]) && (value[k] as unknown[]).every((x) => typeof x === "string" && x !== "" && x !== "*"),
+                `${path}.${k}`,
+                `must be a list of names (no bare "*"), got ${describe(value[k])}`,
+            );
+        }
+    }
+    if (value.pullRequests !== undefined) {
+        problems.check(typeof value.pullRequests === "boolean", `${path}.pullRequests`, `must be true or false, got ${describe(value.pullRequests)}`);
+    }
+    return value as CiTrustConfig;
+}
+
+const QUANTITY = /^\d+(\.\d+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$/;
+
+function parseTraining(problems: Problems, value: unknown): TrainingConfig | undefined {
+    const path = `${PROJECT}:training`;
+    if (!isObject(value)) {
+        problems.add(path, `must be a mapping { modelName, experimentName, dataPrefix, dataVersion, ... }, got ${describe(value)}`);
+        return undefined;
+    }
+    const known = ["modelName", "experimentName", "dataPrefix", "dataVersion", "runId", "schedule", "hyperparameters", "cpu", "memory", "gpus", "shmSize", "activeDeadlineSeconds", "waitForCompletion"];
+    unknownKeys(problems, path, value, known);
+    const str = (k: string, re: RegExp, what: string) => problems.check(typeof value[k] === "string" && re.test(value[k] as string), `${path}.${k}`, `must be ${what}, got ${describe(value[k])}`);
+    str("modelName", /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, "a registered model name (letters, digits, '_', '.', '-')");
+    str("experimentName", /^\S.{0,199}$/, "an MLflow experiment name");
+    str("dataPrefix", /^[A-Za-z0-9!_.*'()\/-]+$/, "an S3 key prefix in the processed bucket, e.g. credit-risk/2026-11-01/");
+    str("dataVersion", /^\S{1,128}$/, "a data version label (e.g. a DVC revision or date)");
+    if (value.runId !== undefined) str("runId", /^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$/, "a DNS label of at most 32 characters (it names the Job)");
+    if (value.schedule !== undefined) str("schedule", /^(\S+\s+){4}\S+$|^@(yearly|annually|monthly|weekly|daily|midnight|hourly)$/, "a cron schedule (5 fields) or @daily-style macro");
+    for (const k of ["cpu", "memory", "shmSize"]) {
+        if (value[k] !== undefined) str(k, QUANTITY, "a Kubernetes quantity (e.g. 2, 500m, 8Gi)");
+    }
+    if (value.gpus !== undefined) {
+        problems.check(Number.isInteger(value.gpus) && (value.gpus as number) >= 0 && (value.gpus as number) <= 16, `${path}.gpus`, `must be an integer from 0 to 16, got ${describe(value.gpus)}`);
+    }
+    if (value.activeDeadlineSeconds !== undefined) {
+        problems.check(Number.isInteger(value.activeDeadlineSeconds) && (value.activeDeadlineSeconds as number) >= 60, `${path}.activeDeadlineSeconds`, `must be an integer of at least 60, got ${describe(value.activeDeadlineSeconds)}`);
+    }
+    if (value.waitForCompletion !== undefined) {
+        problems.check(typeof value.waitForCompletion === "boolean", `${path}.waitForCompletion`, `must be true or false, got ${describe(value.waitForCompletion)}`);
+    }
+    if (value.hyperparameters !== undefined) {
+        problems.check(
+            isObject(value.hyperparameters) && Object.values(value.hyperparameters).every((x) => ["string", "number", "boolean"].includes(typeof x)),
+            `${path}.hyperparameters`,
+            "must be a mapping of names to strings, numbers or booleans",
+        );
+        for (const k of Object.keys(isObject(value.hyperparameters) ? value.hyperparameters : {})) {
+            problems.check(/^[a-z][a-z0-9_]*$/.test(k), `${path}.hyperparameters.${k}`, "names must be snake_case (they become --kebab-case flags and HP_UPPER_CASE env)");
+        }
+    }
+    return {
+        modelName: value.modelName as string,
+        experimentName: value.experimentName as string,
+        dataPrefix: value.dataPrefix as string,
+        dataVersion: value.dataVersion as string,
+        ...(value.runId !== undefined ? { runId: value.runId as string } : {}),
+        ...(value.schedule !== undefined ? { schedule: value.schedule as string } : {}),
+        hyperparameters: (value.hyperparameters as TrainingConfig["hyperparameters"]) ?? {},
+        cpu: (value.cpu as string) ?? "2",
+        memory: (value.memory as string) ?? "8Gi",
+        gpus: (value.gpus as number) ?? 0,
+        shmSize: (value.shmSize as string) ?? "1Gi",
+        activeDeadlineSeconds: (value.activeDeadlineSeconds as number) ?? 21600,
+        waitForCompletion: (value.waitForCompletion as boolean) ?? true,
     };
 }
