@@ -30,3 +30,33 @@ export type EksAddonName = (typeof EKS_ADDONS)[number];
 
 /** EKS addon version strings, e.g. `v1.20.4-eksbuild.1`. */
 export const EKS_ADDON_VERSION = /^v\d+\.\d+\.\d+-eksbuild\.\d+$/;
+
+/**
+ * kube-prometheus-stack (Prometheus Operator, Prometheus, Alertmanager, Grafana, kube-state-metrics,
+ * node-exporter), pinned. Distributed as an OCI artifact and a classic repository
+ * (https://github.com/prometheus-community/helm-charts/tree/main/charts/kube-prometheus-stack#usage);
+ * release notes: https://github.com/prometheus-community/helm-charts/releases/tag/kube-prometheus-stack-91.4.1
+ */
+export const KUBE_PROMETHEUS_STACK_CHART = {
+    chart: "kube-prometheus-stack",
+    repo: "https://prometheus-community.github.io/helm-charts",
+    version: "91.4.1",
+} as const;
+
+/**
+ * NVIDIA DCGM exporter (GPU utilisation and memory per GPU), pinned. Chart 4.8.1 ships image
+ * 4.5.2-4.8.1 (DCGM 4.5.2 paired with exporter 4.8.1; NVIDIA requires the paired versions).
+ * https://nvidia.github.io/dcgm-exporter/ , https://docs.nvidia.com/datacenter/dcgm/latest/installation/install-dcgm-exporter.html
+ */
+export const DCGM_EXPORTER_CHART = {
+    chart: "dcgm-exporter",
+    repo: "https://nvidia.github.io/dcgm-exporter/helm-charts",
+    version: "4.8.1",
+} as const;
+
+/**
+ * Prometheus Pushgateway (batch jobs such as the drift check push their results here), pinned by
+ * tag like the other upstream images; stacks that require digests pass a digest-pinned mirror.
+ * https://github.com/prometheus/pushgateway/blob/master/CHANGELOG.md (1.11.2, 2025-10-30)
+ */
+export const PUSHGATEWAY_IMAGE = "quay.io/prometheus/pushgateway:v1.11.2";
