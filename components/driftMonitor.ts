@@ -393,7 +393,7 @@ export class DriftMonitor extends pulumi.ComponentResource {
             {
                 clusterName: args.clusterName,
                 namespace: s.namespace,
-                serviceAccountName: `${s.prefix}-drift`,
+                serviceAccountName: `${s.prefix}-check`,
                 policies: {
                     "reference-read": pulumi.output(args.access.referencePolicy).apply((j) => assertReadOnlyPolicy(subject, "access.referencePolicy", j)),
                     "batch-read": pulumi.output(args.access.batchPolicy).apply((j) => assertReadOnlyPolicy(subject, "access.batchPolicy", j)),
@@ -412,7 +412,7 @@ export class DriftMonitor extends pulumi.ComponentResource {
         new k8s.networking.v1.NetworkPolicy(
             `${name}-netpol`,
             {
-                metadata: { name: `${s.prefix}-drift`, namespace: s.namespace, labels },
+                metadata: { name: s.prefix, namespace: s.namespace, labels },
                 spec: { podSelector: { matchLabels: { "app.kubernetes.io/name": s.prefix, "app.kubernetes.io/component": "drift-monitor" } }, policyTypes: ["Ingress"], ingress: [] },
             },
             k8sOpts,
@@ -498,7 +498,7 @@ export class DriftMonitor extends pulumi.ComponentResource {
             {
                 apiVersion: "monitoring.coreos.com/v1",
                 kind: "PrometheusRule",
-                metadata: { name: `${s.prefix}-drift`, namespace: s.namespace, labels: { ...labels, ...s.ruleLabels } },
+                metadata: { name: s.prefix, namespace: s.namespace, labels: { ...labels, ...s.ruleLabels } },
                 spec: { groups: [{ name: `mlops-drift-${s.model}`, rules: driftAlertRules(s) }] },
             },
             { ...k8sOpts, ...(args.crdDependency ? { dependsOn: [args.crdDependency] } : {}) },

@@ -216,7 +216,7 @@ const TSDB_SIZE = /^[0-9]+(B|KB|MB|GB|TB|PB|EB)$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const MATCHER = /^\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=~|!~|!=|=)\s*"(?:[^"\\]|\\.)*"\s*$/;
 const SECRET_KEY = /^[-._a-zA-Z0-9]{1,253}$/;
-const PINNED_IMAGE = /^[^\s@]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
+const PINNED_IMAGE = /^[^\s@]+(@sha256:[a-f0-9]{64})?$/;
 const FORBIDDEN_EXTRA_VALUES = ["grafana.adminPassword", "grafana.admin", "alertmanager.config", "alertmanager.stringConfig", "alertmanager.alertmanagerSpec.useExistingSecret"];
 
 function exactVersion(p: Problems, path: string, v: unknown): void {
@@ -234,10 +234,12 @@ function checkQuantity(p: Problems, path: string, v: unknown): void {
 
 /** Whether an image reference is pinned: an explicit tag other than `latest`, and/or a digest. */
 export function isPinnedImage(image: string): boolean {
-    const m = PINNED_IMAGE.exec(image);
-    if (!m) return false;
-    const tag = m[1]?.slice(1);
-    return (tag !== undefined && tag !== "latest") || m[2] !== undefined;
+    if (typeof image !== "string" || !PINNED_IMAGE.test(image)) return false;
+    const [name, digest] = image.split("@");
+    const lastSlash = name.lastIndexOf("/");
+    const colon = name.indexOf(":", lastSlash + 1);
+    const tag = colon >= 0 ? name.slice(colon + 1) : undefined;
+    return (tag !== undefined && tag !== "" && tag !== "latest") || digest !== undefined;
 }
 
 function hasPath(values: Record<string, unknown>, dotted: string): boolean {

@@ -80,13 +80,6 @@ export const METRIC_SOURCES: Readonly<Record<string, MetricSource>> = {
         labels: ["namespace", "pod", "node", "resource"],
     },
     kube_pod_status_phase: { type: "gauge", exporter: KSM, doc: `${KSM_DOC}/workload/pod-metrics.md`, labels: ["namespace", "pod", "phase"] },
-    // Pushgateway bookkeeping, per pushed group.
-    push_time_seconds: {
-        type: "gauge",
-        exporter: "Prometheus Pushgateway (per group)",
-        doc: "https://github.com/prometheus/pushgateway/blob/master/README.md#about-timestamps",
-        labels: ["job"],
-    },
     // Drift check results.
     [DRIFT_METRICS.psi]: { type: "gauge", exporter: DRIFT, doc: DRIFT_DOC, labels: ["model", "feature"] },
     [DRIFT_METRICS.ksPvalue]: { type: "gauge", exporter: DRIFT, doc: DRIFT_DOC, labels: ["model", "feature"] },
