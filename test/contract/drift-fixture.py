@@ -3,7 +3,7 @@
 
   drift-fixture.py reference OUT.json [--rows N] [--seed S]   train.py's feature_statistics() on its
                                                               synthetic training data
-  drift-fixture.py batch OUT.csv [--rows N] [--seed S] [--shift F=+X ...]
+  drift-fixture.py batch OUT.csv|OUT.parquet [--rows N] [--seed S] [--shift F=+X ...]
                                                               a current batch (drift.py's generator)
   drift-fixture.py upload FILE s3://bucket/key                put FILE into S3 (AWS_ENDPOINT_URL_S3
                                                               points boto3 at the emulator)
@@ -36,7 +36,11 @@ def reference(out: str, rows: int, seed: int) -> None:
 
 
 def batch(out: str, rows: int, seed: int, shifts: list[str]) -> None:
-    drift.synthetic_batch(rows, seed, drift.parse_shifts(shifts)).to_csv(out, index=False)
+    frame = drift.synthetic_batch(rows, seed, drift.parse_shifts(shifts))
+    if out.endswith(".parquet"):
+        frame.to_parquet(out, index=False)  # pyarrow comes with mlflow, so the trainer image has it
+    else:
+        frame.to_csv(out, index=False)
 
 
 def upload(path: str, uri: str) -> None:

@@ -247,6 +247,28 @@ describe("contract: drift check (drift.py, numpy/scipy from PyPI) → Pushgatewa
         assert.match(psiOnly.stdout, /"drifted": \["credit_score"\]/);
     });
 
+    it("reads batch files as the pipeline writes them: CSV and Parquet, non-numeric cells counted as missing", async () => {
+        const parquet = path.join(workDir, "batch.parquet");
+        assert.strictEqual((await run(python, [FIXTURE_PY, "batch", parquet, "--rows", "1500", "--seed", "8", "--shift", "credit_score=+60"])).code, 0);
+        const fromParquet = await run(python, [DRIFT_PY, "--reference", reference, "--current", parquet, "--drift-exit-code", "0"]);
+        assert.strictEqual(fromParquet.code, 0, fromParquet.stderr);
+        assert.match(fromParquet.stdout, /"drifted": \["credit_score"\], "model": "credit-risk", "pushed_to": null, "rows": 1500/);
+
+        const csv = path.join(workDir, "batch-dirty.csv");
+        assert.strictEqual((await run(python, [FIXTURE_PY, "batch", csv, "--rows", "1000", "--seed", "9"])).code, 0);
+        const lines = fs.readFileSync(csv, "utf8").trim().split("\n");
+        const col = lines[0].split(",").indexOf("age");
+        // 10% of the ages unreadable: reported as missing, the rest still checked.
+        const dirty = lines.map((l, i) => (i > 0 && i % 10 === 0 ? l.split(",").map((v, j) => (j === col ? "n/a" : v)).join(",") : l));
+        fs.writeFileSync(csv, dirty.join("\n") + "\n");
+        const json = path.join(workDir, "dirty.json");
+        const r = await run(python, [DRIFT_PY, "--reference", reference, "--current", csv, "--json", json]);
+        assert.strictEqual(r.code, 0, r.stdout + r.stderr);
+        const result = JSON.parse(fs.readFileSync(json, "utf8"));
+        assert.ok(Math.abs(result.features.age.missing_ratio - 0.1) < 0.001, `missing ratio ${result.features.age.missing_ratio}`);
+        assert.strictEqual(result.features.age.drift, false);
+    });
+
     it("exit codes: --drift-exit-code 0 reports drift by metrics only; configuration errors exit 2 with one line", async () => {
         const reportOnly = await run(python, [DRIFT_PY, "--reference", reference, "--synthetic", "3000", "--seed", "7", ...SHIFTS, "--drift-exit-code", "0"]);
         assert.strictEqual(reportOnly.code, 0, reportOnly.stdout + reportOnly.stderr);
