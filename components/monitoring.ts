@@ -15,7 +15,8 @@ import {
     scratchVolume,
 } from "./k8s-security";
 import { checkResources, quantityValue } from "./k8s-validation";
-import { GpuScheduling } from "./scheduling";
+import { GPU_PRESENT_LABEL, GPU_TAINT } from "./gpuNodeGroup";
+import { Toleration } from "./scheduling";
 import { DEFAULT_SERVING_METRICS, ServingMetrics } from "./servingStack";
 import { RUN_ID_LABEL, TRAINING_JOB_LABEL } from "./trainingJob";
 import { Problems, checkDnsLabel, checkInt, describe } from "./validation";
@@ -162,8 +163,10 @@ export interface MonitoringArgs {
         | false
         | {
               chart?: { chart?: string; repo?: string; version?: string };
-              /** GpuNodeGroup.scheduling: the exporter selects GPU nodes and tolerates their taints. */
-              gpuScheduling?: GpuScheduling;
+              /** Nodes to run on. Default every GPU node of every GpuNodeGroup (`nvidia.com/gpu.present: "true"`). */
+              nodeSelector?: Record<string, string>;
+              /** Taints to tolerate. Default the GpuNodeGroup GPU taint (`nvidia.com/gpu`, NoSchedule). */
+              tolerations?: Toleration[];
               /** Requests/limits. Default cpu 100m, memory 512Mi (limit 1Gi). */
               resources?: ResourceSpec;
           };
@@ -204,7 +207,7 @@ export interface MonitoringSettings {
         storageSize: string;
     };
     grafana: { adminSecret: { name: string; userKey: string; passwordKey: string }; storageSize: string };
-    dcgmExporter?: { chart: { chart: string; repo: string; version: string }; gpuScheduling?: GpuScheduling; resources: ResourceSpec };
+    dcgmExporter?: { chart: { chart: string; repo: string; version: string }; nodeSelector: Record<string, string>; tolerations: Toleration[]; resources: ResourceSpec };
     pushgateway?: { image: string; allowFromNamespaces: string[]; resources: ResourceSpec };
     alerts: PlatformAlertSettings;
     servingMetrics: ServingMetrics;
@@ -308,7 +311,8 @@ export function validateMonitoringArgs(args: MonitoringArgs): MonitoringSettings
                 repo: d.chart?.repo ?? DCGM_EXPORTER_CHART.repo,
                 version: d.chart?.version ?? DCGM_EXPORTER_CHART.version,
             },
-            ...(d.gpuScheduling ? { gpuScheduling: d.gpuScheduling } : {}),
+            nodeSelector: d.nodeSelector ?? { [GPU_PRESENT_LABEL]: "true" },
+            tolerations: d.tolerations ?? [{ key: GPU_TAINT.key, operator: "Exists", effect: GPU_TAINT.effect }],
             resources: d.resources ?? { cpu: "100m", memory: "512Mi", memoryLimit: "1Gi" },
         };
     }
@@ -398,6 +402,7 @@ export function validateMonitoringArgs(args: MonitoringArgs): MonitoringSettings
     if (s.dcgmExporter) {
         exactVersion(p, "dcgmExporter.chart.version", s.dcgmExporter.chart.version);
         checkResources(p, "dcgmExporter.resources", s.dcgmExporter.resources);
+        p.check(Object.keys(s.dcgmExporter.nodeSelector).length > 0, "dcgmExporter.nodeSelector", "must select the GPU nodes (the exporter fails on nodes without GPUs)");
     }
     if (s.pushgateway) {
         p.check(isPinnedImage(s.pushgateway.image), "pushgateway.image", `must be pinned by an explicit tag (not latest) or a digest, got ${describe(s.pushgateway.image)}`);
@@ -746,7 +751,8 @@ export function kubePrometheusStackValues(s: MonitoringSettings, storageClassNam
 export function dcgmExporterValues(d: NonNullable<MonitoringSettings["dcgmExporter"]>): Record<string, unknown> {
     return {
         fullnameOverride: "dcgm-exporter",
-        ...(d.gpuScheduling ? { nodeSelector: { ...d.gpuScheduling.nodeSelector }, tolerations: d.gpuScheduling.tolerations.map((t) => ({ ...t })) } : {}),
+        nodeSelector: { ...d.nodeSelector },
+        tolerations: d.tolerations.map((t) => ({ ...t })),
         resources: containerResources(d.resources),
         serviceMonitor: { enabled: true, interval: "30s", honorLabels: false },
     };

@@ -16,7 +16,6 @@ import {
     platformAlertRules,
     validateMonitoringArgs,
 } from "../../components/monitoring";
-import { GpuScheduling } from "../../components/scheduling";
 import { alertRules as servingAlertRules, DEFAULT_SERVING_METRICS, planServingStack } from "../../components/servingStack";
 import { DCGM_EXPORTER_CHART, KUBE_PROMETHEUS_STACK_CHART, PUSHGATEWAY_IMAGE } from "../../components/versions";
 import { checkManifests } from "../../harness/manifests";
@@ -38,11 +37,8 @@ const T = {
     svc: "kubernetes:core/v1:Service",
 };
 
-const GPU: GpuScheduling = {
-    nodeSelector: { "mlops.platform/pool": "gpu" },
-    tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }],
-    resourceName: "nvidia.com/gpu",
-};
+/** GpuNodeGroup's contract, common to every pool. */
+const GPU = { nodeSelector: { "nvidia.com/gpu.present": "true" }, tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }] };
 
 type Args = Omit<MonitoringArgs, "provider">;
 
@@ -58,7 +54,7 @@ export const MONITORING: Args = {
         routes: [{ receiver: "oncall", matchers: ['severity="critical"'], continue: true }],
     },
     grafana: { adminSecret: { name: "grafana-admin" } },
-    dcgmExporter: { gpuScheduling: GPU },
+    dcgmExporter: {},
     pushgateway: { allowFromNamespaces: ["ml-training"] },
 };
 
@@ -214,7 +210,7 @@ describe("Monitoring", () => {
         });
     });
 
-    it("installs the DCGM exporter from its pinned chart on GPU nodes (taints tolerated), after the CRDs", () => {
+    it("installs the DCGM exporter from its pinned chart on every GPU pool's nodes (GPU taint tolerated), after the CRDs", () => {
         const dcgm = one(resources, T.chart, "mon-dcgm-exporter");
         assert.deepEqual([dcgm.inputs.chart, dcgm.inputs.version, dcgm.inputs.repositoryOpts.repo, dcgm.inputs.namespace], [DCGM_EXPORTER_CHART.chart, DCGM_EXPORTER_CHART.version, DCGM_EXPORTER_CHART.repo, "kube-system"]);
         assert.deepEqual(dcgm.inputs.values.nodeSelector, GPU.nodeSelector);
@@ -465,6 +461,7 @@ describe("Monitoring", () => {
         bad({ grafana: { adminSecret: { name: "" } } }, "grafana.adminSecret.name");
         bad({ grafana: { adminSecret: { name: "grafana-admin", passwordKey: "pass word" } } }, "grafana.adminSecret.passwordKey");
         bad({ dcgmExporter: { chart: { version: "latest" } } }, "dcgmExporter.chart.version");
+        bad({ dcgmExporter: { nodeSelector: {} } }, "dcgmExporter.nodeSelector");
         bad({ pushgateway: { image: "quay.io/prometheus/pushgateway:latest" } }, "pushgateway.image");
         bad({ pushgateway: { image: "quay.io/prometheus/pushgateway" } }, "pushgateway.image");
         bad({ pushgateway: { allowFromNamespaces: ["ML"] } }, "pushgateway.allowFromNamespaces[0]");
