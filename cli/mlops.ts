@@ -20,7 +20,8 @@ export function buildProgram(root: string = PROJECT_ROOT): Command {
         .option("-o, --out <dir>", "write plan.json, manifests/ and summary.md to this folder")
         .option("-c, --compare <plan.json>", "print what changed against a base plan instead of the tree")
         .option("-f, --format <format>", "output format with --compare: text or markdown", "text")
-        .action(async (o: { stack: string; out?: string; compare?: string; format: string }) => {
+        .option("--no-policies", "skip the security and gating policy packs")
+        .action(async (o: { stack: string; out?: string; compare?: string; format: string; policies: boolean }) => {
             if (!["text", "markdown"].includes(o.format)) {
                 throw new Error(`--format must be "text" or "markdown", got "${o.format}"`);
             }
@@ -35,7 +36,7 @@ export function buildProgram(root: string = PROJECT_ROOT): Command {
                     throw new Error(`--compare: ${o.compare} is not a plan.json written by \`mlops plan --out\``);
                 }
             }
-            const result = await planCommand({ root, stack: o.stack, out: o.out ? path.resolve(o.out) : undefined });
+            const result = await planCommand({ root, stack: o.stack, out: o.out ? path.resolve(o.out) : undefined, policies: o.policies });
             if (base) {
                 if (base.stack !== result.plan.stack) {
                     throw new Error(`--compare: the base plan is of stack '${base.stack}', this plan is of '${result.plan.stack}'`);

@@ -2,6 +2,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { ManifestCheck, checkManifests, manifestFileName, manifestYaml } from "../harness/manifests";
+import { PackName, PolicyViolation, loadPolicyConfig, runPolicyPack } from "../harness/policy-runner";
 import { ProgramRun, runProgram } from "../harness/run";
 import { SECURE_CONFIG_PLACEHOLDER } from "../harness/stack-config";
 import { RecordedResource } from "../harness/types";
@@ -20,6 +21,16 @@ export interface PlanResource {
     secretInputs: string[];
 }
 
+/** A policy verdict as plan.json records it. */
+export interface PlanVerdict {
+    pack: string;
+    policyName: string;
+    enforcementLevel: string;
+    severity?: string;
+    message: string;
+    urn?: string;
+}
+
 export interface Plan {
     formatVersion: 1;
     project: string;
@@ -28,6 +39,8 @@ export interface Plan {
     resources: PlanResource[];
     counts: Record<string, number>;
     outputs: Record<string, unknown>;
+    /** Violations reported by the policy packs (absent when they were not run). */
+    policies?: PlanVerdict[];
 }
 
 /** JSON with object keys sorted at every level, so equal plans are byte-identical. */
@@ -107,6 +120,44 @@ export interface PlanCommandOptions {
     root: string;
     stack: string;
     out?: string;
+    /** Run the security and gating packs (default true). */
+    policies?: boolean;
+}
+
+export const PACKS: PackName[] = ["security", "gating"];
+
+/** Runs both policy packs the way the engine does, with the stack's per-pack config. */
+export async function runPolicies(root: string, stack: string, run: ProgramRun): Promise<PlanVerdict[]> {
+    const verdicts: PlanVerdict[] = [];
+    for (const pack of PACKS) {
+        const result = await runPolicyPack(pack, run.resources, loadPolicyConfig(root, stack, pack), { root });
+        verdicts.push(
+            ...result.violations.map((v: PolicyViolation) => ({
+                pack: v.pack,
+                policyName: v.policyName,
+                enforcementLevel: v.enforcementLevel,
+                ...(v.severity ? { severity: v.severity } : {}),
+                message: v.message,
+                ...(v.urn ? { urn: v.urn } : {}),
+            })),
+        );
+    }
+    const order = (v: PlanVerdict) => `${v.enforcementLevel === "mandatory" ? 0 : 1}/${v.pack}/${v.policyName}/${v.urn ?? ""}/${v.message}`;
+    return verdicts.sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
+}
+
+export function renderVerdicts(verdicts: PlanVerdict[] | undefined): string {
+    if (verdicts === undefined) {
+        return "Policies: not run (--no-policies)";
+    }
+    const mandatory = verdicts.filter((v) => v.enforcementLevel === "mandatory");
+    const advisory = verdicts.filter((v) => v.enforcementLevel !== "mandatory");
+    const lines = [`Policies (mlops-security, mlops-gating): ${mandatory.length} mandatory, ${advisory.length} advisory violation(s)`];
+    for (const v of verdicts) {
+        const name = v.urn ? v.urn.split("::").pop() : "(stack)";
+        lines.push(`  ${v.enforcementLevel === "mandatory" ? "✗" : "!"} [${v.enforcementLevel}] ${v.pack}/${v.policyName} ${name}: ${v.message}`);
+    }
+    return lines.join("\n");
 }
 
 export interface PlanResult {
@@ -130,6 +181,9 @@ export function renderManifestSummary(checks: ManifestCheck[]): string {
 export async function planCommand(opts: PlanCommandOptions): Promise<PlanResult> {
     const run = await runProgram({ root: opts.root, stack: opts.stack });
     const plan = toPlan(run);
+    if (opts.policies !== false) {
+        plan.policies = await runPolicies(opts.root, opts.stack, run);
+    }
     const manifests = checkManifests(run.resources);
     const text = [
         `Offline plan of ${plan.project}/${plan.stack} (mock providers; no cloud account used)`,
@@ -140,6 +194,8 @@ export async function planCommand(opts: PlanCommandOptions): Promise<PlanResult>
         renderCounts(plan.counts),
         "",
         renderManifestSummary(manifests),
+        "",
+        renderVerdicts(plan.policies),
     ].join("\n");
     if (opts.out) {
         fs.mkdirSync(opts.out, { recursive: true });
@@ -152,7 +208,8 @@ export async function planCommand(opts: PlanCommandOptions): Promise<PlanResult>
             fs.writeFileSync(path.join(dir, manifestFileName(c.manifest)), manifestYaml(c.manifest));
         }
     }
-    const exitCode = manifests.some((c) => c.errors.length > 0) ? 2 : 0;
+    const mandatory = (plan.policies ?? []).some((v) => v.enforcementLevel === "mandatory");
+    const exitCode = manifests.some((c) => c.errors.length > 0) || mandatory ? 2 : 0;
     return { plan, run, manifests, text, exitCode };
 }
 
@@ -164,6 +221,11 @@ export function renderSummaryMarkdown(plan: Plan, manifests: ManifestCheck[]): s
         `## Offline plan: ${plan.project}/${plan.stack}`,
         "",
         `${total} resources (${protectedCount} protected), ${manifests.length} Kubernetes manifests, ${manifests.filter((m) => m.errors.length > 0).length} invalid.`,
+        "",
+        plan.policies === undefined
+            ? "Policies were not run."
+            : `Policies: ${plan.policies.filter((v) => v.enforcementLevel === "mandatory").length} mandatory, ${plan.policies.filter((v) => v.enforcementLevel !== "mandatory").length} advisory violation(s).`,
+        ...(plan.policies ?? []).map((v) => `- [${v.enforcementLevel}] \`${v.pack}/${v.policyName}\`: ${v.message}`),
         "",
         "<details><summary>Resources by type</summary>",
         "",

@@ -79,13 +79,20 @@ export class MlPlatform extends pulumi.ComponentResource {
         this.network = new Network(
             `${name}-network`,
             c.network.existingVpc
-                ? { existingVpc: c.network.existingVpc, interfaceEndpoints: c.network.interfaceEndpoints, flowLogRetentionDays: c.network.flowLogRetentionDays, tags }
+                ? {
+                      existingVpc: c.network.existingVpc,
+                      interfaceEndpoints: c.network.interfaceEndpoints,
+                      flowLogRetentionDays: c.network.flowLogRetentionDays,
+                      protect: c.protectStatefulResources,
+                      tags,
+                  }
                 : {
                       cidrBlock: c.network.vpcCidr,
                       availabilityZones: c.network.availabilityZones,
                       natGateways: c.network.natGateways,
                       interfaceEndpoints: c.network.interfaceEndpoints,
                       flowLogRetentionDays: c.network.flowLogRetentionDays,
+                      protect: c.protectStatefulResources,
                       tags,
                   },
             { parent: this },

@@ -53,6 +53,8 @@ export interface NetworkArgs {
     /** Traffic flow logs record: ALL (default), ACCEPT or REJECT. */
     flowLogTrafficType?: "ALL" | "ACCEPT" | "REJECT";
     /** Tags for every resource. */
+    /** `protect` + `retainOnDelete` on the flow-log key and log group (audit data). Default false. */
+    protect?: boolean;
     tags?: Record<string, string>;
 }
 
@@ -69,6 +71,7 @@ export interface NetworkSettings {
     flowLogs: boolean;
     flowLogRetentionDays: number;
     flowLogTrafficType: "ALL" | "ACCEPT" | "REJECT";
+    protect: boolean;
     tags: Record<string, string>;
 }
 
@@ -112,6 +115,7 @@ export function validateNetworkArgs(args: NetworkArgs): NetworkSettings {
         flowLogs: args.flowLogs ?? !existing,
         flowLogRetentionDays: args.flowLogRetentionDays ?? 90,
         flowLogTrafficType: args.flowLogTrafficType ?? "ALL",
+        protect: args.protect ?? false,
         tags: args.tags ?? {},
     };
     const p = new Problems("Network arguments");
@@ -295,6 +299,7 @@ export class Network extends pulumi.ComponentResource {
 
     private createFlowLogs(name: string, s: NetworkSettings, vpcId: pulumi.Output<string>, region: pulumi.Output<string>): pulumi.Output<string> {
         const child: pulumi.CustomResourceOptions = { parent: this };
+        const stateful: pulumi.CustomResourceOptions = { parent: this, protect: s.protect, retainOnDelete: s.protect };
         const identity = aws.getCallerIdentityOutput({}, { parent: this });
         const partition = aws.getPartitionOutput({}, { parent: this }).partition;
         const groupPrefix = `/vpc-flow-logs/${name}-`;
@@ -330,12 +335,12 @@ export class Network extends pulumi.ComponentResource {
                 }),
                 tags: { ...s.tags, Name: `${name}-flow-logs-key` },
             },
-            child,
+            stateful,
         );
         const group = new aws.cloudwatch.LogGroup(
             `${name}-flow-logs`,
             { namePrefix: groupPrefix, retentionInDays: s.flowLogRetentionDays, kmsKeyId: key.arn, tags: s.tags },
-            child,
+            stateful,
         );
         const role = new aws.iam.Role(
             `${name}-flow-logs-role`,

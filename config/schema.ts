@@ -136,9 +136,9 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
         key: "buildImages",
         type: "boolean",
         group: "Container registry",
-        default: false,
+        default: true,
         description:
-            "Build and push the trainer image from trainerImageContext with @pulumi/docker (needs a Docker engine where `pulumi up` runs).",
+            "Build and push the trainer and MLflow images from their contexts with @pulumi/docker, pinned by digest (needs a Docker engine where `pulumi up` runs). false: give trackingImage.",
     },
     {
         key: "trainerImageContext",

@@ -130,8 +130,9 @@ export function defaultRoot(): string {
 }
 
 /** Reads `policies/config/<stack>.json` (a `--policy-pack-config` file); `{}` when absent. */
-export function loadPolicyConfig(root: string, stack: string): PolicyPackConfig {
-    const file = path.join(root, "policies", "config", `${stack}.json`);
+export function loadPolicyConfig(root: string, stack: string, pack?: PackName): PolicyPackConfig {
+    // With a pack: the per-pack file `pulumi --policy-pack-config` is given (generated from <stack>.json).
+    const file = path.join(root, "policies", "config", pack ? `${pack}.${stack}.json` : `${stack}.json`);
     if (!fs.existsSync(file)) {
         return {};
     }

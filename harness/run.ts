@@ -138,6 +138,8 @@ export interface RecordContext {
     config: Record<string, string>;
     secretKeys: string[];
     env: MockEnvironment;
+    /** Give up waiting for registrations after this long. Default 60 000 ms. */
+    timeoutMs?: number;
 }
 
 export interface Recorded {
@@ -171,14 +173,37 @@ export async function record(ctx: RecordContext, body: () => Record<string, unkn
     const failures: unknown[] = [];
     const onRejection = (reason: unknown) => failures.push(reason);
     process.on("unhandledRejection", onRejection);
+    // A failed input (an apply that threw, an unknown invoke) can leave a registration pending for
+    // ever; surface the failure instead of hanging, and never wait longer than the deadline.
+    const deadline = Date.now() + (ctx.timeoutMs ?? 60_000);
+    const settle = async <T>(p: Promise<T>): Promise<T> => {
+        let timer: NodeJS.Timeout | undefined;
+        const poll = new Promise<never>((_, reject) => {
+            const tick = () => {
+                if (failures.length > 0) {
+                    reject(failures[0]);
+                } else if (Date.now() > deadline) {
+                    reject(new Error(`the program did not finish registering resources within ${ctx.timeoutMs ?? 60_000} ms (${records.length} registered)`));
+                } else {
+                    timer = setTimeout(tick, 25);
+                }
+            };
+            tick();
+        });
+        try {
+            return await Promise.race([p, poll]);
+        } finally {
+            clearTimeout(timer);
+        }
+    };
     try {
-        const exported = (await body()) ?? {};
+        const exported = (await settle(Promise.resolve(body()))) ?? {};
         const outputs: Record<string, unknown> = {};
         for (const [key, value] of Object.entries(exported)) {
             if (pulumi.Output.isInstance(value)) {
                 const o = value as any;
-                const v = await o.promise();
-                outputs[key] = (await o.isSecret) ? SECRET_PLACEHOLDER : v;
+                const v = await settle(o.promise());
+                outputs[key] = (await settle(o.isSecret)) ? SECRET_PLACEHOLDER : v;
             } else {
                 outputs[key] = value;
             }
@@ -187,7 +212,7 @@ export async function record(ctx: RecordContext, body: () => Record<string, unkn
         let count = -1;
         while (count !== records.length) {
             count = records.length;
-            await settings.waitForRPCs();
+            await settle(settings.waitForRPCs());
             await new Promise((r) => setImmediate(r));
         }
         if (failures.length > 0) {

@@ -274,7 +274,9 @@ export function trustFacts(doc: any): TrustFacts {
         const services = asList(st.Principal?.Service).map(String);
         const federated = asList(st.Principal?.Federated).map(String);
         if (services.includes("pods.eks.amazonaws.com")) facts.podIdentity = true;
-        const webIdentity = actions.includes("sts:AssumeRoleWithWebIdentity") && federated.some((f) => f.includes("oidc.eks.") || f.includes("oidc-provider/"));
+        // Only an EKS cluster's OIDC issuer makes this workload identity (IRSA); other web
+        // identities (GitHub Actions, other IdPs) are the IAM rules' business.
+        const webIdentity = actions.includes("sts:AssumeRoleWithWebIdentity") && federated.some((f) => f.includes("oidc.eks."));
         if (!webIdentity) continue;
         facts.irsaStatements++;
         let sawSub = false;
@@ -295,6 +297,8 @@ export function trustFacts(doc: any): TrustFacts {
 }
 
 const SA_SUBJECT_RE = /^system:serviceaccount:([a-z0-9]([-a-z0-9]*[a-z0-9])?):([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/;
+
+const EKS_ADDON_TYPE = "aws:eks/addon:Addon";
 
 export const workloadIdentityTrust: StackValidationPolicy = {
     name: "workload-identity-trust",
@@ -364,7 +368,21 @@ export const workloadIdentityTrust: StackValidationPolicy = {
                             return typeof arn === "string" && arn.endsWith(`:role/${lit(() => role.props.name) as string}`);
                         })(),
                 );
-                if (mine.length === 0) report(`trusts pods.eks.amazonaws.com but no ${POD_IDENTITY_ASSOCIATION_TYPE} names it`);
+                // EKS addons (vpc-cni, aws-ebs-csi-driver) create their association themselves, for
+                // the ServiceAccount the addon installs in kube-system.
+                const addonAssociations = args.resources
+                    .filter((r) => r.type === EKS_ADDON_TYPE)
+                    .flatMap((a) => {
+                        const list = lit(() => a.props.podIdentityAssociations);
+                        const byDependency = (a.propertyDependencies.podIdentityAssociations ?? []).some((d) => d.urn === role.urn);
+                        return (Array.isArray(list) ? list : []).filter((x: any) => byDependency || (typeof x?.roleArn === "string" && x.roleArn.endsWith(`:role/${lit(() => role.props.name) as string}`)));
+                    });
+                for (const x of addonAssociations) {
+                    if (typeof x?.serviceAccount === "string") trusted.add(`kube-system/${x.serviceAccount}`);
+                }
+                if (mine.length === 0 && addonAssociations.length === 0) {
+                    report(`trusts pods.eks.amazonaws.com but no ${POD_IDENTITY_ASSOCIATION_TYPE} (or EKS addon podIdentityAssociations) names it`);
+                }
                 for (const a of mine) {
                     const ns = lit(() => a.props.namespace);
                     const sa = lit(() => a.props.serviceAccount);

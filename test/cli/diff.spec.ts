@@ -88,7 +88,7 @@ describe("plan diff", () => {
 
     it("adding a repository adds its resources", async () => {
         const base = toPlan(await runProgram({ root: ROOT, stack: "dev" }));
-        const head = toPlan(await runProgram({ root: ROOT, stack: "dev", configOverrides: { "mlops-platform:repositories": '["trainer","server","features"]' } }));
+        const head = toPlan(await runProgram({ root: ROOT, stack: "dev", configOverrides: { "mlops-platform:repositories": '["trainer","mlflow","server","features"]' } }));
         const d = diffPlans(base, head);
         assert.deepEqual(d.added.map((r) => r.name).sort(), ["mlops-registry-features", "mlops-registry-features-lifecycle"]);
     });

@@ -347,7 +347,7 @@ describe("mlops release", () => {
     it("refuses to work on an invalid or missing serving block, naming the problem", () => {
         const { text } = tempProject("dev", DEV_SERVING.replace('version: "4"', "version: latest"));
         refused(text, { kind: "rollback" }, /the current mlops-platform:serving is invalid.*\n {2}- mlops-platform:serving\.canary\.canary\.version: is not immutable/);
-        refused(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8"), { kind: "rollback" }, /has no mlops-platform:serving mapping under config/);
+        refused("config:\n  aws:region: us-east-1\n  mlops-platform:environment: dev\n", { kind: "rollback" }, /has no mlops-platform:serving mapping under config/);
         assert.throws(() => releaseCommand({ root: ROOT, stack: "nope", action: { kind: "rollback" } }), /no stack named 'nope'/);
     });
 

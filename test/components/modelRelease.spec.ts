@@ -198,7 +198,8 @@ describe("parseServingConfig", () => {
         assertInvalid(() => parseServingConfig({ ...valid, thresholds: { f1: { minRelativeChange: 2, greaterIsBetter: true } } }), `${k}.thresholds.f1.minRelativeChange`);
         assertInvalid(() => parseServingConfig({ ...valid, gateway: { mode: "existing", name: "gw" } }), `${k}.gateway.namespace`);
         assertInvalid(() => parseServingConfig({ ...valid, maxExtraGpus: 2 }), `${k}.maxExtraGpus`, /must be 0 when gpus is 0/);
-        assertInvalid(() => parseServingConfig({ ...valid, runtime: { kind: "mlflow" } }), `${k}.canary.stable.image`);
+        // No image anywhere is fine in the platform config: MlPlatform serves with the trainer image it builds.
+        assert.doesNotThrow(() => parseServingConfig({ ...valid, runtime: { kind: "mlflow" } }));
         assertInvalid(() => parseServingConfig({ ...valid, replicaCount: 3 }), `${k}.replicaCount`, /unknown property/);
         assertInvalid(() => parseServingConfig({ ...valid, gpus: 1, maxExtraGpus: 1, canary: { ...valid.canary, canaryWeight: 100 } }), `${k}.canary.canaryWeight`, /needs ceil/);
         assertInvalid(() => parseServingConfig("not json"), k);

@@ -43,3 +43,24 @@ describe("mock provider layer", () => {
         assert.deepEqual(a, b);
     });
 });
+
+describe("recordResources failure handling", () => {
+    it("fails fast, with the cause, when a resource input's Output rejects (instead of hanging)", async () => {
+        const started = Date.now();
+        await assert.rejects(
+            recordResources(() => {
+                const bad = aws.getCallerIdentityOutput().apply((): string => {
+                    throw new Error("validation failed inside an apply");
+                });
+                new aws.s3.Bucket("b", { bucket: bad });
+            }),
+            /validation failed inside an apply/,
+        );
+        assert.ok(Date.now() - started < 10_000, "did not wait for the deadline");
+        // ...and the harness is usable again afterwards.
+        const { resources } = await recordResources(() => {
+            new aws.s3.Bucket("ok");
+        });
+        assert.equal(resources.length, 1);
+    });
+});

@@ -2,7 +2,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { renderPulumiYaml, renderReadme } from "../../cli/gen-config";
+import { renderPackConfig, renderPulumiYaml, renderReadme } from "../../cli/gen-config";
 import { CONFIG_KEYS, parsePlatformConfig } from "../../config/schema";
 import { assertInvalid } from "../helpers/resources";
 
@@ -30,6 +30,21 @@ describe("stack configuration schema", () => {
         }
     });
 
+    it("the per-pack policy configs (for `pulumi --policy-pack-config`) are generated from policies/config/<stack>.json and current", () => {
+        for (const stack of ["dev", "prod"]) {
+            const combined = fs.readFileSync(path.join(ROOT, "policies", "config", `${stack}.json`), "utf8");
+            const all = Object.keys(JSON.parse(combined));
+            const seen: string[] = [];
+            for (const pack of ["security", "gating"] as const) {
+                const file = path.join(ROOT, "policies", "config", `${pack}.${stack}.json`);
+                assert.equal(fs.readFileSync(file, "utf8"), renderPackConfig(combined, pack, stack), `${file} is stale: run npm run gen:config`);
+                seen.push(...Object.keys(JSON.parse(fs.readFileSync(file, "utf8"))));
+            }
+            assert.deepEqual(seen.sort(), all.sort(), "every configured policy lands in exactly one pack file");
+        }
+        assert.throws(() => renderPackConfig('{"no-such-policy": "mandatory"}', "security", "x.json"), /no-such-policy/);
+    });
+
     it("stack files only set keys the schema knows", () => {
         for (const stack of ["dev", "prod"]) {
             const cfg = YAML.parse(fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8")).config;
@@ -42,7 +57,8 @@ describe("stack configuration schema", () => {
     it("defaults parse into a complete PlatformConfig", () => {
         const c = parsePlatformConfig({}, ctx);
         assert.equal(c.environment, "dev");
-        assert.deepEqual(c.registry.repositories, ["trainer", "server"]);
+        assert.deepEqual(c.registry.repositories, ["trainer", "mlflow", "server"]);
+        assert.equal(c.registry.buildImages, true, "images are built from source and pinned by digest by default");
         assert.equal(c.dataLake.rawTransitionIaDays, 30);
     });
 
