@@ -7,7 +7,9 @@ import { ROLE_LABEL } from "../policies/gating/annotations";
 import { CiAccess } from "./ciAccess";
 import { ContainerRegistry, ImageBuildSpec } from "./containerRegistry";
 import { DataLake } from "./dataLake";
+import { DriftMonitor } from "./driftMonitor";
 import { Gateway } from "./gateway";
+import { Monitoring } from "./monitoring";
 import { GpuNodeGroup } from "./gpuNodeGroup";
 import { RESTRICTED_NAMESPACE_LABELS } from "./k8s-security";
 import { MlCluster } from "./mlCluster";
@@ -42,6 +44,8 @@ export class MlPlatform extends pulumi.ComponentResource {
     public readonly training?: TrainingJob;
     public readonly gateway?: Gateway;
     public readonly serving?: ServingStack;
+    public readonly monitoring?: Monitoring;
+    public readonly drift?: DriftMonitor;
 
     constructor(name: string, args: MlPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mlops-platform:index:MlPlatform", name, {}, opts);
@@ -253,6 +257,59 @@ export class MlPlatform extends pulumi.ComponentResource {
             );
         }
 
+        if (c.monitoring) {
+            const m = c.monitoring;
+            this.monitoring = new Monitoring(
+                `${name}-monitoring`,
+                {
+                    provider: cluster.provider,
+                    namespace: m.namespace,
+                    storageClassName: cluster.storageClassName,
+                    prometheus: { retention: m.prometheusRetention, storageSize: m.prometheusStorageSize, replicas: m.prometheusReplicas },
+                    alertmanager: { receivers: m.alertReceivers, defaultReceiver: m.alertDefaultReceiver, routes: m.alertRoutes, replicas: m.alertmanagerReplicas },
+                    grafana: { adminSecret: { name: m.grafanaAdminSecret } },
+                    dcgmExporter: m.dcgmExporter && c.gpuPools.length > 0 ? {} : false,
+                    pushgateway: { allowFromNamespaces: [c.trainingNamespace] },
+                    trackingServer: { namespace: c.tracking.namespace, deploymentName: "mlflow" },
+                },
+                { parent: this, dependsOn: cluster.nodeDependencies },
+            );
+            if (m.drift) {
+                const d = m.drift;
+                this.drift = new DriftMonitor(
+                    `${name}-drift`,
+                    {
+                        provider: cluster.provider,
+                        clusterName: cluster.clusterName,
+                        namespace: c.trainingNamespace,
+                        namePrefix: `${d.model}-drift`,
+                        model: d.model,
+                        image: trainerImage,
+                        schedule: d.schedule,
+                        reference: { uri: pulumi.interpolate`s3://${this.dataLake.artifactsBucket}/${d.referencePrefix}` },
+                        batch: { uri: pulumi.interpolate`s3://${this.dataLake.processedBucket}/${d.batchPrefix}` },
+                        access: {
+                            referencePolicy: this.dataLake.accessPolicy([{ bucket: "artifacts", prefix: d.referencePrefix, access: "read" }]),
+                            batchPolicy: this.dataLake.accessPolicy([{ bucket: "processed", prefix: d.batchPrefix, access: "read" }]),
+                        },
+                        pushgatewayUrl: this.monitoring.pushgatewayUrl.apply((u) => u!),
+                        thresholds: {
+                            ...(d.psiThreshold !== undefined ? { psi: d.psiThreshold } : {}),
+                            ...(d.ksAlpha !== undefined ? { ksAlpha: d.ksAlpha } : {}),
+                            ...(d.decision !== undefined ? { decision: d.decision } : {}),
+                            ...(d.minRows !== undefined ? { minRows: d.minRows } : {}),
+                        },
+                        ...(d.features ? { features: d.features } : {}),
+                        failJobOnDrift: d.failJobOnDrift ?? false,
+                        workloadIdentity: identity,
+                        crdDependency: this.monitoring.crdDependency,
+                        tags,
+                    },
+                    { parent: this, dependsOn: [trainingNs] },
+                );
+            }
+        }
+
         if (c.serving) {
             const s = c.serving;
             const g = s.gateway;
@@ -269,7 +326,7 @@ export class MlPlatform extends pulumi.ComponentResource {
             const region = aws.getRegionOutput({}, { parent: this }).region;
             this.serving = new ServingStack(
                 `${name}-serving`,
-                servingStackArgs(s, {
+                servingStackArgs(this.monitoring ? { ...s, prometheusOperator: true } : s, {
                     provider: cluster.provider,
                     trackingUri: this.tracking.trackingUri,
                     identity: {
@@ -284,7 +341,14 @@ export class MlPlatform extends pulumi.ComponentResource {
                     defaultImage: trainerImage,
                 }),
                 // Routes and Services go before the Gateway implementation, which goes before the cluster.
-                { parent: this, dependsOn: [...(this.gateway?.teardownDependencies ?? []), ...cluster.nodeDependencies] },
+                {
+                    parent: this,
+                    dependsOn: [
+                        ...(this.gateway?.teardownDependencies ?? []),
+                        ...cluster.nodeDependencies,
+                        ...(this.monitoring ? [this.monitoring.crdDependency] : []),
+                    ],
+                },
             );
         }
 

@@ -1,6 +1,8 @@
 // The stack configuration schema: one table that drives Pulumi.yaml's declarations (checked by a
 // test), the program's parsing and validation, and the README's configuration reference.
+import { DriftDecision } from "../components/driftMonitor";
 import { GPU_AMI_TYPES, GPU_COUNT_BY_INSTANCE_TYPE } from "../components/gpuNodeGroup";
+import { AlertReceiver, AlertRoute } from "../components/monitoring";
 import { INTERFACE_ENDPOINT_SERVICES, NAT_STRATEGIES } from "../components/network";
 import { ServingConfig, parseServingConfig } from "../components/servingConfig";
 import { SUPPORTED_KUBERNETES_VERSIONS } from "../components/versions";
@@ -432,6 +434,98 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
         default: "",
         description: "Expose the tracking server through the Gateway at this hostname (HTTPRoute). Empty: in-cluster only.",
     },
+    // ---- Monitoring ----
+    {
+        key: "monitoring",
+        type: "boolean",
+        group: "Monitoring",
+        default: true,
+        description: "Install kube-prometheus-stack (Prometheus, Alertmanager, Grafana with the platform dashboards), the NVIDIA DCGM exporter and a Pushgateway, with the platform's alert rules.",
+    },
+    {
+        key: "monitoringNamespace",
+        type: "string",
+        group: "Monitoring",
+        default: "monitoring",
+        description: "Namespace of the monitoring stack (Pod Security restricted).",
+    },
+    {
+        key: "prometheusRetention",
+        type: "string",
+        group: "Monitoring",
+        default: "15d",
+        description: "How long Prometheus keeps metrics (a Prometheus duration, e.g. 3d, 30d).",
+    },
+    {
+        key: "prometheusStorageSize",
+        type: "string",
+        group: "Monitoring",
+        default: "50Gi",
+        description: "Prometheus volume size (encrypted gp3); retention by size is capped at 90 % of it.",
+    },
+    {
+        key: "prometheusReplicas",
+        type: "integer",
+        group: "Monitoring",
+        default: 1,
+        min: 1,
+        max: 5,
+        description: "Prometheus replicas.",
+    },
+    {
+        key: "alertmanagerReplicas",
+        type: "integer",
+        group: "Monitoring",
+        default: 1,
+        min: 1,
+        max: 5,
+        description: "Alertmanager replicas (a gossip cluster when more than one).",
+    },
+    {
+        key: "grafanaAdminSecret",
+        type: "string",
+        group: "Monitoring",
+        default: "grafana-admin",
+        description: "Existing Secret in the monitoring namespace with `admin-user` and `admin-password` for Grafana.",
+    },
+    {
+        key: "alertReceivers",
+        type: "array",
+        items: "object",
+        group: "Monitoring",
+        default: [{ name: "platform", type: "slack", secret: { name: "alertmanager-receivers", key: "slack-webhook-url" } }],
+        description:
+            "Alertmanager receivers: `[{ name, type: slack|pagerduty|webhook|opsgenie, secret: { name, key }, channel? }]`; credentials only ever come from Secrets in the monitoring namespace.",
+    },
+    {
+        key: "alertDefaultReceiver",
+        type: "string",
+        group: "Monitoring",
+        default: "platform",
+        description: "Receiver for alerts no route matches.",
+    },
+    {
+        key: "alertRoutes",
+        type: "array",
+        items: "object",
+        group: "Monitoring",
+        default: [],
+        description: "Alertmanager child routes: `[{ receiver, matchers: ['severity=\"critical\"'], continue? }]`.",
+    },
+    {
+        key: "dcgmExporter",
+        type: "boolean",
+        group: "Monitoring",
+        default: true,
+        description: "Deploy the NVIDIA DCGM exporter for GPU metrics (only when GPU pools exist).",
+    },
+    {
+        key: "driftMonitor",
+        type: "object",
+        group: "Monitoring",
+        description:
+            "Scheduled drift check: `{ model, schedule, referencePrefix, batchPrefix, psiThreshold?: 0.2, ksAlpha?: 0.01, decision?: both|psi|ks|either, minRows?: 100, features?, failJobOnDrift?: false }`. Unset: no drift check.",
+    },
     // ---- Training / serving ----
     {
         key: "training",
@@ -556,6 +650,35 @@ export interface PlatformConfig {
     trainingNamespace: string;
     training?: TrainingConfig;
     serving?: ServingConfig;
+    monitoring?: MonitoringConfig;
+}
+
+/** The monitoring stack as configured (absent when `monitoring` is false). */
+export interface MonitoringConfig {
+    namespace: string;
+    prometheusRetention: string;
+    prometheusStorageSize: string;
+    prometheusReplicas: number;
+    alertmanagerReplicas: number;
+    grafanaAdminSecret: string;
+    alertReceivers: AlertReceiver[];
+    alertDefaultReceiver: string;
+    alertRoutes: AlertRoute[];
+    dcgmExporter: boolean;
+    drift?: DriftConfig;
+}
+
+export interface DriftConfig {
+    model: string;
+    schedule: string;
+    referencePrefix: string;
+    batchPrefix: string;
+    psiThreshold?: number;
+    ksAlpha?: number;
+    decision?: DriftDecision;
+    minRows?: number;
+    features?: string[];
+    failJobOnDrift?: boolean;
 }
 
 /** Parses one raw config string according to its spec; records a problem and returns undefined if bad. */
@@ -705,6 +828,36 @@ export function parsePlatformConfig(
             }
         }
     }
+    for (const key of ["prometheusRetention"]) {
+        if (typeof v[key] === "string" && !/^\d+(ms|s|m|h|d|w|y)$/.test(v[key])) {
+            problems.add(`${PROJECT}:${key}`, `must be a Prometheus duration (e.g. 15d), got ${describe(v[key])}`);
+        }
+    }
+    if (typeof v.prometheusStorageSize === "string" && !QUANTITY.test(v.prometheusStorageSize)) {
+        problems.add(`${PROJECT}:prometheusStorageSize`, `must be a Kubernetes quantity (e.g. 50Gi), got ${describe(v.prometheusStorageSize)}`);
+    }
+    const receivers = Array.isArray(v.alertReceivers) ? v.alertReceivers : [];
+    receivers.forEach((r: unknown, i: number) => {
+        const at = `${PROJECT}:alertReceivers[${i}]`;
+        if (!isObject(r)) {
+            problems.add(at, `must be a mapping { name, type, secret: { name, key } }, got ${describe(r)}`);
+            return;
+        }
+        problems.check(typeof r.name === "string" && r.name !== "", `${at}.name`, `must be a name, got ${describe(r.name)}`);
+        problems.check(["slack", "pagerduty", "webhook", "opsgenie"].includes(r.type as string), `${at}.type`, `must be one of "slack", "pagerduty", "webhook", "opsgenie", got ${describe(r.type)}`);
+        problems.check(
+            isObject(r.secret) && typeof r.secret.name === "string" && typeof r.secret.key === "string",
+            `${at}.secret`,
+            `must reference a Secret { name, key } (credentials never go in config), got ${describe(r.secret)}`,
+        );
+    });
+    if (v.monitoring === true && typeof v.alertDefaultReceiver === "string" && !receivers.some((r: any) => r?.name === v.alertDefaultReceiver)) {
+        problems.add(`${PROJECT}:alertDefaultReceiver`, `must name one of alertReceivers (${receivers.map((r: any) => r?.name).join(", ")}), got ${describe(v.alertDefaultReceiver)}`);
+    }
+    const drift = v.driftMonitor === undefined ? undefined : parseDrift(problems, v.driftMonitor);
+    if (drift && v.monitoring === false) {
+        problems.add(`${PROJECT}:driftMonitor`, "needs monitoring: true (results go to the monitoring stack's Pushgateway)");
+    }
     problems.throwIfAny();
 
     return {
@@ -779,7 +932,37 @@ export function parsePlatformConfig(
         trainingNamespace: v.trainingNamespace,
         ...(training ? { training } : {}),
         ...(serving ? { serving } : {}),
+        ...(v.monitoring
+            ? {
+                  monitoring: {
+                      namespace: v.monitoringNamespace,
+                      prometheusRetention: v.prometheusRetention,
+                      prometheusStorageSize: v.prometheusStorageSize,
+                      prometheusReplicas: v.prometheusReplicas,
+                      alertmanagerReplicas: v.alertmanagerReplicas,
+                      grafanaAdminSecret: v.grafanaAdminSecret,
+                      alertReceivers: receivers as AlertReceiver[],
+                      alertDefaultReceiver: v.alertDefaultReceiver,
+                      alertRoutes: v.alertRoutes,
+                      dcgmExporter: v.dcgmExporter,
+                      ...(drift ? { drift } : {}),
+                  },
+              }
+            : {}),
     };
+}
+
+function parseDrift(problems: Problems, value: unknown): DriftConfig | undefined {
+    const path = `${PROJECT}:driftMonitor`;
+    if (!isObject(value)) {
+        problems.add(path, `must be a mapping { model, schedule, referencePrefix, batchPrefix, ... }, got ${describe(value)}`);
+        return undefined;
+    }
+    unknownKeys(problems, path, value, ["model", "schedule", "referencePrefix", "batchPrefix", "psiThreshold", "ksAlpha", "decision", "minRows", "features", "failJobOnDrift"]);
+    for (const k of ["model", "schedule", "referencePrefix", "batchPrefix"]) {
+        problems.check(typeof value[k] === "string" && value[k] !== "", `${path}.${k}`, `is required (a non-empty string), got ${describe(value[k])}`);
+    }
+    return value as unknown as DriftConfig;
 }
 
 const isObject = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);

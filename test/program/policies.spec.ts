@@ -4,6 +4,7 @@
 import * as assert from "node:assert/strict";
 import * as path from "path";
 import { PackName, PolicyPackSession, PolicyViolation, loadPolicyConfig, startPolicyPack } from "../../harness/policy-runner";
+import { monitoringPolicyExemptions, validateMonitoringArgs } from "../../components/monitoring";
 import { ProgramRun, runProgram } from "../../harness/run";
 import { RecordedResource } from "../../harness/types";
 
@@ -54,6 +55,27 @@ describe("policy packs on the whole program", function () {
     after(async () => {
         await sessions.security?.close();
         await sessions.gating?.close();
+    });
+
+    it("both stacks' security config exempts, by name, exactly the host-access agents and upstream images Monitoring deploys", () => {
+        const settings = validateMonitoringArgs({
+            provider: {} as any,
+            storageClassName: "gp3",
+            alertmanager: { receivers: [{ name: "platform", type: "slack", secret: { name: "s", key: "k" } }], defaultReceiver: "platform" },
+            grafana: { adminSecret: { name: "grafana-admin" } },
+            dcgmExporter: {},
+        });
+        for (const stack of ["dev", "prod"]) {
+            const cfg = loadPolicyConfig(ROOT, stack, "security") as Record<string, any>;
+            for (const [policy, wanted] of Object.entries(monitoringPolicyExemptions(settings))) {
+                for (const e of wanted) {
+                    assert.ok(
+                        (cfg[policy]?.exemptions ?? []).some((x: any) => x.namespace === e.namespace && x.name === e.name && x.reason),
+                        `${stack}: ${policy} lacks the exemption ${e.namespace}/${e.name}`,
+                    );
+                }
+            }
+        }
     });
 
     it("dev has no mandatory violation", async () => {
