@@ -2,6 +2,9 @@
 // (the same code and configuration the gating policy pack uses) → a verdict table and exit code.
 import * as fs from "fs";
 import * as path from "path";
+import * as YAML from "yaml";
+import { SERVING_CONFIG_KEY, parseServingConfig } from "../components/servingConfig";
+import type { ModelRelease } from "../policies/gating/annotations";
 import {
     DEFAULT_GATE_CONFIG,
     GateConfig,
@@ -114,4 +117,73 @@ export async function gateCommand(opts: GateOptions): Promise<GateOutcome> {
         verdict.passed ? "verdict: PASS" : `verdict: FAIL\n${verdictFailures(verdict).map((f) => `  - ${f}`).join("\n")}`,
     ];
     return { verdict, candidate, baseline, config, text: lines.join("\n"), exitCode: verdict.passed ? 0 : 3 };
+}
+
+/** Run metrics that describe the run, not the model's quality; not recorded in releases. */
+const OPERATIONAL_METRICS = new Set([EVAL_SAMPLES_METRIC, "train_seconds"]);
+
+/** The release a passing gate proposes: the candidate version, its metrics, its baseline. */
+export function releaseFromGate(outcome: GateOutcome, approvedBy?: string): ModelRelease {
+    const c = outcome.candidate;
+    if (!c.modelName || !c.version) {
+        throw new Error(`--write needs a registered model version as the candidate (models:/<name>/<version> or models:/<name>@<alias>), got run ${c.runId}`);
+    }
+    const quality = (m: Record<string, number>) => Object.fromEntries(Object.entries(m).filter(([k]) => !OPERATIONAL_METRICS.has(k)).sort(([a], [b]) => a.localeCompare(b)));
+    const samples = c.metrics[EVAL_SAMPLES_METRIC];
+    const b = outcome.baseline;
+    return {
+        model: c.modelName,
+        version: c.version,
+        modelUri: `models:/${c.modelName}/${c.version}`,
+        metrics: quality(c.metrics),
+        ...(b?.version
+            ? {
+                  baseline: {
+                      version: b.version,
+                      metrics: quality(b.metrics),
+                      ...(b.metrics[EVAL_SAMPLES_METRIC] ? { samples: b.metrics[EVAL_SAMPLES_METRIC] } : {}),
+                  },
+              }
+            : {}),
+        ...(samples ? { evaluation: { samples } } : {}),
+        ...(approvedBy ? { approvedBy } : {}),
+    };
+}
+
+/**
+ * Records a gated release as the candidate in a stack file's serving block: the `canary` track
+ * (canary strategy) or the idle slot (blue-green), through the yaml Document API so comments and
+ * key order stay. The result is validated as the program will validate it; nothing is written
+ * for an invalid result. Returns the new text and where the release went.
+ */
+export function recordRelease(text: string, file: string, release: ModelRelease): { text: string; target: string } {
+    const doc = YAML.parseDocument(text);
+    if (doc.errors.length > 0) {
+        throw new Error(`${file} is not valid YAML: ${doc.errors[0].message.split("\n")[0]}`);
+    }
+    const config = doc.get("config", true);
+    const key = YAML.isMap(config) && config.has(SERVING_CONFIG_KEY) ? SERVING_CONFIG_KEY : "serving";
+    const serving = YAML.isMap(config) ? config.get(key, true) : undefined;
+    if (!YAML.isMap(serving)) {
+        throw new Error(`${file} has no ${SERVING_CONFIG_KEY} block to record the release in; add one (strategy, and the stable release) first`);
+    }
+    const strategy = serving.get("strategy");
+    let target: string[];
+    if (strategy === "canary") {
+        target = ["canary", "canary"];
+    } else if (strategy === "blueGreen") {
+        const active = serving.getIn(["blueGreen", "active"]);
+        target = ["blueGreen", "slots", active === "blue" ? "green" : "blue"];
+    } else {
+        throw new Error(`${file}: ${SERVING_CONFIG_KEY}.strategy must be canary or blueGreen to record a release, got ${JSON.stringify(strategy)}`);
+    }
+    const node = doc.createNode(release);
+    serving.setIn(target, node);
+    const next = doc.toString({ lineWidth: 0 });
+    try {
+        parseServingConfig(YAML.parse(next).config[key]);
+    } catch (e: any) {
+        throw new Error(`recording ${release.model} v${release.version} would make ${SERVING_CONFIG_KEY} invalid, so ${file} was not changed:\n${e.message}`);
+    }
+    return { text: next, target: `${SERVING_CONFIG_KEY}.${target.join(".")}` };
 }

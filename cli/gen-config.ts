@@ -4,6 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { CONFIG_KEYS } from "../config/schema";
+import { renderReadmePolicies } from "./gen-policy-docs";
 import { gatingPolicies } from "../policies/gating/policies";
 import { securityPolicies } from "../policies/security/policies";
 
@@ -90,6 +91,7 @@ export function main(argv: string[], root: string): number {
     const targets: Array<[string, (s: string) => string]> = [
         ["Pulumi.yaml", renderPulumiYaml],
         ["README.md", renderReadme],
+        ["README.md", (s) => renderReadmePolicies(s)],
     ];
     for (const f of fs.readdirSync(path.join(root, "policies", "config")).filter((x) => /^[^.]+\.json$/.test(x))) {
         const stack = f.replace(/\.json$/, "");

@@ -4,7 +4,8 @@ import { Command, CommanderError } from "commander";
 import * as path from "path";
 import * as fs from "fs";
 import { diffPlans, renderDiffMarkdown, renderDiffText } from "./diff";
-import { gateCommand } from "./gate";
+import { gateCommand, recordRelease, releaseFromGate } from "./gate";
+import { registerReleaseCommands } from "./release";
 import { MlflowClient } from "./mlflow-client";
 import { planCommand } from "./plan";
 
@@ -56,12 +57,26 @@ export function buildProgram(root: string = PROJECT_ROOT): Command {
         .option("--baseline <ref>", "baseline reference (default models:/<model>@champion; `none` for a first release)")
         .option("--tracking-uri <url>", "MLflow tracking server (default $MLFLOW_TRACKING_URI; auth from $MLFLOW_TRACKING_USERNAME/_PASSWORD/_TOKEN)")
         .option("--json", "print the verdict as JSON")
-        .action(async (o: { stack: string; candidate: string; baseline?: string; trackingUri?: string; json?: boolean }) => {
+        .option("--write", "on PASS, record the release as the candidate in Pulumi.<stack>.yaml (canary track or idle blue-green slot)")
+        .option("--approved-by <who>", "record the approver with --write (required by the gating pack in prod)")
+        .action(async (o: { stack: string; candidate: string; baseline?: string; trackingUri?: string; json?: boolean; write?: boolean; approvedBy?: string }) => {
             const env = { ...process.env, ...(o.trackingUri ? { MLFLOW_TRACKING_URI: o.trackingUri } : {}) };
             const outcome = await gateCommand({ root, stack: o.stack, candidate: o.candidate, baseline: o.baseline, client: MlflowClient.fromEnv(env) });
             console.log(o.json ? JSON.stringify({ passed: outcome.verdict.passed, verdict: outcome.verdict, candidate: outcome.candidate, baseline: outcome.baseline }, null, 2) : outcome.text);
             process.exitCode = outcome.exitCode;
+            if (o.write) {
+                if (!outcome.verdict.passed) {
+                    console.error(`mlops: the gate failed: Pulumi.${o.stack}.yaml was not changed`);
+                    return;
+                }
+                const file = path.join(root, `Pulumi.${o.stack}.yaml`);
+                const release = releaseFromGate(outcome, o.approvedBy);
+                const { text, target } = recordRelease(fs.readFileSync(file, "utf8"), path.basename(file), release);
+                fs.writeFileSync(file, text);
+                console.log(`recorded ${release.model} v${release.version} (gate: pass) at ${target} in ${path.basename(file)}`);
+            }
         });
+    registerReleaseCommands(program, root);
     return program;
 }
 
