@@ -42,9 +42,12 @@ function main(): void {
     const cli = path.join(ROOT, "dist", "cli", "mlops.js");
     const rows = [
         measure("import floor (SDKs only)", floor, runs),
+        measure("plan dev (no policy packs)", [cli, "plan", "--stack", "dev", "--no-policies"], runs),
         measure("mlops plan --stack dev", [cli, "plan", "--stack", "dev"], runs),
+        measure("plan prod (no policy packs)", [cli, "plan", "--stack", "prod", "--no-policies"], runs),
         measure("mlops plan --stack prod", [cli, "plan", "--stack", "prod"], runs),
     ];
+    console.log("(peak RSS is the CLI process; the policy packs run in two child processes of their own)");
     console.log(`median of ${runs} runs, ${process.version}, ${require("os").cpus().length} cores`);
     console.log(`${"what".padEnd(28)} ${"median ms".padStart(10)} ${"min".padStart(8)} ${"max".padStart(8)} ${"peak RSS MB".padStart(12)} ${"over floor".padStart(11)}`);
     for (const r of rows) {

@@ -1,9 +1,24 @@
-// Public API of the mlops-platform library.
+// Public API of the mlops-platform library: the components platform teams import.
 export { DataLake, DataLakeArgs, DataLakeGrant, DataLakeSettings, DATA_BUCKET_ROLES, DATA_CLASS_TAG, validateDataLakeArgs } from "./dataLake";
 export { ContainerRegistry, ContainerRegistryArgs, ImageBuildSpec, validateContainerRegistryArgs, contextDigest } from "./containerRegistry";
-export { MlPlatform, MlPlatformArgs } from "./mlPlatform";
-export { PolicyDocument, PolicyStatement, policyJson } from "./iam";
-export { PlatformConfig, CONFIG_KEYS, parsePlatformConfig } from "../config/schema";
+export { Network, NetworkArgs, ExistingVpc, validateNetworkArgs, INTERFACE_ENDPOINT_SERVICES, NAT_STRATEGIES } from "./network";
+export { MlCluster, MlClusterArgs, NodeGroupTarget, validateMlClusterArgs } from "./mlCluster";
+export { GpuNodeGroup, GpuNodeGroupArgs, validateGpuNodeGroupArgs, GPU_AMI_TYPES, GPU_TAINT } from "./gpuNodeGroup";
+export { ClusterAutoscaler } from "./clusterAutoscaler";
+export { CiAccess, CiAccessArgs, CiTrust, validateCiAccessArgs } from "./ciAccess";
 export { WorkloadIdentity, WorkloadIdentityArgs, WorkloadIdentityMode, SERVICE_ACCOUNT_TAG, validateWorkloadIdentityArgs, workloadTrustPolicy } from "./workloadIdentity";
+export { TrackingServer, TrackingServerArgs, validateTrackingServerArgs, MLFLOW_VERSION } from "./trackingServer";
+export { TrainingJob, TrainingJobArgs, validateTrainingJobArgs } from "./trainingJob";
+export { ServingStack, ServingStackArgs, servingStackArgs, planServingStack } from "./servingStack";
+export { Gateway, GatewayArgs, validateGatewayArgs } from "./gateway";
+export { ServingConfig, parseServingConfig, SERVING_CONFIG_KEY } from "./servingConfig";
+export { validateModelRelease } from "./modelRelease";
+export { Monitoring, MonitoringArgs, AlertReceiver, AlertRoute, validateMonitoringArgs, monitoringPolicyExemptions } from "./monitoring";
+export { DriftMonitor, DriftMonitorArgs, DriftDecision, validateDriftMonitorArgs } from "./driftMonitor";
+export { MlPlatform, MlPlatformArgs } from "./mlPlatform";
 export { GpuScheduling, Toleration, GPU_RESOURCE } from "./scheduling";
 export * from "./k8s-security";
+export { PolicyDocument, PolicyStatement, policyJson } from "./iam";
+export { PlatformConfig, CONFIG_KEYS, parsePlatformConfig } from "../config/schema";
+export { ModelRelease } from "../policies/gating/annotations";
+export { evaluateGate, evaluateRelease, GateConfig, MetricThreshold } from "../policies/gating/gate";

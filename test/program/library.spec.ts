@@ -10,7 +10,7 @@ describe("the built package as a library", () => {
         // i.e. the built dist/, not the TypeScript source.
         const script = `
             const lib = require("mlops-platform");
-            const names = ["DataLake", "ContainerRegistry", "MlPlatform", "WorkloadIdentity"].filter((n) => typeof lib[n] !== "function");
+            const names = ["DataLake", "ContainerRegistry", "Network", "MlCluster", "GpuNodeGroup", "CiAccess", "WorkloadIdentity", "TrackingServer", "TrainingJob", "ServingStack", "Gateway", "Monitoring", "DriftMonitor", "MlPlatform"].filter((n) => typeof lib[n] !== "function");
             if (names.length) { console.error("missing exports: " + names.join(",")); process.exit(2); }
             console.log(require.resolve("mlops-platform"));
         `;
