@@ -1,103 +1,72 @@
 /**
- * What the TrackingServer and TrainingJob components render for their containers (command, args,
- * env), and how a contract spec moves that rendering onto loopback services.
+ * The real renderings a contract spec runs, and how it moves them onto loopback services.
  *
- * The `rendered*` functions stand in for the components until they exist: they will be replaced
- * by the container specs the components produce under mocks. Values a kubelet injects from
- * Secrets or the downward API are shown as `<...>` placeholders and supplied by `onLoopback`.
+ * `renderStack()` runs the compiled program (dist/index.js) for a stack (default dev, with its
+ * Pulumi.<stack>.yaml) under the mock runtime, exactly as `mlops plan` does, and reads the
+ * tracking server, its schema migration and the trainer from the registered Kubernetes resources
+ * (test/contract/rendered.ts). Nothing here is hand-written: values a kubelet injects from Secrets
+ * or the downward API come back as `$(NAME)` placeholders, and `onLoopback` refuses to run a
+ * container until the spec has supplied every one of them.
  */
 import * as fs from "fs";
 import * as path from "path";
+import { runProgram } from "../../harness/run";
+import { RecordedResource } from "../../harness/types";
 import { RenderedContainer } from "./mlflow-contract";
+import {
+    RenderedCommand,
+    RenderedService,
+    bucketOfDataClass,
+    renderedDbMigration,
+    renderedTrackingServer,
+    renderedTrackingService,
+    renderedTrainingJob,
+    renderedTrainingJobMetadata,
+    valueFromPlaceholders,
+} from "./rendered";
 
-/** In-cluster names the renderings use (dev stack). */
-export const IN_CLUSTER = {
-    namespace: "mlops",
-    trackingService: "mlflow",
-    trackingPort: 5000,
-    dbHost: "mlops-dev-mlflow.cluster-abcdefghijkl.us-east-1.rds.amazonaws.com",
-    dbPort: 5432,
-    artifactsBucket: "mlops-dev-artifacts",
-    region: "us-east-1",
-} as const;
-
-const trackingHostNames = (() => {
-    const { trackingService: svc, namespace: ns, trackingPort: port } = IN_CLUSTER;
-    const names = [svc, `${svc}.${ns}`, `${svc}.${ns}.svc`, `${svc}.${ns}.svc.cluster.local`];
-    // --allowed-hosts REPLACES MLflow's default allow-list (localhost + private IPs), so the
-    // Service names (with and without port) and localhost (kubectl port-forward) are all listed.
-    return [...names.flatMap((n) => [n, `${n}:${port}`]), "localhost", "localhost:*", "127.0.0.1", "127.0.0.1:*"];
-})();
-
-/** The MLflow tracking server container. */
-export function renderedTrackingServer(): RenderedContainer {
-    return {
-        command: ["mlflow"],
-        args: [
-            "server",
-            "--backend-store-uri",
-            "$(MLFLOW_BACKEND_STORE_URI)",
-            "--artifacts-destination",
-            `s3://${IN_CLUSTER.artifactsBucket}/mlflow`,
-            "--serve-artifacts",
-            "--host",
-            "0.0.0.0",
-            "--port",
-            String(IN_CLUSTER.trackingPort),
-            "--workers",
-            "2",
-            "--allowed-hosts",
-            trackingHostNames.join(","),
-        ],
-        env: {
-            MLFLOW_DB_HOST: IN_CLUSTER.dbHost,
-            MLFLOW_DB_PORT: String(IN_CLUSTER.dbPort),
-            MLFLOW_DB_NAME: "mlflow",
-            MLFLOW_DB_USER: "<secretKeyRef mlflow-db/username>",
-            MLFLOW_DB_PASSWORD: "<secretKeyRef mlflow-db/password>",
-            // SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3; the image ships psycopg2.
-            MLFLOW_BACKEND_STORE_URI:
-                "postgresql+psycopg2://$(MLFLOW_DB_USER):$(MLFLOW_DB_PASSWORD)@$(MLFLOW_DB_HOST):$(MLFLOW_DB_PORT)/$(MLFLOW_DB_NAME)?sslmode=require",
-            AWS_REGION: IN_CLUSTER.region,
-            AWS_DEFAULT_REGION: IN_CLUSTER.region,
-            // S3 credentials come from EKS Pod Identity (injected by the agent, not rendered).
-        },
-    };
+/** What a stack renders for the MLflow contract. */
+export interface StackRendering {
+    stack: string;
+    resources: RecordedResource[];
+    /** Stack outputs (secret ones replaced by the harness placeholder). */
+    outputs: Record<string, unknown>;
+    /** The TrackingServer Deployment's `mlflow` container. */
+    trackingServer: RenderedCommand;
+    /** Its `db-upgrade` init container (`mlflow db upgrade`). */
+    migration: RenderedCommand;
+    /** The TrackingServer's Service (in-cluster name, namespace, port, URL). */
+    trackingService: RenderedService;
+    /** The TrainingJob's `trainer` container. */
+    trainer: RenderedCommand;
+    /** `metadata.name` and namespace of the rendered Job. */
+    trainingJob: { name: string; namespace: string };
+    /** Physical name of the DataLake's artifacts bucket (the mock provider's name). */
+    artifactsBucket: string;
 }
 
-/** The schema migration the TrackingServer runs before the server (init container). */
-export function renderedDbMigration(): RenderedContainer {
-    const server = renderedTrackingServer();
-    return { command: ["mlflow"], args: ["db", "upgrade", "$(MLFLOW_BACKEND_STORE_URI)"], env: server.env };
-}
+const renderings = new Map<string, Promise<StackRendering>>();
 
-/** The training Job's container for the credit-risk reference trainer. */
-export function renderedTrainingJob(): RenderedContainer {
-    const { trackingService: svc, namespace: ns, trackingPort: port } = IN_CLUSTER;
-    return {
-        command: ["python", "/app/train.py"],
-        args: ["--n-estimators=$(HP_N_ESTIMATORS)", "--seed", "$(HP_SEED)"],
-        env: {
-            JOB_NAME: "<fieldRef metadata.labels['batch.kubernetes.io/job-name']>",
-            MLFLOW_TRACKING_URI: `http://${svc}.${ns}.svc.cluster.local:${port}`,
-            MLFLOW_EXPERIMENT_NAME: "credit-risk",
-            MLFLOW_RUN_NAME: "$(JOB_NAME)",
-            MLOPS_MODEL_NAME: "credit-risk",
-            MLOPS_MODEL_ALIAS: "candidate",
-            MLOPS_DATA_URI: "s3://mlops-dev-processed/credit-risk/",
-            MLOPS_DATA_VERSION: "2026-11-01",
-            MLOPS_IMAGE_DIGEST:
-                "123456789012.dkr.ecr.us-east-1.amazonaws.com/credit-risk-trainer@sha256:" + "ab".repeat(32),
-            GIT_SHA: "0123456789abcdef0123456789abcdef01234567",
-            MLOPS_RUN_TAGS: '{"mlops.job_name": "$(JOB_NAME)", "team": "risk"}',
-            MLOPS_RESULT_FILE: "/dev/termination-log",
-            HP_N_ESTIMATORS: "120",
-            HP_MAX_DEPTH: "8",
-            HP_SEED: "7",
-            // Large artifacts go to S3 in parts through presigned URLs the server hands out.
-            MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD: "true",
-        },
-    };
+/** Renders `stack` once per process (offline; needs dist/ compiled). */
+export function renderStack(stack = "dev", root = repoRoot()): Promise<StackRendering> {
+    const key = `${root}\0${stack}`;
+    let p = renderings.get(key);
+    if (!p) {
+        p = runProgram({ root, stack }).then((run) => ({
+            stack,
+            resources: run.resources,
+            outputs: run.outputs,
+            trackingServer: renderedTrackingServer(run.resources),
+            migration: renderedDbMigration(run.resources),
+            trackingService: renderedTrackingService(run.resources),
+            trainer: renderedTrainingJob(run.resources),
+            trainingJob: renderedTrainingJobMetadata(run.resources),
+            artifactsBucket: bucketOfDataClass(run.resources, "artifacts"),
+        }));
+        // Cached as a promise: a failed render is reported to every caller.
+        renderings.set(key, p);
+    }
+    return p;
 }
 
 /** `.contract/env.json` as written by test/contract/services.sh. */
@@ -123,9 +92,13 @@ export function repoRoot(): string {
     return dir;
 }
 
-/** The services description, or undefined when services.sh has not been run (or was stopped). */
+/**
+ * The services description, or undefined when services.sh has not been run (or was stopped).
+ * `CONTRACT_ENV_JSON=<file>` reads another description instead of `<root>/.contract/env.json`
+ * (e.g. a missing file, to exercise the skip path while services are running).
+ */
 export function loadContractServices(root = repoRoot()): ContractServices | undefined {
-    const file = path.join(root, ".contract", "env.json");
+    const file = process.env.CONTRACT_ENV_JSON || path.join(root, ".contract", "env.json");
     if (!fs.existsSync(file)) {
         return undefined;
     }
@@ -139,12 +112,20 @@ export interface LoopbackBinding {
     flags?: Record<string, string>;
     /**
      * Env values to set: replaced in place (declaration order is kept, so `$(VAR)` references
-     * keep their meaning), or appended when the rendering has no such variable.
+     * keep their meaning), or appended when the rendering has no such variable (what the
+     * cluster adds without rendering it, e.g. Pod Identity credentials).
      */
     env?: Record<string, string>;
 }
 
-/** The rendering with in-cluster endpoints, secrets and paths swapped for loopback ones. */
+/** An in-cluster URL (`http://svc.ns.svc.cluster.local:port`, an RDS endpoint) in a value. */
+const IN_CLUSTER_ENDPOINT = /:\/\/[^/\s"]*\.(svc(\.cluster\.local)?|rds\.amazonaws\.com)([:/"]|$)/;
+
+/**
+ * The rendering with in-cluster endpoints, secrets and paths swapped for loopback ones. Refuses
+ * a rendering that still has a `valueFrom` placeholder (a Secret / downward-API value nobody
+ * supplied) or an in-cluster URL in its environment after binding.
+ */
 export function onLoopback(c: RenderedContainer, bind: LoopbackBinding): RenderedContainer {
     const args = [...c.args];
     for (const [flag, value] of Object.entries(bind.flags ?? {})) {
@@ -155,9 +136,13 @@ export function onLoopback(c: RenderedContainer, bind: LoopbackBinding): Rendere
         args[i + 1] = value;
     }
     const env = { ...c.env, ...(bind.env ?? {}) };
-    const unresolved = Object.entries(env).filter(([, v]) => /^<.*>$/.test(v));
+    const unresolved = valueFromPlaceholders(env);
     if (unresolved.length > 0) {
-        throw new Error(`no loopback value for ${unresolved.map(([k, v]) => `${k}=${v}`).join(", ")}`);
+        throw new Error(`no loopback value for ${unresolved.map((k) => `${k} (valueFrom in the rendering)`).join(", ")}`);
+    }
+    const inCluster = Object.entries(env).filter(([, v]) => IN_CLUSTER_ENDPOINT.test(v));
+    if (inCluster.length > 0) {
+        throw new Error(`in-cluster endpoint left in env: ${inCluster.map(([k, v]) => `${k}=${v}`).join(", ")}`);
     }
     return { command: c.command.map((t) => bind.command?.[t] ?? t), args, env };
 }

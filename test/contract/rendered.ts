@@ -78,3 +78,54 @@ export function renderedDbMigration(resources: RecordedResource[]): RenderedComm
 export function renderedTrainingJob(resources: RecordedResource[]): RenderedCommand {
     return renderedContainer(workload(resources, ["kubernetes:batch/v1:Job", "kubernetes:batch/v1:CronJob"], "training"), "trainer");
 }
+
+/** Names of env entries that are still `valueFrom` placeholders (`NAME: "$(NAME)"`). */
+export function valueFromPlaceholders(env: Record<string, string>): string[] {
+    return Object.entries(env)
+        .filter(([k, v]) => v === `$(${k})`)
+        .map(([k]) => k);
+}
+
+/** Where the TrackingServer's Service answers inside the cluster. */
+export interface RenderedService {
+    name: string;
+    namespace: string;
+    /** The `http` port. */
+    port: number;
+    /** `http://<name>.<namespace>.svc.cluster.local:<port>`. */
+    url: string;
+}
+
+/** The Service a TrackingServer renders. */
+export function renderedTrackingService(resources: RecordedResource[]): RenderedService {
+    const svc = workload(resources, ["kubernetes:core/v1:Service"], "tracking");
+    const name = String(known(svc.inputs.metadata?.name, `${svc.name}: metadata.name`));
+    const namespace = String(known(svc.inputs.metadata?.namespace, `${svc.name}: metadata.namespace`));
+    const ports: any[] = known(svc.inputs.spec?.ports, `${svc.name}: spec.ports`);
+    const http = ports.find((p) => p.name === "http") ?? (ports.length === 1 ? ports[0] : undefined);
+    if (!http) {
+        throw new Error(`${svc.name}: no port named http (have ${ports.map((p) => p.name).join(", ")})`);
+    }
+    const port = Number(http.port);
+    return { name, namespace, port, url: `http://${name}.${namespace}.svc.cluster.local:${port}` };
+}
+
+/** `metadata` name and namespace of the Job (or CronJob) a TrainingJob renders. */
+export function renderedTrainingJobMetadata(resources: RecordedResource[]): { name: string; namespace: string } {
+    const job = workload(resources, ["kubernetes:batch/v1:Job", "kubernetes:batch/v1:CronJob"], "training");
+    return {
+        name: String(known(job.inputs.metadata?.name, `${job.name}: metadata.name`)),
+        namespace: String(known(job.inputs.metadata?.namespace, `${job.name}: metadata.namespace`)),
+    };
+}
+
+/** Physical name of the S3 bucket tagged `mlops.platform/data-class=<dataClass>`. */
+export function bucketOfDataClass(resources: RecordedResource[], dataClass: string): string {
+    const found = resources.filter(
+        (r) => /^aws:s3\/bucket(V2)?:Bucket(V2)?$/.test(r.type) && r.inputs.tags?.["mlops.platform/data-class"] === dataClass,
+    );
+    if (found.length !== 1) {
+        throw new Error(`expected one S3 bucket tagged mlops.platform/data-class=${dataClass}, found ${found.length}`);
+    }
+    return String(known(found[0].outputs.bucket ?? found[0].inputs.bucket, `${found[0].name}: bucket`));
+}
