@@ -277,7 +277,6 @@ describe("TrackingServer", () => {
         const d = one(resources, DEPLOYMENT, "tracking-server").inputs;
         assert.equal(d.metadata.labels["mlops.platform/role"], "tracking");
         assert.equal(d.spec.template.metadata.labels["mlops.platform/role"], "tracking");
-        // eslint-disable-next-line @typescript-eslint/no-var-requires
         assert.equal(MLFLOW_VERSION, require("../../components/versions.json").mlflow);
         assert.equal(d.metadata.labels["app.kubernetes.io/version"], MLFLOW_VERSION);
     });

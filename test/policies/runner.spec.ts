@@ -15,9 +15,7 @@ import {
 } from "../../harness/policy-runner";
 import { RecordedResource, SECRET_PLACEHOLDER } from "../../harness/types";
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const { deserializeProperties } = require("@pulumi/policy/deserialize");
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const { Secret } = require("@pulumi/policy");
 
 const STACK = "urn:pulumi:test::mlops-platform";
