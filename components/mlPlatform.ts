@@ -238,6 +238,7 @@ export class MlPlatform extends pulumi.ComponentResource {
                     command: ["python", "/app/train.py"],
                     hyperparameters: t.hyperparameters,
                     ...(t.runId ? { runId: t.runId } : {}),
+                    ...(t.gitSha ? { env: { GIT_SHA: t.gitSha } } : {}),
                     ...(t.schedule ? { schedule: t.schedule } : {}),
                     tracking: { uri: this.tracking.trackingUri, experimentName: t.experimentName },
                     model: { name: t.modelName, alias: "candidate" },

@@ -532,7 +532,7 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
         type: "object",
         group: "Training",
         description:
-            "A training run: `{ modelName, experimentName, dataPrefix, dataVersion, runId?, schedule?, hyperparameters?, cpu?, memory?, gpus?, shmSize?, activeDeadlineSeconds?, waitForCompletion? }`. Unset: no training Job.",
+            "A training run: `{ modelName, experimentName, dataPrefix, dataVersion, runId?, gitSha?, schedule?, hyperparameters?, cpu?, memory?, gpus?, shmSize?, activeDeadlineSeconds?, waitForCompletion? }`. Unset: no training Job.",
     },
     {
         key: "serving",
@@ -571,6 +571,8 @@ export interface TrainingConfig {
     dataPrefix: string;
     dataVersion: string;
     runId?: string;
+    /** Source commit of the training code, recorded as the run's git lineage. */
+    gitSha?: string;
     schedule?: string;
     hyperparameters: Record<string, string | number | boolean>;
     cpu: string;
@@ -1099,7 +1101,7 @@ function parseTraining(problems: Problems, value: unknown): TrainingConfig | und
         problems.add(path, `must be a mapping { modelName, experimentName, dataPrefix, dataVersion, ... }, got ${describe(value)}`);
         return undefined;
     }
-    const known = ["modelName", "experimentName", "dataPrefix", "dataVersion", "runId", "schedule", "hyperparameters", "cpu", "memory", "gpus", "shmSize", "activeDeadlineSeconds", "waitForCompletion"];
+    const known = ["modelName", "experimentName", "dataPrefix", "dataVersion", "runId", "gitSha", "schedule", "hyperparameters", "cpu", "memory", "gpus", "shmSize", "activeDeadlineSeconds", "waitForCompletion"];
     unknownKeys(problems, path, value, known);
     const str = (k: string, re: RegExp, what: string) => problems.check(typeof value[k] === "string" && re.test(value[k] as string), `${path}.${k}`, `must be ${what}, got ${describe(value[k])}`);
     str("modelName", /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, "a registered model name (letters, digits, '_', '.', '-')");
@@ -1107,6 +1109,7 @@ function parseTraining(problems: Problems, value: unknown): TrainingConfig | und
     str("dataPrefix", /^[A-Za-z0-9!_.*'()\/-]+$/, "an S3 key prefix in the processed bucket, e.g. credit-risk/2026-11-01/");
     str("dataVersion", /^\S{1,128}$/, "a data version label (e.g. a DVC revision or date)");
     if (value.runId !== undefined) str("runId", /^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$/, "a DNS label of at most 32 characters (it names the Job)");
+    if (value.gitSha !== undefined) str("gitSha", /^[0-9a-f]{7,40}$/, "a git commit SHA (7 to 40 hex characters)");
     if (value.schedule !== undefined) str("schedule", /^(\S+\s+){4}\S+$|^@(yearly|annually|monthly|weekly|daily|midnight|hourly)$/, "a cron schedule (5 fields) or @daily-style macro");
     for (const k of ["cpu", "memory", "shmSize"]) {
         if (value[k] !== undefined) str(k, QUANTITY, "a Kubernetes quantity (e.g. 2, 500m, 8Gi)");
@@ -1136,6 +1139,7 @@ function parseTraining(problems: Problems, value: unknown): TrainingConfig | und
         dataPrefix: value.dataPrefix as string,
         dataVersion: value.dataVersion as string,
         ...(value.runId !== undefined ? { runId: value.runId as string } : {}),
+        ...(value.gitSha !== undefined ? { gitSha: value.gitSha as string } : {}),
         ...(value.schedule !== undefined ? { schedule: value.schedule as string } : {}),
         hyperparameters: (value.hyperparameters as TrainingConfig["hyperparameters"]) ?? {},
         cpu: (value.cpu as string) ?? "2",

@@ -72,6 +72,29 @@ describe("stack configuration schema", () => {
     it("rejects unknown keys (typos)", () => assertInvalid(() => parsePlatformConfig({ forceDestory: "true" }, ctx), "mlops-platform:forceDestory", /not a known key/));
     it("rejects protection with forceDestroy", () =>
         assertInvalid(() => parsePlatformConfig({ protectStatefulResources: "true", forceDestroy: "true" }, ctx), "mlops-platform:forceDestroy"));
+    it("validates the training block, naming each property", () => {
+        const t = { modelName: "m", experimentName: "e", dataPrefix: "p/", dataVersion: "1" };
+        assert.equal(parsePlatformConfig({ training: JSON.stringify({ ...t, gitSha: "0123abc" }) }, ctx).training!.gitSha, "0123abc");
+        assertInvalid(() => parsePlatformConfig({ training: JSON.stringify({ ...t, gitSha: "HEAD" }) }, ctx), "mlops-platform:training.gitSha", /commit SHA/);
+        assertInvalid(() => parsePlatformConfig({ training: JSON.stringify({ ...t, hyperparameters: { "max-depth": 3 } }) }, ctx), "mlops-platform:training.hyperparameters.max-depth", /snake_case/);
+        assertInvalid(() => parsePlatformConfig({ training: JSON.stringify({ ...t, gpus: 40 }) }, ctx), "mlops-platform:training.gpus");
+        assertInvalid(() => parsePlatformConfig({ training: JSON.stringify({ ...t, epochs: 3 }) }, ctx), "mlops-platform:training.epochs", /not a known property/);
+    });
+    it("validates GPU pools, naming pool and property", () => {
+        assertInvalid(
+            () => parsePlatformConfig({ gpuPools: JSON.stringify([{ name: "t", instanceTypes: ["m6i.large"], capacityType: "SPOT", minSize: 0, maxSize: 1 }]) }, ctx),
+            "mlops-platform:gpuPools[0].instanceTypes[0]",
+            /GPU instance type/,
+        );
+        assertInvalid(
+            () => parsePlatformConfig({ gpuPools: JSON.stringify([{ name: "t", instanceTypes: ["g5.xlarge"], capacityType: "SPOT", minSize: 3, maxSize: 1 }]) }, ctx),
+            "mlops-platform:gpuPools[0].minSize",
+        );
+    });
+    it("refuses alert receivers without a Secret reference (no credentials in config)", () =>
+        assertInvalid(() => parsePlatformConfig({ alertReceivers: JSON.stringify([{ name: "platform", type: "slack", url: "https://hooks..." }]) }, ctx), "mlops-platform:alertReceivers[0].secret"));
+    it("names serving errors as mlops-platform:serving.<path>", () =>
+        assertInvalid(() => parsePlatformConfig({ serving: JSON.stringify({ strategy: "rolling" }) }, ctx), "mlops-platform:serving.strategy"));
     it("rejects Glacier before IA", () =>
         assertInvalid(() => parsePlatformConfig({ rawTransitionIaDays: "60", rawTransitionGlacierDays: "45" }, ctx), "mlops-platform:rawTransitionGlacierDays"));
 });

@@ -1,5 +1,7 @@
 import * as assert from "node:assert/strict";
+import * as fs from "fs";
 import * as path from "path";
+import * as YAML from "yaml";
 import { ProgramRun, runProgram } from "../../harness/run";
 import { SECRET_PLACEHOLDER } from "../../harness/types";
 import { ofType } from "../helpers/resources";
@@ -70,6 +72,18 @@ describe("whole program, both stacks", function () {
                 }
             }
         }
+    });
+
+    it("a training run records its source commit as lineage (GIT_SHA for the trainer)", async () => {
+        const dev = YAML.parse(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8")).config["mlops-platform:training"];
+        const run = await runProgram({
+            root: ROOT,
+            stack: "dev",
+            configOverrides: { "mlops-platform:training": JSON.stringify({ ...dev, gitSha: "4f2a9c0d7b1e3a5c6d8e9f0a1b2c3d4e5f607182" }) },
+        });
+        const job = run.resources.find((r) => r.type === "kubernetes:batch/v1:Job")!;
+        const env = job.inputs.spec.template.spec.containers[0].env;
+        assert.ok(env.some((e: any) => e.name === "GIT_SHA" && e.value === "4f2a9c0d7b1e3a5c6d8e9f0a1b2c3d4e5f607182"));
     });
 
     it("a bad config value fails the run with an error naming the key", async () => {
