@@ -5,6 +5,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { policyJson } from "./iam";
+import { customerManagedKey } from "./kms";
 import { Problems, checkDnsLabel, checkInt, describe } from "./validation";
 
 /** An image to build from a folder and push to one of the registry's repositories. */
@@ -136,28 +137,9 @@ export class ContainerRegistry extends pulumi.ComponentResource {
         if (args.kmsKeyArn) {
             kmsKeyArn = pulumi.output(args.kmsKeyArn);
         } else {
-            const identity = aws.getCallerIdentityOutput({}, { parent: this });
-            const partition = aws.getPartitionOutput({}, { parent: this });
-            const key = new aws.kms.Key(
+            const key = customerManagedKey(
                 `${name}-key`,
-                {
-                    description: `${name}: encrypts container images`,
-                    enableKeyRotation: true,
-                    deletionWindowInDays: 30,
-                    policy: policyJson({
-                        Version: "2012-10-17",
-                        Statement: [
-                            {
-                                Sid: "AccountAdministration",
-                                Effect: "Allow",
-                                Principal: { AWS: pulumi.interpolate`arn:${partition.partition}:iam::${identity.accountId}:root` },
-                                Action: "kms:*",
-                                Resource: "*",
-                            },
-                        ],
-                    }),
-                    tags: { ...tags, Name: `${name}-key` },
-                },
+                { description: `${name}: encrypts container images`, tags: { ...tags, Name: `${name}-key` } },
                 stateful,
             );
             kmsKeyArn = key.arn;

@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { PolicyDocument, PolicyStatement, policyJson } from "./iam";
+import { customerManagedKey } from "./kms";
 import { Problems, checkInt } from "./validation";
 
 /** The data buckets a DataLake owns, by role. */
@@ -121,29 +122,11 @@ export class DataLake extends pulumi.ComponentResource {
 
         const identity = aws.getCallerIdentityOutput({}, { parent: this });
         const region = aws.getRegionOutput({}, { parent: this });
-        const partition = aws.getPartitionOutput({}, { parent: this });
         this.region = region.region;
 
-        this.key = new aws.kms.Key(
+        this.key = customerManagedKey(
             `${name}-key`,
-            {
-                description: `${name}: encrypts the data lake buckets`,
-                enableKeyRotation: true,
-                deletionWindowInDays: 30,
-                policy: policyJson({
-                    Version: "2012-10-17",
-                    Statement: [
-                        {
-                            Sid: "AccountAdministration",
-                            Effect: "Allow",
-                            Principal: { AWS: pulumi.interpolate`arn:${partition.partition}:iam::${identity.accountId}:root` },
-                            Action: "kms:*",
-                            Resource: "*",
-                        },
-                    ],
-                }),
-                tags: { ...s.tags, Name: `${name}-key` },
-            },
+            { description: `${name}: encrypts the data lake buckets`, tags: { ...s.tags, Name: `${name}-key` } },
             stateful,
         );
         new aws.kms.Alias(`${name}-key-alias`, { name: `alias/${name}-data`, targetKeyId: this.key.keyId }, child);

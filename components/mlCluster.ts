@@ -3,6 +3,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterAutoscaler } from "./clusterAutoscaler";
 import { PolicyDocument, policyJson, serviceTrust } from "./iam";
+import { customerManagedKey } from "./kms";
 import { LOG_RETENTION_DAYS, parseCidr } from "./network";
 import { NodeDiskSettings, POOL_LABEL, checkNodeDisk, nodeLaunchTemplate } from "./nodeLaunchTemplate";
 import { Problems, checkInt, checkOneOf, describe } from "./validation";
@@ -332,51 +333,35 @@ export class MlCluster extends pulumi.ComponentResource implements NodeGroupTarg
         const identity = aws.getCallerIdentityOutput({}, { parent: this });
         const region = aws.getRegionOutput({}, { parent: this }).region;
         const partition = aws.getPartitionOutput({}, { parent: this }).partition;
-        const accountRoot = pulumi.interpolate`arn:${partition}:iam::${identity.accountId}:root`;
         const managedPolicy = (policy: string) => pulumi.interpolate`arn:${partition}:iam::aws:policy/${policy}`;
         this.kubernetesVersion = s.kubernetesVersion;
         this.defaultIdentityMode = s.workloadIdentityMode;
 
         // Keys: one for Kubernetes secrets, one for the control-plane logs.
-        const secretsKey = new aws.kms.Key(
+        const secretsKey = customerManagedKey(
             `${name}-secrets-key`,
-            {
-                description: `${s.clusterName}: envelope encryption of Kubernetes secrets`,
-                enableKeyRotation: true,
-                deletionWindowInDays: 30,
-                policy: policyJson({
-                    Version: "2012-10-17",
-                    Statement: [{ Sid: "AccountAdministration", Effect: "Allow", Principal: { AWS: accountRoot }, Action: "kms:*", Resource: "*" }],
-                }),
-                tags: { ...s.tags, Name: `${s.clusterName}-secrets` },
-            },
+            { description: `${s.clusterName}: envelope encryption of Kubernetes secrets`, tags: { ...s.tags, Name: `${s.clusterName}-secrets` } },
             stateful,
         );
         const logGroupName = `/aws/eks/${s.clusterName}/cluster`;
-        const logsKey = new aws.kms.Key(
+        const logsKey = customerManagedKey(
             `${name}-logs-key`,
             {
                 description: `${s.clusterName}: encrypts EKS control-plane logs`,
-                enableKeyRotation: true,
-                deletionWindowInDays: 30,
-                policy: policyJson({
-                    Version: "2012-10-17",
-                    Statement: [
-                        { Sid: "AccountAdministration", Effect: "Allow", Principal: { AWS: accountRoot }, Action: "kms:*", Resource: "*" },
-                        {
-                            Sid: "CloudWatchLogsForControlPlaneLogs",
-                            Effect: "Allow",
-                            Principal: { Service: pulumi.interpolate`logs.${region}.amazonaws.com` },
-                            Action: ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-                            Resource: "*",
-                            Condition: {
-                                ArnEquals: {
-                                    "kms:EncryptionContext:aws:logs:arn": pulumi.interpolate`arn:${partition}:logs:${region}:${identity.accountId}:log-group:${logGroupName}`,
-                                },
+                extraStatements: [
+                    {
+                        Sid: "CloudWatchLogsForControlPlaneLogs",
+                        Effect: "Allow",
+                        Principal: { Service: pulumi.interpolate`logs.${region}.amazonaws.com` },
+                        Action: ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                        Resource: "*",
+                        Condition: {
+                            ArnEquals: {
+                                "kms:EncryptionContext:aws:logs:arn": pulumi.interpolate`arn:${partition}:logs:${region}:${identity.accountId}:log-group:${logGroupName}`,
                             },
                         },
-                    ],
-                }),
+                    },
+                ],
                 tags: { ...s.tags, Name: `${s.clusterName}-logs` },
             },
             stateful,

@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as awsx from "@pulumi/awsx";
 import * as pulumi from "@pulumi/pulumi";
 import { policyJson } from "./iam";
+import { customerManagedKey } from "./kms";
 import { Problems, checkInt, checkOneOf, describe } from "./validation";
 
 /** Interface endpoints the Network can create (PrivateLink), by service suffix. */
@@ -307,32 +308,20 @@ export class Network extends pulumi.ComponentResource {
 
         // CloudWatch Logs encrypts with the key only for log groups the key policy names.
         // https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
-        const key = new aws.kms.Key(
+        const key = customerManagedKey(
             `${name}-flow-logs-key`,
             {
                 description: `${name}: encrypts VPC flow logs`,
-                enableKeyRotation: true,
-                deletionWindowInDays: 30,
-                policy: policyJson({
-                    Version: "2012-10-17",
-                    Statement: [
-                        {
-                            Sid: "AccountAdministration",
-                            Effect: "Allow",
-                            Principal: { AWS: pulumi.interpolate`arn:${partition}:iam::${identity.accountId}:root` },
-                            Action: "kms:*",
-                            Resource: "*",
-                        },
-                        {
-                            Sid: "CloudWatchLogsForFlowLogGroups",
-                            Effect: "Allow",
-                            Principal: { Service: pulumi.interpolate`logs.${region}.amazonaws.com` },
-                            Action: ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-                            Resource: "*",
-                            Condition: { ArnLike: { "kms:EncryptionContext:aws:logs:arn": groupArnPattern } },
-                        },
-                    ],
-                }),
+                extraStatements: [
+                    {
+                        Sid: "CloudWatchLogsForFlowLogGroups",
+                        Effect: "Allow",
+                        Principal: { Service: pulumi.interpolate`logs.${region}.amazonaws.com` },
+                        Action: ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                        Resource: "*",
+                        Condition: { ArnLike: { "kms:EncryptionContext:aws:logs:arn": groupArnPattern } },
+                    },
+                ],
                 tags: { ...s.tags, Name: `${name}-flow-logs-key` },
             },
             stateful,

@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ROLE_LABEL } from "../policies/gating/annotations";
-import { policyJson } from "./iam";
+import { customerManagedKey } from "./kms";
 import {
     RESTRICTED_NAMESPACE_LABELS,
     ResourceSpec,
@@ -382,26 +382,10 @@ export class TrackingServer extends pulumi.ComponentResource {
         if (args.kmsKeyArn !== undefined) {
             kmsKeyArn = args.kmsKeyArn;
         } else {
-            const identity = aws.getCallerIdentityOutput({}, { parent: this });
-            const partition = aws.getPartitionOutput({}, { parent: this });
-            const key = new aws.kms.Key(
+            const key = customerManagedKey(
                 `${name}-db-key`,
                 {
                     description: `${name}: encrypts the MLflow database, its Performance Insights data and master-password secret`,
-                    enableKeyRotation: true,
-                    deletionWindowInDays: 30,
-                    policy: policyJson({
-                        Version: "2012-10-17",
-                        Statement: [
-                            {
-                                Sid: "AccountAdministration",
-                                Effect: "Allow",
-                                Principal: { AWS: pulumi.interpolate`arn:${partition.partition}:iam::${identity.accountId}:root` },
-                                Action: "kms:*",
-                                Resource: "*",
-                            },
-                        ],
-                    }),
                     tags: { ...tags, Name: `${name}-db-key` },
                 },
                 stateful,
