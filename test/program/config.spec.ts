@@ -2,7 +2,9 @@ import * as assert from "node:assert/strict";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
+import { loadGateConfig } from "../../cli/gate";
 import { renderPackConfig, renderPulumiYaml, renderReadme } from "../../cli/gen-config";
+import { parseServingConfig } from "../../components/servingConfig";
 import { CONFIG_KEYS, parsePlatformConfig } from "../../config/schema";
 import { assertInvalid } from "../helpers/resources";
 
@@ -43,6 +45,13 @@ describe("stack configuration schema", () => {
             assert.deepEqual(seen.sort(), all.sort(), "every configured policy lands in exactly one pack file");
         }
         assert.throws(() => renderPackConfig('{"no-such-policy": "mandatory"}', "security", "x.json"), /no-such-policy/);
+    });
+
+    it("the serving block's gate thresholds are the gating pack's (one gate, however it is run)", () => {
+        for (const stack of ["dev", "prod"]) {
+            const serving = YAML.parse(fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8")).config["mlops-platform:serving"];
+            assert.deepEqual(parseServingConfig(serving).gate.thresholds, loadGateConfig(ROOT, stack).thresholds, `${stack}: serving.thresholds differ from policies/config/${stack}.json`);
+        }
     });
 
     it("stack files only set keys the schema knows", () => {
