@@ -177,6 +177,10 @@ export class MlPlatform extends pulumi.ComponentResource {
         const servingNamespace = c.serving?.namespace;
         const mlflowImage = c.tracking.image !== "" ? c.tracking.image : this.registry.imageRefs.apply((r) => r["mlflow"]);
         const trainerImage = this.registry.imageRefs.apply((r) => r["trainer"]);
+        // With MLflow basic auth, clients read their credentials from this Secret in their own namespace.
+        const clientCredentials = c.tracking.clientSecret
+            ? { name: c.tracking.clientSecret, usernameKey: "username", passwordKey: "password" }
+            : undefined;
 
         this.tracking = new TrackingServer(
             `${name}-tracking`,
@@ -240,7 +244,11 @@ export class MlPlatform extends pulumi.ComponentResource {
                     ...(t.runId ? { runId: t.runId } : {}),
                     ...(t.gitSha ? { env: { GIT_SHA: t.gitSha } } : {}),
                     ...(t.schedule ? { schedule: t.schedule } : {}),
-                    tracking: { uri: this.tracking.trackingUri, experimentName: t.experimentName },
+                    tracking: {
+                        uri: this.tracking.trackingUri,
+                        experimentName: t.experimentName,
+                        ...(clientCredentials ? { credentialsSecret: clientCredentials } : {}),
+                    },
                     model: { name: t.modelName, alias: "candidate" },
                     data: { uri: pulumi.interpolate`s3://${this.dataLake.processedBucket}/${t.dataPrefix}`, version: t.dataVersion },
                     access: {
@@ -340,6 +348,7 @@ export class MlPlatform extends pulumi.ComponentResource {
                     ...(s.gpus > 0 && servingPool ? { gpuScheduling: servingPool.scheduling } : {}),
                     awsRegion: region,
                     defaultImage: trainerImage,
+                    ...(clientCredentials ? { trackingAuthSecret: clientCredentials } : {}),
                 }),
                 // Routes and Services go before the Gateway implementation, which goes before the cluster.
                 {

@@ -428,6 +428,14 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
         description: "Name of a Secret in the tracking namespace with `username`, `password`, `flask-secret-key`: turns on MLflow basic auth. Empty: no auth (cluster-internal only).",
     },
     {
+        key: "trackingClientSecret",
+        type: "string",
+        group: "Tracking server",
+        default: "",
+        description:
+            "With basic auth on: name of a Secret with `username` and `password`, present in the training and serving namespaces, that training Jobs and model servers use to reach MLflow. Required when trackingAuthAdminSecret is set.",
+    },
+    {
         key: "trackingHostname",
         type: "string",
         group: "Tracking server",
@@ -647,6 +655,7 @@ export interface PlatformConfig {
         dbBackupRetentionDays: number;
         dbPasswordRotationDays: number;
         authAdminSecret: string;
+        clientSecret: string;
         hostname: string;
     };
     trainingNamespace: string;
@@ -814,7 +823,13 @@ export function parsePlatformConfig(
             }
         }
     }
-    for (const key of ["trackingNamespace", "trainingNamespace"]) {
+    if (typeof v.trackingAuthAdminSecret === "string" && v.trackingAuthAdminSecret !== "" && v.trackingClientSecret === "") {
+        problems.add(
+            `${PROJECT}:trackingClientSecret`,
+            "must name the Secret (username, password) training Jobs and model servers use when trackingAuthAdminSecret turns MLflow basic auth on",
+        );
+    }
+    for (const key of ["trackingNamespace", "trainingNamespace", ...(v.trackingClientSecret ? ["trackingClientSecret"] : [])]) {
         if (typeof v[key] === "string" && !DNS_LABEL.test(v[key])) {
             problems.add(`${PROJECT}:${key}`, `must be a DNS-1123 label, got ${describe(v[key])}`);
         }
@@ -929,6 +944,7 @@ export function parsePlatformConfig(
             dbBackupRetentionDays: v.trackingDbBackupRetentionDays,
             dbPasswordRotationDays: v.trackingDbPasswordRotationDays,
             authAdminSecret: v.trackingAuthAdminSecret,
+            clientSecret: v.trackingClientSecret,
             hostname: v.trackingHostname,
         },
         trainingNamespace: v.trainingNamespace,

@@ -86,6 +86,24 @@ describe("whole program, both stacks", function () {
         assert.ok(env.some((e: any) => e.name === "GIT_SHA" && e.value === "4f2a9c0d7b1e3a5c6d8e9f0a1b2c3d4e5f607182"));
     });
 
+    it("with MLflow basic auth on, training and model servers read their credentials from the client Secret", async () => {
+        const run = await runProgram({
+            root: ROOT,
+            stack: "dev",
+            configOverrides: { "mlops-platform:trackingAuthAdminSecret": "mlflow-admin", "mlops-platform:trackingClientSecret": "mlflow-client" },
+        });
+        const fromSecret = (containers: any[], name: string) =>
+            containers.flatMap((c) => c.env ?? []).find((e: any) => e.name === name)?.valueFrom?.secretKeyRef;
+        const job = run.resources.find((r) => r.type === "kubernetes:batch/v1:Job")!;
+        assert.deepEqual(fromSecret(job.inputs.spec.template.spec.containers, "MLFLOW_TRACKING_PASSWORD"), { name: "mlflow-client", key: "password" });
+        const server = run.resources.find((r) => r.type === "kubernetes:apps/v1:Deployment" && r.name === "mlops-serving-stable")!;
+        assert.deepEqual(fromSecret(server.inputs.spec.template.spec.containers, "MLFLOW_TRACKING_USERNAME"), { name: "mlflow-client", key: "username" });
+        await assert.rejects(
+            runProgram({ root: ROOT, stack: "dev", configOverrides: { "mlops-platform:trackingAuthAdminSecret": "mlflow-admin" } }),
+            /mlops-platform:trackingClientSecret/,
+        );
+    });
+
     it("a bad config value fails the run with an error naming the key", async () => {
         await assert.rejects(
             runProgram({ root: ROOT, stack: "dev", configOverrides: { "mlops-platform:environment": "qa" } }),
