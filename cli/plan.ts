@@ -129,8 +129,9 @@ export const PACKS: PackName[] = ["security", "gating"];
 /** Runs both policy packs the way the engine does, with the stack's per-pack config. */
 export async function runPolicies(root: string, stack: string, run: ProgramRun): Promise<PlanVerdict[]> {
     const verdicts: PlanVerdict[] = [];
-    for (const pack of PACKS) {
-        const result = await runPolicyPack(pack, run.resources, loadPolicyConfig(root, stack, pack), { root });
+    // The packs are separate processes (as under the engine): run them side by side.
+    const results = await Promise.all(PACKS.map((pack) => runPolicyPack(pack, run.resources, loadPolicyConfig(root, stack, pack), { root })));
+    for (const result of results) {
         verdicts.push(
             ...result.violations.map((v: PolicyViolation) => ({
                 pack: v.pack,
