@@ -45,3 +45,37 @@ export function assertInvalid(fn: () => unknown, property: string, reason?: RegE
         return true;
     });
 }
+
+/**
+ * A recorded resource as the harness would produce it for the stack root (for policy specs that
+ * build stacks by hand); `deps` become propertyDependencies and dependencies.
+ */
+export function recordedResource(
+    type: string,
+    name: string,
+    inputs: Record<string, any>,
+    extra: Partial<RecordedResource> & { deps?: Record<string, RecordedResource[]> } = {},
+): RecordedResource {
+    const { deps, ...rest } = extra;
+    const propertyDependencies: Record<string, string[]> = {};
+    for (const [k, rs] of Object.entries(deps ?? {})) propertyDependencies[k] = rs.map((r) => r.urn);
+    return {
+        type,
+        name,
+        urn: `urn:pulumi:test::mlops-platform::${type}::${name}`,
+        parent: "",
+        custom: true,
+        provider: "",
+        protect: false,
+        retainOnDelete: false,
+        deleteBeforeReplace: false,
+        dependencies: Object.values(propertyDependencies).flat(),
+        propertyDependencies,
+        additionalSecretOutputs: [],
+        ignoreChanges: [],
+        inputs,
+        secretInputs: [],
+        outputs: {},
+        ...rest,
+    };
+}

@@ -1,6 +1,7 @@
 // Recorded resources for the Kubernetes and gating policy specs: a compliant baseline stack the
 // specs mutate one property at a time. Shapes follow @pulumi/kubernetes v4 inputs.
 import { RecordedResource } from "../../harness/types";
+import { recordedResource } from "../helpers/resources";
 import { releaseAnnotations, ModelRelease, Track, GateStatus } from "../../policies/gating/annotations";
 
 export const NS = "ml-serving";
@@ -10,27 +11,7 @@ export const IMAGE = `123456789012.dkr.ecr.eu-west-1.amazonaws.com/mlops/model-s
 export const UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 /** A RecordedResource as the engine would register it at the stack root. */
-export function res(type: string, name: string, inputs: Record<string, any>, extra: Partial<RecordedResource> = {}): RecordedResource {
-    return {
-        type,
-        name,
-        urn: `urn:pulumi:test::mlops-platform::${type}::${name}`,
-        parent: "",
-        custom: true,
-        provider: "",
-        protect: false,
-        retainOnDelete: false,
-        deleteBeforeReplace: false,
-        dependencies: [],
-        propertyDependencies: {},
-        additionalSecretOutputs: [],
-        ignoreChanges: [],
-        inputs,
-        secretInputs: [],
-        outputs: {},
-        ...extra,
-    };
-}
+export const res = recordedResource;
 
 export function container(name = "app", extra: Record<string, any> = {}): Record<string, any> {
     return {

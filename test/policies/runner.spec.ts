@@ -13,35 +13,15 @@ import {
     startPolicyPack,
     toPropertiesStruct,
 } from "../../harness/policy-runner";
-import { RecordedResource, SECRET_PLACEHOLDER } from "../../harness/types";
+import { SECRET_PLACEHOLDER } from "../../harness/types";
+import { recordedResource } from "../helpers/resources";
 
 const { deserializeProperties } = require("@pulumi/policy/deserialize");
 const { Secret } = require("@pulumi/policy");
 
-const STACK = "urn:pulumi:test::mlops-platform";
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
-function res(type: string, name: string, inputs: Record<string, any>, extra: Partial<RecordedResource> = {}): RecordedResource {
-    return {
-        type,
-        name,
-        urn: `${STACK}::${type}::${name}`,
-        parent: "",
-        custom: true,
-        provider: "",
-        protect: false,
-        retainOnDelete: false,
-        deleteBeforeReplace: false,
-        dependencies: [],
-        propertyDependencies: {},
-        additionalSecretOutputs: [],
-        ignoreChanges: [],
-        inputs,
-        secretInputs: [],
-        outputs: {},
-        ...extra,
-    };
-}
+const res = recordedResource;
 
 const BUCKET = "aws:s3/bucket:Bucket";
 const SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration";

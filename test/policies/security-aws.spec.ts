@@ -5,39 +5,10 @@ import * as assert from "node:assert/strict";
 import { PolicyPackConfig, PolicyPackSession, PolicyRunResult, startPolicyPack } from "../../harness/policy-runner";
 import { RecordedResource, SECRET_PLACEHOLDER } from "../../harness/types";
 import { awsPolicies } from "../../policies/security/policies";
+import { recordedResource } from "../helpers/resources";
 
-const STACK = "urn:pulumi:test::mlops-platform";
 
-/** A recorded resource as the harness would produce it; `deps` become propertyDependencies. */
-function res(
-    type: string,
-    name: string,
-    inputs: Record<string, any>,
-    extra: Partial<RecordedResource> & { deps?: Record<string, RecordedResource[]> } = {},
-): RecordedResource {
-    const { deps, ...rest } = extra;
-    const propertyDependencies: Record<string, string[]> = {};
-    for (const [k, rs] of Object.entries(deps ?? {})) propertyDependencies[k] = rs.map((r) => r.urn);
-    return {
-        type,
-        name,
-        urn: `${STACK}::${type}::${name}`,
-        parent: "",
-        custom: true,
-        provider: "",
-        protect: false,
-        retainOnDelete: false,
-        deleteBeforeReplace: false,
-        dependencies: Object.values(propertyDependencies).flat(),
-        propertyDependencies,
-        additionalSecretOutputs: [],
-        ignoreChanges: [],
-        inputs,
-        secretInputs: [],
-        outputs: {},
-        ...rest,
-    };
-}
+const res = recordedResource;
 
 const T = {
     bucket: "aws:s3/bucket:Bucket",
