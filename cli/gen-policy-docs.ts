@@ -3,7 +3,7 @@
 // policies/anchors.ts. `--check` fails when the README section is stale.
 import * as fs from "fs";
 import * as path from "path";
-import { EnforcementLevel, PackName, PolicyMeta, PolicyPackConfig, reconcilePolicyConfig } from "../harness/policy-runner";
+import { EnforcementLevel, PackName, PolicyMeta, PolicyPackConfig, reconcilePolicyConfig } from "../offline-plan/policy-runner";
 import { POLICY_ANCHORS } from "../policies/anchors";
 import { gatingPolicies } from "../policies/gating/policies";
 import { securityPolicies } from "../policies/security/policies";

@@ -1,11 +1,11 @@
 // `mlops plan`: the offline plan of a stack — resource tree, counts, and a deterministic plan.json.
 import * as fs from "fs";
 import * as path from "path";
-import { ManifestCheck, checkManifests, manifestFileName, manifestYaml } from "../harness/manifests";
-import { PackName, PolicyViolation, loadPolicyConfig, runPolicyPack } from "../harness/policy-runner";
-import { ProgramRun, runProgram } from "../harness/run";
-import { SECURE_CONFIG_PLACEHOLDER } from "../harness/stack-config";
-import { RecordedResource } from "../harness/types";
+import { ManifestCheck, checkManifests, manifestFileName, manifestYaml } from "../offline-plan/manifests";
+import { PackName, PolicyViolation, loadPolicyConfig, runPolicyPack } from "../offline-plan/policy-runner";
+import { ProgramRun, runProgram } from "../offline-plan/run";
+import { SECURE_CONFIG_PLACEHOLDER } from "../offline-plan/stack-config";
+import { RecordedResource } from "../offline-plan/types";
 
 export interface PlanResource {
     urn: string;

@@ -8,7 +8,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { describeRelease, ModelRelease, replicaRatioSplit } from "../components/modelRelease";
 import { parseServingConfig, SERVING_CONFIG_KEY, ServingConfig, Slot } from "../components/servingConfig";
-import { listStacks } from "../harness/stack-config";
+import { listStacks } from "../offline-plan/stack-config";
 import { evaluateRelease, verdictFailures } from "../policies/gating/gate";
 
 /** A refused or impossible release move; the message says why and what to do. */

@@ -5,7 +5,7 @@ import * as os from "os";
 import * as path from "path";
 import { diffPlans, diffValues, releaseHeadline, releasesOf, renderDiffMarkdown } from "../../cli/diff";
 import { Plan, PlanResource, toPlan } from "../../cli/plan";
-import { runProgram } from "../../harness/run";
+import { runProgram } from "../../offline-plan/run";
 
 const ROOT = path.resolve(__dirname, "..", "..", "..");
 

@@ -8,10 +8,10 @@ import * as YAML from "yaml";
 import { planRelease, registerReleaseCommands, ReleaseAction, releaseCommand } from "../../cli/release";
 import { parseServingConfig, ServingConfig } from "../../components/servingConfig";
 import { ServingStack, servingStackArgs } from "../../components/servingStack";
-import { recordResources } from "../../harness/run";
-import { loadPolicyConfig, runPolicyPack } from "../../harness/policy-runner";
+import { recordResources } from "../../offline-plan/run";
+import { loadPolicyConfig, runPolicyPack } from "../../offline-plan/policy-runner";
 import { Gateway } from "../../components/gateway";
-import { loadStackConfig } from "../../harness/stack-config";
+import { loadStackConfig } from "../../offline-plan/stack-config";
 
 const ROOT = path.resolve(__dirname, "..", "..", "..");
 
@@ -150,7 +150,7 @@ describe("mlops release", () => {
             const cfg = servingOf(text);
             assert.equal(cfg.strategy, "canary");
             assert.equal(cfg.canary!.canaryWeight, stack === "dev" ? 50 : 10);
-            // The harness (and so `mlops plan`) reads the block as the CLI would hand it to the program.
+            // The offline plan (and so `mlops plan`) reads the block as the CLI would hand it to the program.
             const loaded = loadStackConfig(root, stack);
             assert.deepEqual(parseServingConfig(loaded.config["mlops-platform:serving"]), cfg);
             assert.equal(loaded.config["mlops-platform:environment"], stack);

@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import { CiAccess, CiAccessArgs, githubSubjects, validateCiAccessArgs } from "../../components/ciAccess";
-import { recordResources } from "../../harness/run";
-import { RecordedResource } from "../../harness/types";
+import { recordResources } from "../../offline-plan/run";
+import { RecordedResource } from "../../offline-plan/types";
 import { assertInvalid, inventory, one, ofType, policyDoc } from "../helpers/resources";
 
 const REPOS = ["arn:aws:ecr:us-east-1:123456789012:repository/mlops-dev/trainer", "arn:aws:ecr:us-east-1:123456789012:repository/mlops-dev/server"];

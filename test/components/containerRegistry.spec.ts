@@ -3,8 +3,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ContainerRegistry, contextDigest, validateContainerRegistryArgs } from "../../components/containerRegistry";
-import { recordResources } from "../../harness/run";
-import { RecordedResource } from "../../harness/types";
+import { recordResources } from "../../offline-plan/run";
+import { RecordedResource } from "../../offline-plan/types";
 import { assertInvalid, inventory, one, ofType, policyDoc } from "../helpers/resources";
 
 function tempContext(files: Record<string, string>): string {

@@ -3,8 +3,8 @@
 import { runSimulation } from "@cloud-copilot/iam-simulate";
 import * as assert from "node:assert/strict";
 import { DataLake } from "../../components/dataLake";
-import { recordResources } from "../../harness/run";
-import { RecordedResource } from "../../harness/types";
+import { recordResources } from "../../offline-plan/run";
+import { RecordedResource } from "../../offline-plan/types";
 import { one, policyDoc } from "../helpers/resources";
 
 const ACCOUNT = "123456789012";

@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as assert from "node:assert/strict";
 import { DataLake, validateDataLakeArgs } from "../../components/dataLake";
-import { recordResources } from "../../harness/run";
-import { RecordedResource } from "../../harness/types";
+import { recordResources } from "../../offline-plan/run";
+import { RecordedResource } from "../../offline-plan/types";
 import { assertInvalid, inventory, one, ofType, policyDoc } from "../helpers/resources";
 
 const ROLES = ["raw", "processed", "artifacts"];

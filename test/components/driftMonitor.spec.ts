@@ -16,10 +16,10 @@ import {
     validateDriftMonitorArgs,
 } from "../../components/driftMonitor";
 import { assertDigestPinned } from "../../components/k8s-validation";
-import { checkManifests } from "../../harness/manifests";
-import { runPolicyPack } from "../../harness/policy-runner";
-import { recordResources } from "../../harness/run";
-import { RecordedResource } from "../../harness/types";
+import { checkManifests } from "../../offline-plan/manifests";
+import { runPolicyPack } from "../../offline-plan/policy-runner";
+import { recordResources } from "../../offline-plan/run";
+import { RecordedResource } from "../../offline-plan/types";
 import { assertInvalid, inventory, one, policyDoc } from "../helpers/resources";
 
 const IMAGE = `123456789012.dkr.ecr.us-east-1.amazonaws.com/mlops-dev-trainer@sha256:${"c".repeat(64)}`;

@@ -13,8 +13,8 @@ import {
 import { NodeGroupTarget } from "../../components/mlCluster";
 import { GPU_RESOURCE, GpuScheduling } from "../../components/scheduling";
 import { NVIDIA_DEVICE_PLUGIN_IMAGE } from "../../components/versions";
-import { recordResources } from "../../harness/run";
-import { RecordedResource } from "../../harness/types";
+import { recordResources } from "../../offline-plan/run";
+import { RecordedResource } from "../../offline-plan/types";
 import { assertInvalid, childrenOf, one, ofType } from "../helpers/resources";
 
 const TEMPLATE = "k8s.io/cluster-autoscaler/node-template";

@@ -7,8 +7,8 @@ import { CiAccess } from "../../components/ciAccess";
 import { ContainerRegistry } from "../../components/containerRegistry";
 import { DataLake } from "../../components/dataLake";
 import { MlCluster } from "../../components/mlCluster";
-import { recordResources } from "../../harness/run";
-import { RecordedResource } from "../../harness/types";
+import { recordResources } from "../../offline-plan/run";
+import { RecordedResource } from "../../offline-plan/types";
 import { one, ofType, policyDoc } from "../helpers/resources";
 
 const ACCOUNT = "123456789012";

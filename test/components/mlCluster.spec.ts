@@ -8,8 +8,8 @@ import { clusterAutoscalerPolicy } from "../../components/clusterAutoscaler";
 import { GpuNodeGroup } from "../../components/gpuNodeGroup";
 import { CONTROL_PLANE_LOG_TYPES, MlCluster, MlClusterArgs, validateMlClusterArgs } from "../../components/mlCluster";
 import { CLUSTER_AUTOSCALER_IMAGES, SUPPORTED_KUBERNETES_VERSIONS } from "../../components/versions";
-import { recordResources } from "../../harness/run";
-import { RecordedResource } from "../../harness/types";
+import { recordResources } from "../../offline-plan/run";
+import { RecordedResource } from "../../offline-plan/types";
 import { assertInvalid, childrenOf, one, ofType, policyDoc } from "../helpers/resources";
 
 const SUBNETS = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"];

@@ -18,10 +18,10 @@ import {
 } from "../../components/monitoring";
 import { alertRules as servingAlertRules, DEFAULT_SERVING_METRICS, planServingStack } from "../../components/servingStack";
 import { DCGM_EXPORTER_CHART, KUBE_PROMETHEUS_STACK_CHART, PUSHGATEWAY_IMAGE } from "../../components/versions";
-import { checkManifests } from "../../harness/manifests";
-import { runPolicyPack } from "../../harness/policy-runner";
-import { recordResources } from "../../harness/run";
-import { RecordedResource } from "../../harness/types";
+import { checkManifests } from "../../offline-plan/manifests";
+import { runPolicyPack } from "../../offline-plan/policy-runner";
+import { recordResources } from "../../offline-plan/run";
+import { RecordedResource } from "../../offline-plan/types";
 import { securityPolicies } from "../../policies/security/policies";
 import { assertInvalid, inventory, one, ofType } from "../helpers/resources";
 import { CANARY } from "./servingStack.spec";

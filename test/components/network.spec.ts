@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import { INTERFACE_ENDPOINT_SERVICES, Network, validateNetworkArgs } from "../../components/network";
-import { recordResources } from "../../harness/run";
-import { RecordedResource } from "../../harness/types";
+import { recordResources } from "../../offline-plan/run";
+import { RecordedResource } from "../../offline-plan/types";
 import { assertInvalid, inventory, one, ofType, policyDoc } from "../helpers/resources";
 
 describe("Network (new VPC)", () => {

@@ -4,8 +4,8 @@ import { Gateway, GatewayArgs, validateGatewayArgs, ENVOY_GATEWAY_CHART, ENVOY_G
 import { ModelRelease } from "../../components/modelRelease";
 import { planServingStack, ServingStack, ServingStackArgs } from "../../components/servingStack";
 import { parseReleaseAnnotations, releaseAnnotations } from "../../policies/gating/annotations";
-import { recordResources } from "../../harness/run";
-import { RecordedResource } from "../../harness/types";
+import { recordResources } from "../../offline-plan/run";
+import { RecordedResource } from "../../offline-plan/types";
 import { assertInvalid, inventory, one, ofType } from "../helpers/resources";
 import * as models from "kubernetes-models";
 import * as gatewayApi from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1";

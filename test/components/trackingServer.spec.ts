@@ -12,14 +12,14 @@ import {
 } from "../../components/trackingServer";
 import { RESTRICTED_NAMESPACE_LABELS } from "../../components/k8s-security";
 import { assertDigestPinned } from "../../components/k8s-validation";
-import { checkManifests } from "../../harness/manifests";
-import { runPolicyPack } from "../../harness/policy-runner";
-import { recordResources } from "../../harness/run";
-import { RecordedResource } from "../../harness/types";
+import { checkManifests } from "../../offline-plan/manifests";
+import { runPolicyPack } from "../../offline-plan/policy-runner";
+import { recordResources } from "../../offline-plan/run";
+import { RecordedResource } from "../../offline-plan/types";
 import { renderedDbMigration, renderedTrackingServer } from "../contract/rendered";
 import { assertInvalid, inventory, one, policyDoc } from "../helpers/resources";
 
-// Answered by the getSecretVersion mock (harness/mocks.ts).
+// Answered by the getSecretVersion mock (offline-plan/mocks.ts).
 const MOCK_PASSWORD = "mock-password-from-secrets-manager";
 const IMAGE = `123456789012.dkr.ecr.us-east-1.amazonaws.com/mlops/mlflow@sha256:${"c".repeat(64)}`;
 const ARTIFACTS_POLICY = JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "s3:GetObject", Resource: "arn:aws:s3:::art/mlflow/*" }] });

@@ -10,10 +10,10 @@ import {
     specHash,
     validateTrainingJobArgs,
 } from "../../components/trainingJob";
-import { checkManifests } from "../../harness/manifests";
-import { runPolicyPack } from "../../harness/policy-runner";
-import { recordResources } from "../../harness/run";
-import { RecordedResource } from "../../harness/types";
+import { checkManifests } from "../../offline-plan/manifests";
+import { runPolicyPack } from "../../offline-plan/policy-runner";
+import { recordResources } from "../../offline-plan/run";
+import { RecordedResource } from "../../offline-plan/types";
 import { renderedTrainingJob } from "../contract/rendered";
 import { assertInvalid, inventory, one, policyDoc } from "../helpers/resources";
 

@@ -4,8 +4,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as assert from "node:assert/strict";
 import { ServingStack, ServingStackArgs } from "../../components/servingStack";
-import { recordResources } from "../../harness/run";
-import { RecordedResource } from "../../harness/types";
+import { recordResources } from "../../offline-plan/run";
+import { RecordedResource } from "../../offline-plan/types";
 import * as models from "kubernetes-models";
 import * as gatewayApi from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1";
 import * as promOp from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1";

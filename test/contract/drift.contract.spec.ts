@@ -17,7 +17,7 @@ import * as os from "os";
 import * as path from "path";
 import { DRIFT_METRICS, DRIFT_PUSH_JOB, METRIC_SOURCES } from "../../components/dashboards/metrics";
 import { DRIFT_CONTAINER, DriftMonitor } from "../../components/driftMonitor";
-import { recordResources } from "../../harness/run";
+import { recordResources } from "../../offline-plan/run";
 import { ContractServices, flagValue, loadContractServices, repoRoot, withBucket } from "./fixture";
 import { renderedContainer } from "./rendered";
 

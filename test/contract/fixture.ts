@@ -10,8 +10,8 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { runProgram } from "../../harness/run";
-import { RecordedResource } from "../../harness/types";
+import { runProgram } from "../../offline-plan/run";
+import { RecordedResource } from "../../offline-plan/types";
 import { RenderedContainer } from "./mlflow-contract";
 import {
     RenderedCommand,
@@ -29,7 +29,7 @@ import {
 export interface StackRendering {
     stack: string;
     resources: RecordedResource[];
-    /** Stack outputs (secret ones replaced by the harness placeholder). */
+    /** Stack outputs (secret ones replaced by the offline plan placeholder). */
     outputs: Record<string, unknown>;
     /** The TrackingServer Deployment's `mlflow` container. */
     trackingServer: RenderedCommand;

@@ -1,13 +1,13 @@
 /**
  * The command lines and environments the TrackingServer and TrainingJob components render, read
- * from the resources a program registered under the mock runtime (harness/run.ts), so contract
+ * from the resources a program registered under the mock runtime (offline-plan/run.ts), so contract
  * specs start MLflow and the trainer with exactly what a cluster would run.
  *
  * Environment values from `valueFrom` (secretKeyRef, fieldRef) cannot be known offline: they are
  * returned as `$(NAME)` placeholders for the spec to fill in (with loopback credentials, ...).
  */
-import { UNKNOWN_VALUE } from "../../harness/run";
-import { RecordedResource } from "../../harness/types";
+import { UNKNOWN_VALUE } from "../../offline-plan/run";
+import { RecordedResource } from "../../offline-plan/types";
 
 /** The part of a container spec a contract spec executes. */
 export interface RenderedCommand {

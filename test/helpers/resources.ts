@@ -1,6 +1,6 @@
 // Lookups over recorded resources for specs.
 import * as assert from "node:assert/strict";
-import { RecordedResource } from "../../harness/types";
+import { RecordedResource } from "../../offline-plan/types";
 
 /** The one resource of a type and logical name; fails listing what exists otherwise. */
 export function one(resources: RecordedResource[], type: string, name: string): RecordedResource {
@@ -47,7 +47,7 @@ export function assertInvalid(fn: () => unknown, property: string, reason?: RegE
 }
 
 /**
- * A recorded resource as the harness would produce it for the stack root (for policy specs that
+ * A recorded resource as the offline plan would produce it for the stack root (for policy specs that
  * build stacks by hand); `deps` become propertyDependencies and dependencies.
  */
 export function recordedResource(

@@ -1,9 +1,9 @@
 // The model-gating pack, run the way the engine runs it (compiled pack spawned, driven over gRPC by
-// harness/policy-runner): release gates on serving Deployments, rollout limits from HTTPRoute
+// offline-plan/policy-runner): release gates on serving Deployments, rollout limits from HTTPRoute
 // weights / replica ratios / Service selectors, and cross-resource consistency.
 import * as assert from "node:assert/strict";
-import { PolicyPackConfig, PolicyPackSession, PolicyRunResult, PolicyViolation, startPolicyPack } from "../../harness/policy-runner";
-import { RecordedResource } from "../../harness/types";
+import { PolicyPackConfig, PolicyPackSession, PolicyRunResult, PolicyViolation, startPolicyPack } from "../../offline-plan/policy-runner";
+import { RecordedResource } from "../../offline-plan/types";
 import { releaseAnnotations } from "../../policies/gating/annotations";
 import {
     clone,
@@ -372,7 +372,7 @@ function servingRelease(version: number, f1: number, baselineF1: number) {
 async function renderServing(args: Record<string, any>): Promise<RecordedResource[]> {
     const k8s = await import("@pulumi/kubernetes");
     const { ServingStack } = await import("../../components/servingStack");
-    const { recordResources } = await import("../../harness/run");
+    const { recordResources } = await import("../../offline-plan/run");
     const rec = await recordResources(() => {
         const provider = new k8s.Provider("k8s", { kubeconfig: "{}" });
         new ServingStack("churn", {

@@ -1,6 +1,6 @@
 // Recorded resources for the Kubernetes and gating policy specs: a compliant baseline stack the
 // specs mutate one property at a time. Shapes follow @pulumi/kubernetes v4 inputs.
-import { RecordedResource } from "../../harness/types";
+import { RecordedResource } from "../../offline-plan/types";
 import { recordedResource } from "../helpers/resources";
 import { releaseAnnotations, ModelRelease, Track, GateStatus } from "../../policies/gating/annotations";
 

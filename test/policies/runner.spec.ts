@@ -12,8 +12,8 @@ import {
     runPolicyPack,
     startPolicyPack,
     toPropertiesStruct,
-} from "../../harness/policy-runner";
-import { SECRET_PLACEHOLDER } from "../../harness/types";
+} from "../../offline-plan/policy-runner";
+import { SECRET_PLACEHOLDER } from "../../offline-plan/types";
 import { recordedResource } from "../helpers/resources";
 
 const { deserializeProperties } = require("@pulumi/policy/deserialize");

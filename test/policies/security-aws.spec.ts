@@ -2,8 +2,8 @@
 // gRPC (one server for this file) and every case is analyzed per resource and as a stack.
 import * as assert from "node:assert/strict";
 
-import { PolicyPackConfig, PolicyPackSession, PolicyRunResult, startPolicyPack } from "../../harness/policy-runner";
-import { RecordedResource, SECRET_PLACEHOLDER } from "../../harness/types";
+import { PolicyPackConfig, PolicyPackSession, PolicyRunResult, startPolicyPack } from "../../offline-plan/policy-runner";
+import { RecordedResource, SECRET_PLACEHOLDER } from "../../offline-plan/types";
 import { awsPolicies } from "../../policies/security/policies";
 import { recordedResource } from "../helpers/resources";
 

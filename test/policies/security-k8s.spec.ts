@@ -1,8 +1,8 @@
 // Kubernetes rules of the security pack, run the way the engine runs them: the compiled pack is
-// spawned and driven over the Analyzer gRPC protocol by harness/policy-runner.
+// spawned and driven over the Analyzer gRPC protocol by offline-plan/policy-runner.
 import * as assert from "node:assert/strict";
-import { PolicyPackConfig, PolicyPackSession, PolicyRunResult, PolicyViolation, startPolicyPack } from "../../harness/policy-runner";
-import { RecordedResource } from "../../harness/types";
+import { PolicyPackConfig, PolicyPackSession, PolicyRunResult, PolicyViolation, startPolicyPack } from "../../offline-plan/policy-runner";
+import { RecordedResource } from "../../offline-plan/types";
 import {
     compliantK8sStack,
     container,

@@ -3,10 +3,10 @@
 // the components declared, each caught by the policy named for it.
 import * as assert from "node:assert/strict";
 import * as path from "path";
-import { PackName, PolicyPackSession, PolicyViolation, loadPolicyConfig, startPolicyPack } from "../../harness/policy-runner";
+import { PackName, PolicyPackSession, PolicyViolation, loadPolicyConfig, startPolicyPack } from "../../offline-plan/policy-runner";
 import { monitoringPolicyExemptions, validateMonitoringArgs } from "../../components/monitoring";
-import { ProgramRun, runProgram } from "../../harness/run";
-import { RecordedResource } from "../../harness/types";
+import { ProgramRun, runProgram } from "../../offline-plan/run";
+import { RecordedResource } from "../../offline-plan/types";
 
 const ROOT = path.resolve(__dirname, "..", "..", "..");
 

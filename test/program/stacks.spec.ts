@@ -2,8 +2,8 @@ import * as assert from "node:assert/strict";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { ProgramRun, runProgram } from "../../harness/run";
-import { SECRET_PLACEHOLDER } from "../../harness/types";
+import { ProgramRun, runProgram } from "../../offline-plan/run";
+import { SECRET_PLACEHOLDER } from "../../offline-plan/types";
 import { ofType } from "../helpers/resources";
 
 const ROOT = path.resolve(__dirname, "..", "..", "..");

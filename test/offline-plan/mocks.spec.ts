@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import * as aws from "@pulumi/aws";
-import { ProviderMocks } from "../../harness/mocks";
-import { recordResources } from "../../harness/run";
+import { ProviderMocks } from "../../offline-plan/mocks";
+import { recordResources } from "../../offline-plan/run";
 
 describe("mock provider layer", () => {
     const mocks = new ProviderMocks({ accountId: "111122223333", region: "eu-west-1", partition: "aws" });
@@ -57,7 +57,7 @@ describe("recordResources failure handling", () => {
             /validation failed inside an apply/,
         );
         assert.ok(Date.now() - started < 10_000, "did not wait for the deadline");
-        // ...and the harness is usable again afterwards.
+        // ...and the offline plan is usable again afterwards.
         const { resources } = await recordResources(() => {
             new aws.s3.Bucket("ok");
         });

@@ -123,7 +123,7 @@ const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 const MAX_MESSAGE = 400 * 1024 * 1024;
 const LEVELS: EnforcementLevel[] = ["advisory", "mandatory", "remediate", "disabled"];
 
-/** Repository root: this file compiles to `<root>/dist/harness/policy-runner.js`. */
+/** Repository root: this file compiles to `<root>/dist/offline-plan/policy-runner.js`. */
 export function defaultRoot(): string {
     const up = path.resolve(__dirname, "..");
     return path.basename(up) === "dist" ? path.resolve(up, "..") : up;

@@ -2,7 +2,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { listStacks, loadStackConfig, SECURE_CONFIG_PLACEHOLDER, StackConfigError } from "../../harness/stack-config";
+import { listStacks, loadStackConfig, SECURE_CONFIG_PLACEHOLDER, StackConfigError } from "../../offline-plan/stack-config";
 
 const ROOT = path.resolve(__dirname, "..", "..", "..");
 

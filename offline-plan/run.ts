@@ -111,7 +111,7 @@ async function runOnce(opts: RunOptions): Promise<ProgramRun> {
         async () => {
             // Re-evaluate the program and the project's own modules on every run.
             const distRoot = path.dirname(program);
-            const keep = ["harness", "cli", "test", "policies", "node_modules"].map((d) => path.join(distRoot, d) + path.sep);
+            const keep = ["offline-plan", "cli", "test", "policies", "node_modules"].map((d) => path.join(distRoot, d) + path.sep);
             for (const id of Object.keys(require.cache)) {
                 if (id.startsWith(distRoot + path.sep) && !keep.some((k) => id.startsWith(k))) {
                     delete require.cache[id];

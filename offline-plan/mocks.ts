@@ -315,7 +315,7 @@ export class ProviderMocks implements pulumi.runtime.Mocks {
                     id: String(args.inputs.secretId),
                 };
             default:
-                throw mockError(`mock provider: no answer for invoke '${args.token}' (inputs ${JSON.stringify(args.inputs)}); add it to harness/mocks.ts`);
+                throw mockError(`mock provider: no answer for invoke '${args.token}' (inputs ${JSON.stringify(args.inputs)}); add it to offline-plan/mocks.ts`);
         }
     }
 }

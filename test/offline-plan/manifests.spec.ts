@@ -1,8 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as assert from "node:assert/strict";
-import { apiVersionKind, checkManifests, manifestFileName } from "../../harness/manifests";
-import { recordResources } from "../../harness/run";
+import { apiVersionKind, checkManifests, manifestFileName } from "../../offline-plan/manifests";
+import { recordResources } from "../../offline-plan/run";
 
 describe("Kubernetes manifests from recorded resources", () => {
     let checks: ReturnType<typeof checkManifests>;

@@ -1,4 +1,4 @@
-// Shapes shared by the offline harness, the policy runner and the `mlops` CLI.
+// Shapes shared by the offline plan engine, the policy runner and the `mlops` CLI.
 
 /** One resource the program registered, as the engine would see it at preview. */
 export interface RecordedResource {
@@ -33,5 +33,5 @@ export interface RecordedResource {
     id?: string;
 }
 
-/** What a secret looks like wherever the harness shows it. */
+/** What a secret looks like wherever the offline plan shows it. */
 export const SECRET_PLACEHOLDER = "[secret]";

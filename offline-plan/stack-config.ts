@@ -14,7 +14,7 @@ export interface StackConfig {
     secretKeys: string[];
 }
 
-/** The value the harness substitutes for a `secure:` config value it cannot decrypt. */
+/** The value the offline plan substitutes for a `secure:` config value it cannot decrypt. */
 export const SECURE_CONFIG_PLACEHOLDER = "[secure config placeholder: encrypted in the stack file]";
 
 export class StackConfigError extends Error {
