@@ -14,11 +14,11 @@ import {
 } from "./k8s-security";
 import { assertDigestPinned, checkImage, checkResources } from "./k8s-validation";
 import { Problems, checkDnsLabel, checkInt, checkOneOf, describe } from "./validation";
-import versions from "./versions.json";
+import pythonPackages from "./python-packages.json";
 import { WorkloadIdentity, WorkloadIdentityMode } from "./workloadIdentity";
 
-/** MLflow version the tracking server image must contain; pinned once, in components/versions.json. */
-export const MLFLOW_VERSION: string = versions.mlflow;
+/** MLflow version the tracking server image must contain; pinned once, in components/python-packages.json. */
+export const MLFLOW_VERSION: string = pythonPackages.mlflow;
 
 /** Environment variable (a secretKeyRef) that carries the backend store URI into the pod. */
 export const BACKEND_STORE_URI_ENV = "MLFLOW_BACKEND_STORE_URI";

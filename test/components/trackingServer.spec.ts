@@ -273,11 +273,11 @@ describe("TrackingServer", () => {
         assert.deepEqual(c.ports, [{ name: "http", containerPort: 5000, protocol: "TCP" }]);
     });
 
-    it("labels the workload for the platform policies and pins the MLflow version from components/versions.json", () => {
+    it("labels the workload for the platform policies and pins the MLflow version from components/python-packages.json", () => {
         const d = one(resources, DEPLOYMENT, "tracking-server").inputs;
         assert.equal(d.metadata.labels["mlops.platform/role"], "tracking");
         assert.equal(d.spec.template.metadata.labels["mlops.platform/role"], "tracking");
-        assert.equal(MLFLOW_VERSION, require("../../components/versions.json").mlflow);
+        assert.equal(MLFLOW_VERSION, require("../../components/python-packages.json").mlflow);
         assert.equal(d.metadata.labels["app.kubernetes.io/version"], MLFLOW_VERSION);
     });
 

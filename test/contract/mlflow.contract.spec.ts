@@ -704,8 +704,8 @@ describe("contract helpers (offline)", function () {
         }
     });
 
-    it("the trainer image pins the same MLflow as components/versions.json", function () {
-        const versions = JSON.parse(fs.readFileSync(path.join(ROOT, "components", "versions.json"), "utf8")) as { mlflow: string };
+    it("the trainer image pins the same MLflow as components/python-packages.json", function () {
+        const versions = JSON.parse(fs.readFileSync(path.join(ROOT, "components", "python-packages.json"), "utf8")) as { mlflow: string };
         const reqs = fs.readFileSync(path.join(ROOT, "examples", "credit-risk", "requirements.txt"), "utf8");
         assert.match(reqs, new RegExp(`^mlflow==${versions.mlflow.replace(/\./g, "\\.")}$`, "m"));
         const dockerfile = fs.readFileSync(path.join(ROOT, "examples", "credit-risk", "Dockerfile"), "utf8");

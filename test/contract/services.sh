@@ -31,9 +31,9 @@ S3_REGION=us-east-1
 MOTO_PID="$STATE/moto.pid"
 MOTO_LOG="$STATE/moto.log"
 REQS="$ROOT/test/contract/requirements.txt"
-VERSIONS="$ROOT/components/versions.json"
+VERSIONS="$ROOT/components/python-packages.json"
 # Newest MLflow 3.x that installs on Python 3.11 from PyPI here (3.18.0's mlflow-skinny is not
-# installable for 3.11); only used when components/versions.json does not exist yet.
+# installable for 3.11); only used when components/python-packages.json does not exist yet.
 DEFAULT_MLFLOW_VERSION=3.17.2
 
 log() { printf '[services] %s\n' "$*" >&2; }
