@@ -200,13 +200,11 @@ export async function record(ctx: RecordContext, body: () => Record<string, unkn
         const exported = (await settle(Promise.resolve(body()))) ?? {};
         const outputs: Record<string, unknown> = {};
         for (const [key, value] of Object.entries(exported)) {
-            if (pulumi.Output.isInstance(value)) {
-                const o = value as any;
-                const v = await settle(o.promise());
-                outputs[key] = (await settle(o.isSecret)) ? SECRET_PLACEHOLDER : v;
-            } else {
-                outputs[key] = value;
-            }
+            // pulumi.output() lifts Outputs nested in plain objects and arrays, as the engine does
+            // when it serializes stack exports (a plain object of Outputs is a valid export).
+            const o = pulumi.output(value) as any;
+            const v = await settle(o.promise());
+            outputs[key] = (await settle(o.isSecret)) ? SECRET_PLACEHOLDER : v;
         }
         // Wait until every registration (including late ones from applies) has settled.
         let count = -1;
