@@ -106,6 +106,10 @@ async function runOnce(opts: RunOptions): Promise<ProgramRun> {
         region: config["aws:region"] ?? DEFAULT_MOCK_ENV.region,
         ...opts.mockEnvironment,
     };
+    // Pulumi's Node.js runtime runs the program in the project folder (cmd/run chdirs to --pwd);
+    // relative paths in the program (image build contexts) resolve the same way here.
+    const cwd = process.cwd();
+    process.chdir(root);
     const recorded = await record(
         { project: stackConfig.project, stack: stackConfig.stack, config, secretKeys: stackConfig.secretKeys, env },
         async () => {
@@ -120,7 +124,7 @@ async function runOnce(opts: RunOptions): Promise<ProgramRun> {
             const exported: Record<string, unknown> = require(program);
             return exported;
         },
-    );
+    ).finally(() => process.chdir(cwd));
     return {
         project: stackConfig.project,
         stack: stackConfig.stack,
