@@ -212,18 +212,22 @@ describe("engine tier: the README's pulumi commands through the real CLI", funct
                     .filter((s) => !s.type.startsWith("pulumi:providers:") && s.type !== "pulumi:pulumi:Stack" && !remoteChildren(s))
                     .map((s) => s.urn)
                     .sort();
-                const planUrns = plan.resources.map((r) => r.urn).sort();
+                const planUrns = plan.resources.filter((r) => !r.type.startsWith("pulumi:providers:")).map((r) => r.urn).sort();
                 assert.deepEqual(
                     { onlyInPlan: planUrns.filter((u) => !engineUrns.includes(u)), onlyInEngine: engineUrns.filter((u) => !planUrns.includes(u)) },
                     { onlyInPlan: [], onlyInEngine: [] },
                 );
                 const byUrn = new Map(state.map((s) => [s.urn, s]));
                 const differing: string[] = [];
-                for (const r of plan.resources.filter((x: RecordedResource) => x.custom)) {
+                // Every input the program declared reaches the provider unchanged; the providers' Check may
+                // add what the real ones add (auto-names, defaults), so keys only the engine has are allowed.
+                for (const r of plan.resources.filter((x: RecordedResource) => x.custom && !x.type.startsWith("pulumi:providers:"))) {
                     const engine = normalize(byUrn.get(r.urn)!.inputs ?? {});
                     const offline = normalize(r.inputs);
-                    if (JSON.stringify(engine) !== JSON.stringify(offline)) {
-                        differing.push(`${r.urn.split("::").pop()}: plan ${JSON.stringify(offline).slice(0, 200)} engine ${JSON.stringify(engine).slice(0, 200)}`);
+                    for (const key of Object.keys(offline)) {
+                        if (JSON.stringify(engine[key]) !== JSON.stringify(offline[key])) {
+                            differing.push(`${r.urn.split("::").pop()}.${key}: plan ${JSON.stringify(offline[key]).slice(0, 160)} engine ${JSON.stringify(engine[key]).slice(0, 160)}`);
+                        }
                     }
                 }
                 assert.deepEqual(differing, []);
@@ -268,7 +272,7 @@ describe("engine tier: the README's pulumi commands through the real CLI", funct
                     assert.notEqual(fs.readFileSync(file, "utf8"), before, "the release edited the stack file");
                     const steps = await planSteps();
                     assert.deepEqual(
-                        steps.map((s) => `${s.op} ${s.urn.split("::").slice(-2).join("::")}`),
+                        steps.map((s) => `${s.op} ${s.urn.split("::")[2].split("$").pop()}::${s.urn.split("::")[3]}`),
                         ["update kubernetes:gateway.networking.k8s.io/v1:HTTPRoute::mlops-serving-route"],
                     );
                 } finally {
