@@ -11,7 +11,8 @@ import * as path from "path";
 import { DEFAULT_MOCK_ENV, MockEnvironment, ProviderMocks, remoteComponentOutputs, buildContextDigest } from "../../offline-plan/mocks";
 import { REPLACE_RULES, ReplaceRule } from "../../offline-plan/replacements";
 import { MOCK_PROVIDER_VERSIONS } from "../../engine/providers/provider";
-import { installedPluginPath, wrapperScript } from "../../engine/providers/install";
+import { installMockProviders, installedPluginPath, wrapperScript } from "../../engine/providers/install";
+import { execFileSync } from "child_process";
 
 const root = path.resolve(__dirname, "..", "..", "..");
 const providerServer = require.resolve("@pulumi/pulumi/provider/server");
@@ -453,6 +454,32 @@ describe("mock provider plugins (driven over gRPC like the engine does)", functi
     });
 
     describe("installMockProviders", () => {
+        // The CLI engine/build-cli.sh builds (PULUMI_CLI overrides); these specs skip without it.
+        const cli = process.env.PULUMI_CLI ?? path.join(os.homedir(), ".cache", "mlops-platform", "engine", "pulumi-v3.248.0", "bin", "pulumi");
+        it("installs every plugin at its version with `pulumi plugin install`, and a second call is a fast no-op", async function () {
+            if (!fs.existsSync(cli)) {
+                this.skip();
+            }
+            const home = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-home-"));
+            const env = { ...process.env, PULUMI_HOME: home, PULUMI_SKIP_UPDATE_CHECK: "true", PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true" };
+            try {
+                const first = await installMockProviders(cli, env);
+                assert.equal(first.installed.length, Object.keys(MOCK_PROVIDER_VERSIONS).length);
+                const listed = JSON.parse(execFileSync(cli, ["plugin", "ls", "--json"], { env, encoding: "utf8" }));
+                assert.deepEqual(
+                    listed.map((p: any) => `${p.name}@${p.version}`).sort(),
+                    Object.entries(MOCK_PROVIDER_VERSIONS).map(([n, v]) => `${n}@${v}`).sort(),
+                );
+                const started = Date.now();
+                const second = await installMockProviders(cli, env);
+                assert.deepEqual(second.installed, []);
+                assert.equal(second.alreadyInstalled.length, Object.keys(MOCK_PROVIDER_VERSIONS).length);
+                assert.ok(Date.now() - started < 1000, `second install took ${Date.now() - started} ms`);
+            } finally {
+                fs.rmSync(home, { recursive: true, force: true });
+            }
+        });
+
         it("installs a wrapper that runs this checkout's compiled plugin with this node", () => {
             const script = wrapperScript("aws", "/x/dist/engine/providers/main.js", "/usr/bin/node");
             assert.match(script, /^#!\/bin\/sh\n/);
