@@ -112,7 +112,7 @@ async function runOnce(opts: RunOptions): Promise<ProgramRun> {
     const cwd = process.cwd();
     process.chdir(path.dirname(program));
     const recorded = await record(
-        { project: stackConfig.project, stack: stackConfig.stack, config, secretKeys: stackConfig.secretKeys, env },
+        { project: stackConfig.project, stack: stackConfig.stack, config, secretKeys: stackConfig.secretKeys, env, cwd: root },
         async () => {
             // Re-evaluate the program and the project's own modules on every run.
             const distRoot = path.dirname(program);
@@ -143,6 +143,9 @@ export interface RecordContext {
     config: Record<string, string>;
     secretKeys: string[];
     env: MockEnvironment;
+    /** Folder relative paths in resource inputs (docker build contexts) resolve against, as the
+     * engine's plugins resolve them against the program folder. Default: the working directory. */
+    cwd?: string;
     /** Give up waiting for registrations after this long. Default 60 000 ms. */
     timeoutMs?: number;
 }
@@ -158,7 +161,7 @@ export interface Recorded {
  * waits until every registration settled, and returns what was registered.
  */
 export async function record(ctx: RecordContext, body: () => Record<string, unknown> | void | Promise<Record<string, unknown> | void>): Promise<Recorded> {
-    const mocks = new ProviderMocks(ctx.env);
+    const mocks = new ProviderMocks(ctx.env, ctx.cwd);
     // preview=true: the plan stands for `pulumi preview`.
     await pulumi.runtime.setMocks(mocks, ctx.project, ctx.stack, true);
     pulumi.runtime.setAllConfig(ctx.config, ctx.secretKeys);

@@ -18,20 +18,9 @@ import {
 } from "../../offline-plan/mocks";
 import { changedPaths, replacingPaths } from "../../offline-plan/replacements";
 
-/** The plugins and the exact versions the SDKs in package.json request (their package.json `pulumi` block). */
-export const MOCK_PROVIDER_VERSIONS = {
-    aws: "7.48.0",
-    awsx: "3.9.0",
-    docker: "4.11.2",
-    "docker-build": "0.0.14",
-    kubernetes: "4.34.2",
-} as const;
+import { MOCK_PROVIDER_VERSIONS, MockProviderName } from "./versions";
 
-export type MockProviderName = keyof typeof MOCK_PROVIDER_VERSIONS;
-
-export function isMockProviderName(name: string): name is MockProviderName {
-    return Object.prototype.hasOwnProperty.call(MOCK_PROVIDER_VERSIONS, name);
-}
+export { MOCK_PROVIDER_VERSIONS, MockProviderName, isMockProviderName } from "./versions";
 
 /** Type and logical name from a URN `urn:pulumi:<stack>::<project>::<parent$type>::<name>`. */
 export function parseUrn(urn: string): { type: string; name: string } {

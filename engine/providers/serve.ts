@@ -6,7 +6,8 @@
 // - Diff: the interface gets the old OUTPUTS only; real providers diff against the old INPUTS (the
 //   engine sends them as `old_inputs`) and report a detailed diff with property paths.
 import * as path from "path";
-import { MockProvider, MockProviderName, isMockProviderName, MOCK_PROVIDER_VERSIONS } from "./provider";
+import { MockProvider } from "./provider";
+import { MOCK_PROVIDER_VERSIONS, MockProviderName, isMockProviderName } from "./versions";
 
 const providerServer = require.resolve("@pulumi/pulumi/provider/server");
 // The @grpc/grpc-js instance @pulumi/pulumi's server uses (patching another copy would do nothing).
