@@ -400,7 +400,7 @@ export class MlPlatform extends pulumi.ComponentResource {
         };
         const toMlflow: NetworkAllow = { name: "mlflow", egress: [{ to: [namespacePeer(c.tracking.namespace)], ports: tcp(this.tracking.port) }] };
         const isolate = (role: string, namespace: string, allows: NetworkAllow[], after: pulumi.Resource[]) =>
-            new NamespaceIsolation(`${name}-${role}-netpol`, { provider, namespace, allows }, { parent: this, dependsOn: after });
+            new NamespaceIsolation(`${name}-${role}-isolation`, { provider, namespace, allows }, { parent: this, dependsOn: after });
 
         isolate("tracking", c.tracking.namespace, [{ name: "database", egress: [{ to: vpc, ports: tcp(5432) }] }, aws], [this.tracking]);
         isolate(
