@@ -334,16 +334,19 @@ export function mlflowServerArgs(s: TrackingServerSettings, artifactsDestination
 }
 
 /**
- * Probes of the MLflow server. Readiness takes a slow server out of rotation quickly (2 failed
- * checks 5 s apart); liveness restarts it only after two minutes without an answer (a busy server
- * answers late, it is not dead); the startup probe covers the first start and migrations' aftermath.
+ * Probes of the MLflow server. Readiness (`GET /health`) takes a slow server out of rotation
+ * quickly (2 failed checks 5 s apart). Liveness is a different, tolerant check: the server process
+ * still accepts connections on its port, six times 20 s apart, so a busy server that answers late
+ * is taken out of rotation, not restarted (a TCP check also needs no credentials when basic auth is
+ * on). The startup probe covers the first start. A server that is up but never ready is reported by
+ * the TrackingServerDown alert, not hidden by restarts.
  */
 export function mlflowProbes(): Record<"startupProbe" | "readinessProbe" | "livenessProbe", k8s.types.input.core.v1.Probe> {
     const httpGet = { path: "/health", port: "http" };
     return {
         startupProbe: { httpGet, periodSeconds: 5, timeoutSeconds: 5, failureThreshold: 36 },
         readinessProbe: { httpGet, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 2, successThreshold: 1 },
-        livenessProbe: { httpGet, periodSeconds: 20, timeoutSeconds: 10, failureThreshold: 6 },
+        livenessProbe: { tcpSocket: { port: "http" }, periodSeconds: 20, timeoutSeconds: 10, failureThreshold: 6 },
     };
 }
 
