@@ -452,6 +452,8 @@ export class MlPlatform extends pulumi.ComponentResource {
                         ingress: [{ from: [{ ipBlock: { cidr: "0.0.0.0/0" } }], ports: tcp(...this.gateway.proxyContainerPorts) }],
                     },
                     { name: "backends", egress: [{ to: [{ namespaceSelector: { matchLabels: { [GATEWAY_ACCESS_LABEL]: "true" } } }] }] },
+                    // The EKS control plane calls the controller's topology-injector webhook (its webhook server port).
+                    { name: "admission-webhook", ingress: [{ from: vpc, ports: tcp(ENVOY_GATEWAY_WEBHOOK_PORT) }] },
                 ],
                 this.gateway.teardownDependencies,
             );
@@ -461,6 +463,8 @@ export class MlPlatform extends pulumi.ComponentResource {
 
 /** Private IPv4 ranges: egress to "the internet" excludes them, so it cannot reach into the VPC or peers. */
 const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
+/** Port Envoy Gateway's controller serves its (topology-injector) admission webhook on. */
+const ENVOY_GATEWAY_WEBHOOK_PORT = 9443;
 /** Port the prometheus-operator serves its admission webhook on (kube-prometheus-stack default). */
 const PROMETHEUS_OPERATOR_WEBHOOK_PORT = 10250;
 
