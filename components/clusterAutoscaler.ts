@@ -162,6 +162,8 @@ export interface ClusterAutoscalerArgs extends ClusterAutoscalerSettings {
     nodeSelector: Record<string, string>;
     /** Resources that must exist before the autoscaler pod starts (nodes, pod identity agent). */
     after?: pulumi.Resource[];
+    /** Namespace whose pods may scrape the autoscaler's metrics (NetworkPolicy). Default `monitoring`. */
+    metricsNamespace?: string;
     tags?: Record<string, string>;
 }
 
@@ -263,6 +265,39 @@ export class ClusterAutoscaler extends pulumi.ComponentResource {
                 },
             },
             { ...k8sOpts, dependsOn: [identity, binding, ...(args.after ?? [])] },
+        );
+
+        // kube-system keeps no default-deny (EKS-managed addons live there), so the autoscaler carries
+        // its own: metrics scraping in; DNS, the EKS Pod Identity agent and HTTPS out. HTTPS goes to
+        // 0.0.0.0/0 because the Auto Scaling, EC2 and EKS APIs are public endpoints reached through
+        // NAT (and the API server through its ENIs in the VPC).
+        new k8s.networking.v1.NetworkPolicy(
+            `${name}-netpol`,
+            {
+                metadata: { name: "cluster-autoscaler", namespace: NAMESPACE, labels },
+                spec: {
+                    podSelector: { matchLabels: labels },
+                    policyTypes: ["Ingress", "Egress"],
+                    ingress: [
+                        {
+                            from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": args.metricsNamespace ?? "monitoring" } } }],
+                            ports: [{ protocol: "TCP", port: METRICS_PORT }],
+                        },
+                    ],
+                    egress: [
+                        {
+                            to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } }, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }],
+                            ports: [
+                                { protocol: "UDP", port: 53 },
+                                { protocol: "TCP", port: 53 },
+                            ],
+                        },
+                        { to: [{ ipBlock: { cidr: "169.254.170.23/32" } }], ports: [{ protocol: "TCP", port: 80 }] },
+                        { to: [{ ipBlock: { cidr: "0.0.0.0/0" } }], ports: [{ protocol: "TCP", port: 443 }] },
+                    ],
+                },
+            },
+            k8sOpts,
         );
 
         this.roleArn = identity.roleArn;

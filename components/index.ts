@@ -5,12 +5,13 @@ export { Network, NetworkArgs, ExistingVpc, validateNetworkArgs, INTERFACE_ENDPO
 export { MlCluster, MlClusterArgs, NodeGroupTarget, validateMlClusterArgs } from "./mlCluster";
 export { GpuNodeGroup, GpuNodeGroupArgs, validateGpuNodeGroupArgs, GPU_AMI_TYPES, GPU_TAINT } from "./gpuNodeGroup";
 export { ClusterAutoscaler } from "./clusterAutoscaler";
+export { NamespaceIsolation, NamespaceIsolationArgs, NetworkAllow, validateNamespaceIsolationArgs } from "./namespaceIsolation";
 export { CiAccess, CiAccessArgs, CiTrust, validateCiAccessArgs } from "./ciAccess";
 export { WorkloadIdentity, WorkloadIdentityArgs, WorkloadIdentityMode, SERVICE_ACCOUNT_TAG, validateWorkloadIdentityArgs, workloadTrustPolicy } from "./workloadIdentity";
 export { TrackingServer, TrackingServerArgs, validateTrackingServerArgs, MLFLOW_VERSION } from "./trackingServer";
 export { TrainingJob, TrainingJobArgs, validateTrainingJobArgs } from "./trainingJob";
 export { ServingStack, ServingStackArgs, servingStackArgs, planServingStack } from "./servingStack";
-export { Gateway, GatewayArgs, validateGatewayArgs } from "./gateway";
+export { Gateway, GatewayArgs, GatewayTls, GatewayLoadBalancer, validateGatewayArgs } from "./gateway";
 export { ServingConfig, parseServingConfig, SERVING_CONFIG_KEY } from "./servingConfig";
 export { validateModelRelease } from "./modelRelease";
 export { Monitoring, MonitoringArgs, AlertReceiver, AlertRoute, validateMonitoringArgs, monitoringPolicyExemptions } from "./monitoring";

@@ -126,6 +126,19 @@ export interface MlClusterSettings {
     tags: Record<string, string>;
 }
 
+/**
+ * Configuration of the `vpc-cni` addon. The VPC CNI ignores NetworkPolicies unless
+ * `enableNetworkPolicy` is "true" (off by default): the EKS control plane then runs the network
+ * policy controller, and the node agent (the `aws-eks-nodeagent` container of the aws-node
+ * DaemonSet, present unless the addon's `nodeAgent` settings disable it; the policy
+ * `eks-network-policy-enforced` rejects that) programs eBPF filters on every pod. The enforcing
+ * mode stays "standard" (pods no policy selects keep full access), so kube-system addons the
+ * platform does not manage keep working; every platform namespace carries its own default-deny.
+ * Only keys of the addon's configuration schema (`aws eks describe-addon-configuration`) are set.
+ * https://docs.aws.amazon.com/eks/latest/userguide/cni-network-policy-configure.html
+ */
+export const VPC_CNI_CONFIGURATION = { enableNetworkPolicy: "true" } as const;
+
 /** Validates MlCluster args and applies defaults; throws InputPropertiesError naming each bad property. */
 export function validateMlClusterArgs(name: string, args: MlClusterArgs): MlClusterSettings {
     const p = new Problems("MlCluster arguments");
@@ -517,7 +530,11 @@ export class MlCluster extends pulumi.ComponentResource implements NodeGroupTarg
         this.podIdentityAgent = addon("eks-pod-identity-agent");
         const kubeProxy = addon("kube-proxy");
         const cniRole = addonRole("vpc-cni", "AmazonEKS_CNI_Policy");
-        const vpcCni = addon("vpc-cni", { podIdentityAssociations: [{ roleArn: cniRole.arn, serviceAccount: "aws-node" }] }, [this.podIdentityAgent]);
+        const vpcCni = addon(
+            "vpc-cni",
+            { podIdentityAssociations: [{ roleArn: cniRole.arn, serviceAccount: "aws-node" }], configurationValues: JSON.stringify(VPC_CNI_CONFIGURATION) },
+            [this.podIdentityAgent],
+        );
         this.nodeDependencies = [this.podIdentityAgent, kubeProxy, vpcCni];
 
         if (s.ebsEncryptionByDefault) {

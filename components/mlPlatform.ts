@@ -8,8 +8,9 @@ import { CiAccess } from "./ciAccess";
 import { ContainerRegistry, ImageBuildSpec } from "./containerRegistry";
 import { DataLake } from "./dataLake";
 import { DriftMonitor } from "./driftMonitor";
-import { Gateway } from "./gateway";
-import { Monitoring } from "./monitoring";
+import { GATEWAY_ACCESS_LABEL, Gateway, GatewayTls } from "./gateway";
+import { Monitoring, PUSHGATEWAY_PORT } from "./monitoring";
+import { NamespaceIsolation, NetworkAllow, POD_IDENTITY_AGENT_CIDR, cidrPeers, namespacePeer, tcp } from "./namespaceIsolation";
 import { GpuNodeGroup } from "./gpuNodeGroup";
 import { RESTRICTED_NAMESPACE_LABELS } from "./k8s-security";
 import { MlCluster } from "./mlCluster";
@@ -327,7 +328,12 @@ export class MlPlatform extends pulumi.ComponentResource {
                     `${name}-gateway`,
                     g.mode === "existing"
                         ? { provider: cluster.provider, existing: { name: g.name, namespace: g.namespace, ...(g.sectionName ? { sectionName: g.sectionName } : {}) } }
-                        : { provider: cluster.provider },
+                        : {
+                              provider: cluster.provider,
+                              loadBalancer: { scheme: c.gateway.loadBalancerScheme, sourceRanges: c.gateway.sourceRanges },
+                              tls: gatewayTls(c.gateway),
+                              ...(g.hostname ? { hostname: g.hostname } : {}),
+                          },
                     { parent: this, dependsOn: cluster.nodeDependencies },
                 );
             }
@@ -349,6 +355,8 @@ export class MlPlatform extends pulumi.ComponentResource {
                     awsRegion: region,
                     defaultImage: trainerImage,
                     ...(clientCredentials ? { trackingAuthSecret: clientCredentials } : {}),
+                    ...(c.gateway.apiKeySecret ? { apiKeySecret: c.gateway.apiKeySecret } : {}),
+                    headerRouting: c.gateway.trackHeader,
                 }),
                 // Routes and Services go before the Gateway implementation, which goes before the cluster.
                 {
@@ -362,6 +370,114 @@ export class MlPlatform extends pulumi.ComponentResource {
             );
         }
 
+        this.isolateNamespaces(name, c, trainingNs);
         this.registerOutputs({});
+    }
+
+    /**
+     * Default-deny ingress and egress in every namespace the platform runs workloads in, with the
+     * narrow allows each needs (issue 12, finding 6). Enforced by the VPC CNI (MlCluster turns it on).
+     * - every namespace: DNS to the cluster DNS pods;
+     * - MLflow, training, serving: the EKS Pod Identity agent (credentials), HTTPS inside the VPC
+     *   (STS and ECR interface endpoints), S3 through the gateway endpoint's address ranges;
+     *   MLflow also PostgreSQL inside the VPC; training and serving MLflow; training the Pushgateway;
+     * - monitoring: traffic within the namespace, the API server, Prometheus scraping every pod and
+     *   node, Alertmanager's receivers (HTTPS to the internet), the API server calling the
+     *   prometheus-operator admission webhook;
+     * - the Gateway's namespace: traffic within it, the API server, clients on the listener ports
+     *   (the load balancer decides who gets there) and the namespaces that may attach routes.
+     */
+    private isolateNamespaces(name: string, c: PlatformConfig, trainingNs: k8s.core.v1.Namespace): void {
+        const provider = this.cluster.provider;
+        const vpc = cidrPeers(this.network.vpcCidrBlock.apply((v) => [v]));
+        const aws: NetworkAllow = {
+            name: "aws",
+            egress: [
+                { to: [{ ipBlock: { cidr: POD_IDENTITY_AGENT_CIDR } }], ports: tcp(80) },
+                { to: vpc, ports: tcp(443) },
+                ...(this.network.hasS3Endpoint ? [{ to: cidrPeers(this.network.s3Cidrs), ports: tcp(443) }] : []),
+            ],
+        };
+        const toMlflow: NetworkAllow = { name: "mlflow", egress: [{ to: [namespacePeer(c.tracking.namespace)], ports: tcp(this.tracking.port) }] };
+        const isolate = (role: string, namespace: string, allows: NetworkAllow[], after: pulumi.Resource[]) =>
+            new NamespaceIsolation(`${name}-${role}-isolation`, { provider, namespace, allows }, { parent: this, dependsOn: after });
+
+        isolate("tracking", c.tracking.namespace, [{ name: "database", egress: [{ to: vpc, ports: tcp(5432) }] }, aws], [this.tracking]);
+        isolate(
+            "training",
+            c.trainingNamespace,
+            [
+                toMlflow,
+                aws,
+                ...(this.monitoring && c.monitoring
+                    ? [{ name: "pushgateway", egress: [{ to: [namespacePeer(c.monitoring.namespace)], ports: tcp(PUSHGATEWAY_PORT) }] }]
+                    : []),
+            ],
+            [trainingNs],
+        );
+        if (this.serving && c.serving) {
+            isolate("serving", c.serving.namespace, [toMlflow, aws], [this.serving]);
+        }
+        const sameNamespace: NetworkAllow = { name: "same-namespace", ingress: [{ from: [{ podSelector: {} }] }], egress: [{ to: [{ podSelector: {} }] }] };
+        const apiServer: NetworkAllow = { name: "apiserver", egress: [{ to: vpc, ports: tcp(443) }] };
+        if (this.monitoring && c.monitoring) {
+            isolate(
+                "monitoring",
+                c.monitoring.namespace,
+                [
+                    sameNamespace,
+                    apiServer,
+                    // Scrape targets are pods in any namespace and node-level exporters on node IPs.
+                    { name: "scrape", podSelector: { "app.kubernetes.io/name": "prometheus" }, egress: [{ to: [{ namespaceSelector: {} }] }, { to: vpc }] },
+                    {
+                        name: "alert-receivers",
+                        podSelector: { "app.kubernetes.io/name": "alertmanager" },
+                        egress: [{ to: [{ ipBlock: { cidr: "0.0.0.0/0", except: PRIVATE_RANGES } }], ports: tcp(443) }],
+                    },
+                    // The EKS control plane (ENIs in the VPC) calls the operator's admission webhook.
+                    { name: "admission-webhook", ingress: [{ from: vpc, ports: tcp(PROMETHEUS_OPERATOR_WEBHOOK_PORT) }] },
+                ],
+                [this.monitoring],
+            );
+        }
+        if (this.gateway && c.serving?.gateway.mode === "install") {
+            isolate(
+                "gateway",
+                this.gateway.proxyNamespaceName,
+                [
+                    sameNamespace,
+                    apiServer,
+                    {
+                        name: "clients",
+                        ingress: [{ from: [{ ipBlock: { cidr: "0.0.0.0/0" } }], ports: tcp(...this.gateway.proxyContainerPorts) }],
+                    },
+                    { name: "backends", egress: [{ to: [{ namespaceSelector: { matchLabels: { [GATEWAY_ACCESS_LABEL]: "true" } } }] }] },
+                    // The EKS control plane calls the controller's topology-injector webhook (its webhook server port).
+                    { name: "admission-webhook", ingress: [{ from: vpc, ports: tcp(ENVOY_GATEWAY_WEBHOOK_PORT) }] },
+                ],
+                this.gateway.teardownDependencies,
+            );
+        }
+    }
+}
+
+/** Private IPv4 ranges: egress to "the internet" excludes them, so it cannot reach into the VPC or peers. */
+const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
+/** Port Envoy Gateway's controller serves its (topology-injector) admission webhook on. */
+const ENVOY_GATEWAY_WEBHOOK_PORT = 9443;
+/** Port the prometheus-operator serves its admission webhook on (kube-prometheus-stack default). */
+const PROMETHEUS_OPERATOR_WEBHOOK_PORT = 10250;
+
+/** The Gateway component's TLS settings from the stack's gateway config. */
+function gatewayTls(g: PlatformConfig["gateway"]): GatewayTls {
+    switch (g.tls) {
+        case "acm":
+            return { mode: "acm", certificateArn: g.certificateArn };
+        case "secret":
+            return { mode: "secret", secretName: g.tlsSecret };
+        case "certManager":
+            return { mode: "certManager", issuerName: g.certIssuer, ...(g.tlsSecret ? { secretName: g.tlsSecret } : {}) };
+        default:
+            return { mode: "none" };
     }
 }

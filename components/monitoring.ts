@@ -22,6 +22,9 @@ import { RUN_ID_LABEL, TRAINING_JOB_LABEL } from "./trainingJob";
 import { Problems, checkDnsLabel, checkInt, describe } from "./validation";
 import { DCGM_EXPORTER_CHART, KUBE_PROMETHEUS_STACK_CHART, PUSHGATEWAY_IMAGE } from "./versions";
 
+/** uid/gid of the Grafana image (the chart's default securityContext). */
+export const GRAFANA_UID = 472;
+
 /** Label the Grafana sidecar loads dashboard ConfigMaps by (kube-prometheus-stack default). */
 export const GRAFANA_DASHBOARD_LABEL = { grafana_dashboard: "1" } as const;
 /** Port of the Pushgateway (upstream default). */
@@ -687,10 +690,24 @@ export function kubePrometheusStackValues(s: MonitoringSettings, storageClassNam
         crds: { enabled: true },
         defaultRules: { create: true },
         prometheusOperator: {
-            // The admission webhook's certificates come from Helm hook Jobs, which Pulumi's Chart
-            // renders as ordinary objects (pulumi-kubernetes#555); the operator validates rules itself.
-            admissionWebhooks: { enabled: false },
-            tls: { enabled: false },
+            // The admission webhook rejects a PrometheusRule the operator cannot load (otherwise it is
+            // accepted and silently dropped from Prometheus). The operator serves it over TLS (port
+            // 10250); the chart's certgen Jobs (`patch`, no cert-manager needed) create the Secret and
+            // patch the CA bundle into the webhook configurations. helm.sh/v4 Chart applies those
+            // hook Jobs as ordinary Jobs (pulumi-kubernetes#555), concurrently with the rest; they retry
+            // until the objects they patch exist. failurePolicy Ignore covers only an unreachable webhook
+            // (first install, operator restart): a reachable webhook's rejection is always enforced.
+            admissionWebhooks: {
+                enabled: true,
+                failurePolicy: "Ignore",
+                patch: {
+                    enabled: true,
+                    resources: res({ cpu: "10m", memory: "32Mi", memoryLimit: "64Mi" }),
+                    securityContext: { runAsNonRoot: true, runAsUser: 2000, runAsGroup: 2000, seccompProfile: { type: "RuntimeDefault" } },
+                },
+                certManager: { enabled: false },
+            },
+            tls: { enabled: true },
             resources: res({ cpu: "100m", memory: "128Mi", memoryLimit: "256Mi" }),
         },
         prometheus: {
@@ -726,10 +743,24 @@ export function kubePrometheusStackValues(s: MonitoringSettings, storageClassNam
             // The admin credentials come from an existing Secret; the chart creates none.
             admin: { existingSecret: s.grafana.adminSecret.name, userKey: s.grafana.adminSecret.userKey, passwordKey: s.grafana.adminSecret.passwordKey },
             persistence: { enabled: true, type: "pvc", storageClassName, accessModes: ["ReadWriteOnce"], size: s.grafana.storageSize },
+            // Pod Security `restricted` (the namespace enforces it): the chart's default init container
+            // chowns the volume as root with CHOWN/DAC_OVERRIDE and would be refused; fsGroup gives
+            // the volume to Grafana's group instead. Pod-level seccomp covers every container, and the
+            // chart's test Pod (no security context) is not rendered.
+            initChownData: { enabled: false },
+            securityContext: { runAsNonRoot: true, runAsUser: GRAFANA_UID, runAsGroup: GRAFANA_UID, fsGroup: GRAFANA_UID, seccompProfile: { type: "RuntimeDefault" } },
+            containerSecurityContext: {
+                allowPrivilegeEscalation: false,
+                privileged: false,
+                capabilities: { drop: ["ALL"] },
+                seccompProfile: { type: "RuntimeDefault" },
+            },
+            testFramework: { enabled: false },
             defaultDashboardsEnabled: true,
             defaultDashboardsTimezone: "utc",
             sidecar: {
                 dashboards: { enabled: true, label: Object.keys(GRAFANA_DASHBOARD_LABEL)[0], labelValue: Object.values(GRAFANA_DASHBOARD_LABEL)[0], searchNamespace: s.namespace },
+                securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" } },
                 resources: res({ cpu: "50m", memory: "64Mi", memoryLimit: "128Mi" }),
             },
             resources: res({ cpu: "100m", memory: "256Mi", memoryLimit: "512Mi" }),

@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as awsx from "@pulumi/awsx";
 import * as pulumi from "@pulumi/pulumi";
-import { policyJson } from "./iam";
+import { PolicyDocument, policyJson } from "./iam";
 import { customerManagedKey } from "./kms";
 import { Problems, checkInt, checkOneOf, describe } from "./validation";
 
@@ -19,6 +19,35 @@ export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 36
 /** Subnet tags the AWS Load Balancer Controller and EKS use to pick subnets for load balancers. */
 export const PUBLIC_ELB_TAG = "kubernetes.io/role/elb";
 export const INTERNAL_ELB_TAG = "kubernetes.io/role/internal-elb";
+
+/**
+ * Policy of the S3 gateway endpoint: traffic through it reaches only buckets of this account, plus
+ * the AWS-owned bucket ECR serves image layers from (nodes pull images through the endpoint).
+ * A stolen credential of another account cannot carry data out through this VPC.
+ * https://docs.aws.amazon.com/AmazonECR/latest/userguide/vpc-endpoints.html#ecr-setting-up-s3-gateway
+ */
+export function s3EndpointPolicy(accountId: string, partition: string, region: string): PolicyDocument {
+    return {
+        Version: "2012-10-17",
+        Statement: [
+            {
+                Sid: "OwnAccountBucketsOnly",
+                Effect: "Allow",
+                Principal: "*",
+                Action: "s3:*",
+                Resource: "*",
+                Condition: { StringEquals: { "aws:ResourceAccount": accountId } },
+            },
+            {
+                Sid: "EcrImageLayers",
+                Effect: "Allow",
+                Principal: "*",
+                Action: "s3:GetObject",
+                Resource: `arn:${partition}:s3:::prod-${region}-starport-layer-bucket/*`,
+            },
+        ],
+    };
+}
 
 /** An existing VPC the platform runs in instead of creating one. */
 export interface ExistingVpc {
@@ -189,10 +218,20 @@ export class Network extends pulumi.ComponentResource {
     public readonly endpointSecurityGroupId: pulumi.Output<string | undefined>;
     /** Name of the flow-log group, when flow logs are on. */
     public readonly flowLogGroupName: pulumi.Output<string | undefined>;
+    /** IPv4 CIDR of the VPC (nodes, pods, the EKS control plane ENIs, interface endpoints). */
+    public readonly vpcCidrBlock: pulumi.Output<string>;
+    /**
+     * Address ranges of S3 in the region, as the gateway endpoint reports them (its prefix list's
+     * CIDRs; read on each `pulumi up`), for NetworkPolicies allowing S3. Empty without the endpoint.
+     */
+    public readonly s3Cidrs: pulumi.Output<string[]>;
+    /** Whether the S3 gateway endpoint exists (plain: it decides which NetworkPolicy rules exist). */
+    public readonly hasS3Endpoint: boolean;
 
     constructor(name: string, args: NetworkArgs = {}, opts?: pulumi.ComponentResourceOptions) {
         super("mlops-platform:index:Network", name, {}, opts);
         const s = validateNetworkArgs(args);
+        this.hasS3Endpoint = s.s3GatewayEndpoint;
         const child: pulumi.CustomResourceOptions = { parent: this };
         const region = aws.getRegionOutput({}, { parent: this }).region;
 
@@ -202,7 +241,7 @@ export class Network extends pulumi.ComponentResource {
             vpcId = pulumi.output(s.existingVpc.vpcId);
             this.privateSubnetIds = pulumi.output(s.existingVpc.privateSubnetIds);
             this.publicSubnetIds = pulumi.output(s.existingVpc.publicSubnetIds ?? []);
-            vpcCidr = pulumi.output(s.interfaceEndpoints.length > 0 ? aws.ec2.getVpcOutput({ id: s.existingVpc.vpcId }, { parent: this }).cidrBlock : "");
+            vpcCidr = aws.ec2.getVpcOutput({ id: s.existingVpc.vpcId }, { parent: this }).cidrBlock;
         } else {
             const vpc = new awsx.ec2.Vpc(
                 `${name}-vpc`,
@@ -222,11 +261,21 @@ export class Network extends pulumi.ComponentResource {
                 { parent: this },
             );
             vpcId = vpc.vpcId;
+            // CIS AWS 5.4: the VPC's default security group takes no traffic. Adopting it with no
+            // ingress or egress blocks removes the rules AWS creates (all traffic within the group
+            // and all egress), so anything launched without a group gets no network access. The
+            // platform never uses this group (nodes, endpoints and the database have their own).
+            new aws.ec2.DefaultSecurityGroup(
+                `${name}-default-sg`,
+                { vpcId, ingress: [], egress: [], tags: { ...s.tags, Name: `${name}-default (no rules)` } },
+                child,
+            );
             this.privateSubnetIds = vpc.privateSubnetIds;
             this.publicSubnetIds = vpc.publicSubnetIds;
             vpcCidr = pulumi.output(s.cidrBlock);
         }
         this.vpcId = vpcId;
+        this.vpcCidrBlock = vpcCidr;
 
         if (s.s3GatewayEndpoint) {
             // Route tables of the private subnets, looked up once the subnets exist.
@@ -234,17 +283,25 @@ export class Network extends pulumi.ComponentResource {
                 { vpcId, filters: [{ name: "association.subnet-id", values: this.privateSubnetIds }] },
                 { parent: this },
             );
-            new aws.ec2.VpcEndpoint(
+            const identity = aws.getCallerIdentityOutput({}, { parent: this });
+            const partition = aws.getPartitionOutput({}, { parent: this }).partition;
+            const s3 = new aws.ec2.VpcEndpoint(
                 `${name}-s3`,
                 {
                     vpcId,
                     serviceName: pulumi.interpolate`com.amazonaws.${region}.s3`,
                     vpcEndpointType: "Gateway",
                     routeTableIds: routeTables.ids,
+                    policy: pulumi
+                        .all([identity.accountId, partition, region])
+                        .apply(([account, part, reg]) => policyJson(s3EndpointPolicy(account, part, reg))),
                     tags: { ...s.tags, Name: `${name}-s3` },
                 },
                 child,
             );
+            this.s3Cidrs = s3.cidrBlocks;
+        } else {
+            this.s3Cidrs = pulumi.output([]);
         }
 
         if (s.interfaceEndpoints.length > 0) {
@@ -295,6 +352,8 @@ export class Network extends pulumi.ComponentResource {
             publicSubnetIds: this.publicSubnetIds,
             endpointSecurityGroupId: this.endpointSecurityGroupId,
             flowLogGroupName: this.flowLogGroupName,
+            vpcCidrBlock: this.vpcCidrBlock,
+            s3Cidrs: this.s3Cidrs,
         });
     }
 

@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ANNOTATIONS, ROLE_LABEL, releaseAnnotations, Track } from "../policies/gating/annotations";
 import { DEFAULT_GATE_CONFIG, evaluateRelease, GateConfig, GateVerdict } from "../policies/gating/gate";
-import { GATEWAY_ACCESS_LABEL, GATEWAY_API_VERSION, GatewayParentRef } from "./gateway";
+import { ENVOY_GATEWAY_API_VERSION, GATEWAY_ACCESS_LABEL, GATEWAY_API_VERSION, GatewayParentRef } from "./gateway";
 import {
     containerResources,
     RESTRICTED_NAMESPACE_LABELS,
@@ -148,6 +148,17 @@ export interface ServingStackArgs {
     identity: ServingIdentityArgs;
     /** Route through a Gateway (HTTPRoute with weights); without it the replica-ratio fallback applies. */
     gateway?: { parentRef: pulumi.Input<GatewayParentRef>; hostname?: string; proxyNamespace?: pulumi.Input<string> };
+    /**
+     * Client authentication on the model route (Envoy Gateway SecurityPolicy, API keys): clients send
+     * a key in {@link API_KEY_HEADER}; the keys live in this Opaque Secret in the serving namespace,
+     * one data key per client id (created by operators, never in config). Default: none (dev).
+     */
+    apiKeySecret?: string;
+    /**
+     * Requests may pick the canary (or the blue-green preview slot) with the track header. Default
+     * true; turn it off where callers must not choose an unapproved model (prod).
+     */
+    headerRouting?: boolean;
     /** Create ServiceMonitors and PrometheusRules (prometheus-operator CRDs must exist). Default false. */
     prometheusOperator?: boolean;
     /** Namespace Prometheus scrapes from (allowed by the NetworkPolicy). Default `monitoring`. */
@@ -245,6 +256,10 @@ export function planServingStack(name: string, args: ServingStackArgs): ServingP
     );
     if (args.prometheusNamespace !== undefined) {
         p.check(DNS_LABEL.test(args.prometheusNamespace), "prometheusNamespace", `must be a namespace name, got ${describe(args.prometheusNamespace)}`);
+    }
+    if (args.apiKeySecret !== undefined) {
+        p.check(typeof args.apiKeySecret === "string" && DNS_LABEL.test(args.apiKeySecret), "apiKeySecret", `must be the name of a Secret in the serving namespace, got ${describe(args.apiKeySecret)}`);
+        p.check(args.gateway !== undefined, "apiKeySecret", "needs a Gateway (the SecurityPolicy attaches to the HTTPRoute); without one there is no route to authenticate");
     }
     if (args.gateway?.hostname !== undefined) {
         p.check(/^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(args.gateway.hostname), "gateway.hostname", `must be a DNS name, got ${describe(args.gateway.hostname)}`);
@@ -606,7 +621,11 @@ export class ServingStack extends pulumi.ComponentResource {
 
             new k8s.policy.v1.PodDisruptionBudget(
                 `${name}-${t.track}`,
-                { metadata: { name: `${app}-${t.track}`, namespace, labels: podLabels }, spec: { maxUnavailable: 1, selector: { matchLabels: selector } } },
+                {
+                    metadata: { name: `${app}-${t.track}`, namespace, labels: podLabels },
+                    // AlwaysAllow: a crash-looping server must not block the node drains of AMI patching.
+                    spec: { maxUnavailable: 1, unhealthyPodEvictionPolicy: "AlwaysAllow", selector: { matchLabels: selector } },
+                },
                 k8sOpts,
             );
             if (t.hpa) {
@@ -697,11 +716,31 @@ export class ServingStack extends pulumi.ComponentResource {
                             })),
                         ],
                         ...(gw.hostname ? { hostnames: [gw.hostname] } : {}),
-                        rules: routeRules(plan),
+                        rules: routeRules(plan, args.headerRouting ?? true),
                     },
                 },
                 { ...k8sOpts, dependsOn: services },
             );
+            if (args.apiKeySecret) {
+                // Every request on the route needs a key from the Secret; Envoy answers 401 otherwise,
+                // before any routing (header-based track selection included) happens.
+                new k8s.apiextensions.CustomResource(
+                    `${name}-auth`,
+                    {
+                        apiVersion: ENVOY_GATEWAY_API_VERSION,
+                        kind: "SecurityPolicy",
+                        metadata: { name: `${app}-api-keys`, namespace, labels },
+                        spec: {
+                            targetRefs: [{ group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: app }],
+                            apiKeyAuth: {
+                                credentialRefs: [{ group: "", kind: "Secret", name: args.apiKeySecret }],
+                                extractFrom: [{ headers: [API_KEY_HEADER] }],
+                            },
+                        },
+                    },
+                    { ...k8sOpts, dependsOn: [route] },
+                );
+            }
         }
 
         if (args.prometheusOperator) {
@@ -775,8 +814,11 @@ export class ServingStack extends pulumi.ComponentResource {
     }
 }
 
-/** HTTPRoute rules for a plan (exported for tests). */
-export function routeRules(plan: ServingPlan): Record<string, unknown>[] {
+/** Header clients put their model API key in (the SecurityPolicy strips nothing else). */
+export const API_KEY_HEADER = "x-api-key";
+
+/** HTTPRoute rules for a plan (exported for tests). Without `headerRouting`, no rule matches the track header. */
+export function routeRules(plan: ServingPlan, headerRouting: boolean = true): Record<string, unknown>[] {
     const ref = (service: string, weight?: number) => ({
         group: "",
         kind: "Service",
@@ -793,7 +835,7 @@ export function routeRules(plan: ServingPlan): Record<string, unknown>[] {
         const bg = plan.core.blueGreen!;
         const rules: Record<string, unknown>[] = [];
         // A request with the preview header reaches the idle slot (more header matches win in Gateway API precedence).
-        if (plan.services.some((s) => s.endpoint === "preview")) rules.push(headerRule(bg.previewHeader, `${plan.app}-preview`));
+        if (headerRouting && plan.services.some((s) => s.endpoint === "preview")) rules.push(headerRule(bg.previewHeader, `${plan.app}-preview`));
         rules.push({ matches: [all], backendRefs: [ref(plan.app, 1)] });
         return rules;
     }
@@ -804,7 +846,7 @@ export function routeRules(plan: ServingPlan): Record<string, unknown>[] {
         return [{ matches: [all], backendRefs: [ref(stable, 100)] }];
     }
     return [
-        headerRule(c.headerMatch, canary),
+        ...(headerRouting ? [headerRule(c.headerMatch, canary)] : []),
         {
             matches: [all],
             ...(c.mirror ? { filters: [{ type: "RequestMirror", requestMirror: { backendRef: { group: "", kind: "Service", name: canary, port: SERVICE_PORT } } }] } : {}),
@@ -827,6 +869,10 @@ export interface ServingInfrastructure {
     trackingAuthSecret?: MlflowRuntimeArgs["trackingAuthSecret"];
     /** Image for releases without one (see ServingStackArgs.defaultImage). */
     defaultImage?: pulumi.Input<string>;
+    /** See ServingStackArgs.apiKeySecret. */
+    apiKeySecret?: string;
+    /** See ServingStackArgs.headerRouting. */
+    headerRouting?: boolean;
 }
 
 /** ServingStack args from the validated `mlops-platform:serving` config plus the platform's infrastructure. */
@@ -861,5 +907,7 @@ export function servingStackArgs(config: ServingConfig, infra: ServingInfrastruc
         prometheusOperator: config.prometheusOperator,
         alerts: config.alerts,
         ...(infra.awsRegion ? { awsRegion: infra.awsRegion } : {}),
+        ...(infra.apiKeySecret ? { apiKeySecret: infra.apiKeySecret } : {}),
+        ...(infra.headerRouting !== undefined ? { headerRouting: infra.headerRouting } : {}),
     };
 }

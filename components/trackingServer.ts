@@ -108,7 +108,7 @@ export interface TrackingServerArgs {
     port?: number;
     /** Namespaces whose pods may reach the server (NetworkPolicy); e.g. the training namespace. */
     allowedNamespaces: string[];
-    /** Server pods. Default 1; use >= 2 in prod (a PodDisruptionBudget keeps one up during drains). */
+    /** Server pods. Default 1; use >= 2 in prod: from 2 on, a PodDisruptionBudget keeps one up during drains (none with 1). */
     replicas?: number;
     /** Worker processes per pod (`--workers`). Default 2. */
     workers?: number;
@@ -334,6 +334,23 @@ export function mlflowServerArgs(s: TrackingServerSettings, artifactsDestination
 }
 
 /**
+ * Probes of the MLflow server. Readiness (`GET /health`) takes a slow server out of rotation
+ * quickly (2 failed checks 5 s apart). Liveness is a different, tolerant check: the server process
+ * still accepts connections on its port, six times 20 s apart, so a busy server that answers late
+ * is taken out of rotation, not restarted (a TCP check also needs no credentials when basic auth is
+ * on). The startup probe covers the first start. A server that is up but never ready is reported by
+ * the TrackingServerDown alert, not hidden by restarts.
+ */
+export function mlflowProbes(): Record<"startupProbe" | "readinessProbe" | "livenessProbe", k8s.types.input.core.v1.Probe> {
+    const httpGet = { path: "/health", port: "http" };
+    return {
+        startupProbe: { httpGet, periodSeconds: 5, timeoutSeconds: 5, failureThreshold: 36 },
+        readinessProbe: { httpGet, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 2, successThreshold: 1 },
+        livenessProbe: { tcpSocket: { port: "http" }, periodSeconds: 20, timeoutSeconds: 10, failureThreshold: 6 },
+    };
+}
+
+/**
  * TrackingServer: an MLflow tracking server on Kubernetes with a PostgreSQL (RDS) backend store
  * and S3 artifacts served through the server.
  *
@@ -367,10 +384,13 @@ export class TrackingServer extends pulumi.ComponentResource {
     public readonly roleArn: pulumi.Output<string>;
     /** MLflow version the image must contain. */
     public readonly mlflowVersion: string = MLFLOW_VERSION;
+    /** Port of the server's Service (and pods). */
+    public readonly port: number;
 
     constructor(name: string, args: TrackingServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mlops-platform:index:TrackingServer", name, {}, opts);
         const s = validateTrackingServerArgs(args);
+        this.port = s.port;
         const d = s.database;
         const child: pulumi.CustomResourceOptions = { parent: this };
         const stateful: pulumi.CustomResourceOptions = { parent: this, protect: s.protect, retainOnDelete: s.protect };
@@ -578,12 +598,7 @@ export class TrackingServer extends pulumi.ComponentResource {
         const image = pulumi.output(args.image).apply((i) => assertDigestPinned("TrackingServer arguments", "image", i));
         const securityContext = restrictedContainerSecurityContext();
         const serverArgs = artifactsDestination.apply((dest) => mlflowServerArgs(s, dest));
-        const probe = (periodSeconds: number, failureThreshold: number): k8s.types.input.core.v1.Probe => ({
-            httpGet: { path: "/health", port: "http" },
-            periodSeconds,
-            timeoutSeconds: 5,
-            failureThreshold,
-        });
+        const probes = mlflowProbes();
 
         const deployment = new k8s.apps.v1.Deployment(
             `${name}-server`,
@@ -637,9 +652,7 @@ export class TrackingServer extends pulumi.ComponentResource {
                                     resources: containerResources(s.resources),
                                     securityContext,
                                     volumeMounts: mounts,
-                                    startupProbe: probe(5, 36),
-                                    readinessProbe: probe(10, 3),
-                                    livenessProbe: probe(20, 3),
+                                    ...probes,
                                 },
                             ],
                             volumes,
@@ -663,11 +676,19 @@ export class TrackingServer extends pulumi.ComponentResource {
             k8sOpts,
         );
 
-        new k8s.policy.v1.PodDisruptionBudget(
-            `${name}-pdb`,
-            { metadata: { name: s.serviceName, namespace, labels }, spec: { maxUnavailable: 1, selector: { matchLabels: selector } } },
-            k8sOpts,
-        );
+        // A budget only means something with a second pod: with one, maxUnavailable 1 guards nothing
+        // (and minAvailable 1 would block every drain). AlwaysAllow lets a drain evict a pod that is
+        // not Ready (crash-looping) instead of waiting on it forever.
+        if (s.replicas >= 2) {
+            new k8s.policy.v1.PodDisruptionBudget(
+                `${name}-pdb`,
+                {
+                    metadata: { name: s.serviceName, namespace, labels },
+                    spec: { maxUnavailable: 1, unhealthyPodEvictionPolicy: "AlwaysAllow", selector: { matchLabels: selector } },
+                },
+                k8sOpts,
+            );
+        }
 
         const sources: k8s.types.input.networking.v1.NetworkPolicyPeer[] = [...new Set([...s.allowedNamespaces, ...(s.route ? [s.route.proxyNamespace] : [])])].map((n) => ({
             namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": n } },

@@ -4,6 +4,7 @@ import { DriftDecision } from "../components/driftMonitor";
 import { GPU_AMI_TYPES, GPU_COUNT_BY_INSTANCE_TYPE } from "../components/gpuNodeGroup";
 import { AlertReceiver, AlertRoute } from "../components/monitoring";
 import { INTERFACE_ENDPOINT_SERVICES, NAT_STRATEGIES } from "../components/network";
+import { GATEWAY_TLS_MODES, GatewayTlsMode, LB_SCHEMES, LoadBalancerScheme } from "../components/gateway";
 import { ServingConfig, parseServingConfig } from "../components/servingConfig";
 import { SUPPORTED_KUBERNETES_VERSIONS } from "../components/versions";
 import { DNS_LABEL, Problems, describe } from "../components/validation";
@@ -442,6 +443,69 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
         default: "",
         description: "Expose the tracking server through the Gateway at this hostname (HTTPRoute). Empty: in-cluster only.",
     },
+    // ---- Gateway (model traffic entry point) ----
+    {
+        key: "gatewayLoadBalancerScheme",
+        type: "string",
+        group: "Gateway",
+        allowed: LB_SCHEMES,
+        default: "internal",
+        description:
+            "Load balancer of the installed Gateway's proxies: `internal` (reachable from the VPC only) or `internet-facing` (requires gatewaySourceRanges).",
+    },
+    {
+        key: "gatewaySourceRanges",
+        type: "array",
+        items: "string",
+        group: "Gateway",
+        default: [],
+        description: "Client CIDRs allowed through the Gateway's load balancer (`loadBalancerSourceRanges`). Required when internet-facing; 0.0.0.0/0 is refused.",
+    },
+    {
+        key: "gatewayTls",
+        type: "string",
+        group: "Gateway",
+        allowed: GATEWAY_TLS_MODES,
+        default: "none",
+        description:
+            "TLS for model API clients: `none` (HTTP on 80), `acm` (the load balancer terminates TLS on 443 with gatewayCertificateArn), `secret` (HTTPS listener with the kubernetes.io/tls Secret gatewayTlsSecret) or `certManager` (HTTPS listener, certificate issued by cert-manager's gatewayCertIssuer for serving.gateway.hostname).",
+    },
+    {
+        key: "gatewayCertificateArn",
+        type: "string",
+        group: "Gateway",
+        default: "",
+        description: "gatewayTls acm: the ACM certificate ARN the load balancer presents.",
+    },
+    {
+        key: "gatewayTlsSecret",
+        type: "string",
+        group: "Gateway",
+        default: "",
+        description: "gatewayTls secret: the kubernetes.io/tls Secret in the Gateway namespace; certManager: the Secret to issue into (default `<gateway>-tls`).",
+    },
+    {
+        key: "gatewayCertIssuer",
+        type: "string",
+        group: "Gateway",
+        default: "",
+        description: "gatewayTls certManager: name of the cert-manager ClusterIssuer.",
+    },
+    {
+        key: "modelApiKeySecret",
+        type: "string",
+        group: "Gateway",
+        default: "",
+        description:
+            "Client authentication on the model API: name of an Opaque Secret in the serving namespace, one data key per client id whose value is that client's API key, sent in the `x-api-key` header (Envoy Gateway SecurityPolicy). Empty: no authentication.",
+    },
+    {
+        key: "modelTrackHeader",
+        type: "boolean",
+        group: "Gateway",
+        default: true,
+        description: "Let requests pick the canary (or blue-green preview) with the track header. Turn off where callers must not select an unapproved model.",
+    },
     // ---- Monitoring ----
     {
         key: "monitoring",
@@ -661,6 +725,17 @@ export interface PlatformConfig {
     trainingNamespace: string;
     training?: TrainingConfig;
     serving?: ServingConfig;
+    /** The installed Gateway's load balancer and TLS, and the model route's client authentication. */
+    gateway: {
+        loadBalancerScheme: LoadBalancerScheme;
+        sourceRanges: string[];
+        tls: GatewayTlsMode;
+        certificateArn: string;
+        tlsSecret: string;
+        certIssuer: string;
+        apiKeySecret: string;
+        trackHeader: boolean;
+    };
     monitoring?: MonitoringConfig;
 }
 
@@ -792,6 +867,18 @@ export function parsePlatformConfig(
     }
     stringList(problems, "vpcInterfaceEndpoints", v.vpcInterfaceEndpoints, INTERFACE_ENDPOINT_SERVICES);
     stringList(problems, "clusterPublicAccessCidrs", v.clusterPublicAccessCidrs);
+    stringList(problems, "gatewaySourceRanges", v.gatewaySourceRanges);
+    if (v.gatewayLoadBalancerScheme === "internet-facing" && Array.isArray(v.gatewaySourceRanges) && v.gatewaySourceRanges.length === 0) {
+        problems.add(`${PROJECT}:gatewaySourceRanges`, "must list the client CIDRs allowed through the load balancer when gatewayLoadBalancerScheme is internet-facing");
+    }
+    const needs: Record<string, [string, string]> = { acm: ["gatewayCertificateArn", "an ACM certificate ARN"], secret: ["gatewayTlsSecret", "a kubernetes.io/tls Secret name"], certManager: ["gatewayCertIssuer", "a cert-manager ClusterIssuer name"] };
+    const need = needs[v.gatewayTls as string];
+    if (need && v[need[0]] === "") {
+        problems.add(`${PROJECT}:${need[0]}`, `must be set (${need[1]}) when gatewayTls is ${v.gatewayTls}`);
+    }
+    if (typeof v.modelApiKeySecret === "string" && v.modelApiKeySecret !== "" && !DNS_LABEL.test(v.modelApiKeySecret)) {
+        problems.add(`${PROJECT}:modelApiKeySecret`, `must be a Secret name (DNS-1123 label), got ${describe(v.modelApiKeySecret)}`);
+    }
     stringList(problems, "clusterAdminRoleArns", v.clusterAdminRoleArns, undefined, /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/);
     stringList(problems, "systemNodeInstanceTypes", v.systemNodeInstanceTypes, undefined, /^[a-z0-9-]+\.[a-z0-9]+$/);
     if (typeof v.systemNodeMinSize === "number" && typeof v.systemNodeMaxSize === "number" && v.systemNodeMinSize > v.systemNodeMaxSize) {
@@ -948,6 +1035,16 @@ export function parsePlatformConfig(
             hostname: v.trackingHostname,
         },
         trainingNamespace: v.trainingNamespace,
+        gateway: {
+            loadBalancerScheme: v.gatewayLoadBalancerScheme,
+            sourceRanges: v.gatewaySourceRanges,
+            tls: v.gatewayTls,
+            certificateArn: v.gatewayCertificateArn,
+            tlsSecret: v.gatewayTlsSecret,
+            certIssuer: v.gatewayCertIssuer,
+            apiKeySecret: v.modelApiKeySecret,
+            trackHeader: v.modelTrackHeader,
+        },
         ...(training ? { training } : {}),
         ...(serving ? { serving } : {}),
         ...(v.monitoring

@@ -1,6 +1,8 @@
 // Kubernetes manifests from what the program declared, validated against the Kubernetes schemas
-// (kubernetes-models, plus its Gateway API and prometheus-operator packages).
+// (kubernetes-models, plus its Gateway API and prometheus-operator packages; Envoy Gateway's own
+// kinds with the schemas in envoy-gateway-schemas.ts).
 import * as YAML from "yaml";
+import { validateEnvoyGatewayObject } from "./envoy-gateway-schemas";
 import { RecordedResource, SECRET_PLACEHOLDER } from "./types";
 
 export interface Manifest {
@@ -92,6 +94,10 @@ function modelModule(apiVersion: string, kind: string): string | undefined {
 
 /** Validates one manifest against its Kubernetes schema. */
 export function validateManifest(manifest: Manifest): { schema: boolean; errors: string[] } {
+    const envoy = validateEnvoyGatewayObject(manifest);
+    if (envoy !== undefined) {
+        return { schema: true, errors: envoy };
+    }
     const mod = modelModule(manifest.apiVersion, manifest.kind);
     if (!mod) {
         return { schema: false, errors: [`no schema known for ${manifest.apiVersion} ${manifest.kind}`] };

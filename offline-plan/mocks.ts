@@ -416,7 +416,18 @@ const OUTPUTS: Record<string, OutputFn> = {
     },
     "aws:ec2/vpcEndpoint:VpcEndpoint": (name, i, env) => {
         const id = `vpce-${hex(name, 17)}`;
-        return { id, outputs: { arn: arn(env, "ec2", `vpc-endpoint/${id}`), state: "available", prefixListId: i.vpcEndpointType === "Gateway" ? `pl-${hex(name, 8)}` : undefined } };
+        const gateway = i.vpcEndpointType === "Gateway";
+        return {
+            id,
+            outputs: {
+                arn: arn(env, "ec2", `vpc-endpoint/${id}`),
+                state: "available",
+                prefixListId: gateway ? `pl-${hex(name, 8)}` : undefined,
+                // A gateway endpoint exposes the service's address ranges (its prefix list's CIDRs);
+                // two deterministic documentation-range blocks stand in for them.
+                cidrBlocks: gateway ? ["198.51.100.0/24", "203.0.113.0/24"] : [],
+            },
+        };
     },
     "aws:eks/accessEntry:AccessEntry": (_name, i, env) => ({
         id: `${i.clusterName}:${i.principalArn}`,

@@ -90,6 +90,9 @@ export const POLICY_ANCHORS: Readonly<Record<string, string>> = {
     // catalog row 59 is implemented as two policies
     "sg-no-public-ingress": "CR disallow-public-internet-ingress, CKV_AWS_24/25/260/277, AVD-AWS-0107",
     "sg-rule-conflicts": "AG security-group-no-rule-management-conflicts",
+    // issue 12 (security review)
+    "vpc-default-sg-restricted": "CIS AWS 5.4, CKV2_AWS_12, AVD-AWS-0178 (analog)",
+    "vpc-s3-endpoint-policy": "custom (data perimeter: aws:ResourceAccount on the S3 gateway endpoint)",
 
     // --- Kubernetes (rows 60-78; row 77 "misc hardening" is split into several policies) ---
     "k8s-run-as-non-root": "PSS restricted 15, CKV_K8S_23, AVD KSV-0012, PO runAsRootAllowed",
@@ -125,6 +128,14 @@ export const POLICY_ANCHORS: Readonly<Record<string, string>> = {
     "k8s-serving-min-replicas": "CR configure-minimum-replica-count",
     "k8s-serving-pdb": "CR disallow-zero-voluntary-disruption, KS deployment-has-poddisruptionbudget, PO missingPodDisruptionBudget",
     "k8s-network-policy-coverage": "KS pod-networkpolicy, PO missingNetworkPolicy",
+    // issue 12 (security review)
+    "k8s-namespace-default-deny": "KS pod-networkpolicy (default deny), custom (egress)",
+    "k8s-pdb-unhealthy-eviction": "custom (Kubernetes unhealthyPodEvictionPolicy: AlwaysAllow for drains)",
+    "eks-network-policy-enforced": "custom (consistency: NetworkPolicies need the VPC CNI's enableNetworkPolicy)",
+    "gateway-load-balancer-restricted": "CR disallow-load-balancer (analog), CKV_AWS_24 logic for loadBalancerSourceRanges",
+    "gateway-https": "CKV_AWS_2/103 (analog: load balancer listeners use TLS)",
+    "gateway-route-auth": "custom (model API client authentication; no header-selected backends)",
+    "kube-prometheus-stack-hardening": "PSS restricted (Grafana pods), custom (prometheus-operator admission webhook)",
 
     // --- gating pack (catalog rows 79-80 and "Gate semantics") ---
     "model-gate-thresholds": "MLflow MetricThreshold / validate_evaluation_results, TFMA GenericChange/ValueThreshold",

@@ -11,6 +11,7 @@ import { nodePolicies } from "./rules/aws-nodes";
 import { rdsPolicies } from "./rules/aws-rds";
 import { s3Policies } from "./rules/aws-s3";
 import { sgPolicies } from "./rules/aws-sg";
+import { vpcPolicies } from "./rules/aws-vpc";
 import { k8sPolicies } from "./rules/k8s";
 
 /** AWS rules, in policy-catalog order (rows 1-59). */
@@ -23,6 +24,7 @@ export const awsPolicies: (ResourceValidationPolicy | StackValidationPolicy)[] =
     ...kmsPolicies,
     ...iamPolicies,
     ...sgPolicies,
+    ...vpcPolicies,
 ];
 
 export const securityPolicies: (ResourceValidationPolicy | StackValidationPolicy)[] = [...awsPolicies, ...k8sPolicies];

@@ -11,6 +11,7 @@ import { ServingStack, servingStackArgs } from "../../components/servingStack";
 import { recordResources } from "../../offline-plan/run";
 import { loadPolicyConfig, runPolicyPack } from "../../offline-plan/policy-runner";
 import { Gateway } from "../../components/gateway";
+import { NamespaceIsolation } from "../../components/namespaceIsolation";
 import { loadStackConfig } from "../../offline-plan/stack-config";
 
 const ROOT = path.resolve(__dirname, "..", "..", "..");
@@ -161,22 +162,32 @@ describe("mlops release", () => {
         async function violations(stack: "dev" | "prod", cfg: ServingConfig): Promise<string[]> {
             const rec = await recordResources(() => {
                 const provider = new k8s.Provider("k8s", { kubeconfig: "{}" });
-                const gw = new Gateway("mlops-gateway", { provider });
+                // The Gateway and the serving namespace's isolation as MlPlatform sets them up for each
+                // stack (Pulumi.<stack>.yaml: prod has TLS at the load balancer, API keys, no track header).
+                const prod = stack === "prod";
+                const gw = new Gateway("mlops-gateway", {
+                    provider,
+                    ...(prod ? { tls: { mode: "acm" as const, certificateArn: "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d" } } : {}),
+                });
                 const policy = JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "s3:GetObject", Resource: "arn:aws:s3:::artifacts/mlflow/*" }] });
-                new ServingStack(
+                const serving = new ServingStack(
                     "mlops-serving",
                     servingStackArgs(cfg, {
                         provider,
                         trackingUri: "http://tracking.mlflow.svc.cluster.local:5000",
                         identity: { clusterName: `mlops-${stack}`, artifactReadPolicy: policy },
                         gateway: { parentRef: gw.parentRef, proxyNamespace: gw.proxyNamespace },
+                        ...(prod ? { apiKeySecret: "model-api-keys", headerRouting: false } : {}),
                     }),
                     { dependsOn: gw.teardownDependencies },
                 );
+                new NamespaceIsolation("mlops-serving-isolation", { provider, namespace: cfg.namespace }, { dependsOn: [serving] });
             });
             const out: string[] = [];
             for (const pack of ["security", "gating"] as const) {
-                const r = await runPolicyPack(pack, rec.resources, loadPolicyConfig(ROOT, stack));
+                // The cluster (and its vpc-cni addon) is not part of this partial stack.
+                const config = { ...loadPolicyConfig(ROOT, stack), ...(pack === "security" ? { "eks-network-policy-enforced": { requireManagedCni: false } } : {}) };
+                const r = await runPolicyPack(pack, rec.resources, config);
                 out.push(...r.violations.filter((v) => v.enforcementLevel === "mandatory").map((v) => `${v.policyName}: ${v.message.split("\n").pop()}`));
             }
             return out;

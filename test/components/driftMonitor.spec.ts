@@ -20,7 +20,7 @@ import { checkManifests } from "../../offline-plan/manifests";
 import { runPolicyPack } from "../../offline-plan/policy-runner";
 import { recordResources } from "../../offline-plan/run";
 import { RecordedResource } from "../../offline-plan/types";
-import { assertInvalid, inventory, one, policyDoc } from "../helpers/resources";
+import { assertInvalid, inventory, one, policyDoc, oneComponentPackConfig } from "../helpers/resources";
 
 const IMAGE = `123456789012.dkr.ecr.us-east-1.amazonaws.com/mlops-dev-trainer@sha256:${"c".repeat(64)}`;
 const PUSHGATEWAY = "http://kps-pushgateway.monitoring.svc.cluster.local:9091";
@@ -217,7 +217,7 @@ describe("DriftMonitor", () => {
         });
 
         it("passes the security policy pack", async () => {
-            const result = await runPolicyPack("security", resources, {});
+            const result = await runPolicyPack("security", resources, oneComponentPackConfig(["ml-training"]));
             assert.deepEqual(result.violations.map((v) => `${v.policyName}: ${v.message}`), []);
         });
     });

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { DaemonSet, Deployment } from "kubernetes-models/apps/v1";
 import { ServiceAccount } from "kubernetes-models/v1";
 import { ClusterRole, ClusterRoleBinding, Role, RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1";
+import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
 import { StorageClass } from "kubernetes-models/storage.k8s.io/v1";
 import * as assert from "node:assert/strict";
 import { clusterAutoscalerPolicy } from "../../components/clusterAutoscaler";
@@ -9,6 +10,7 @@ import { GpuNodeGroup } from "../../components/gpuNodeGroup";
 import { CONTROL_PLANE_LOG_TYPES, MlCluster, MlClusterArgs, validateMlClusterArgs } from "../../components/mlCluster";
 import { CLUSTER_AUTOSCALER_IMAGES, SUPPORTED_KUBERNETES_VERSIONS } from "../../components/versions";
 import { recordResources } from "../../offline-plan/run";
+import { vpcCniEnforcementProblem } from "../../policies/security/rules/k8s-network";
 import { RecordedResource } from "../../offline-plan/types";
 import { assertInvalid, childrenOf, one, ofType, policyDoc } from "../helpers/resources";
 
@@ -98,6 +100,7 @@ describe("MlCluster", () => {
                 "kubernetes:rbac.authorization.k8s.io/v1:Role mlc-autoscaler-role",
                 "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding mlc-autoscaler-rolebinding",
                 "kubernetes:apps/v1:Deployment mlc-autoscaler-deployment",
+                "kubernetes:networking.k8s.io/v1:NetworkPolicy mlc-autoscaler-netpol",
             ].sort(),
         );
     });
@@ -182,6 +185,14 @@ describe("MlCluster", () => {
             assert.deepEqual(policyDoc(role, "assumeRolePolicy").Statement[0].Principal, { Service: "pods.eks.amazonaws.com" });
             assert.equal(one(resources, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", `mlc-${key}-policy`).inputs.policyArn, policy);
         }
+    });
+
+    it("turns on NetworkPolicy enforcement in the VPC CNI (off by default), leaving its node agent on", () => {
+        const cfg = JSON.parse(one(resources, T.addon, "mlc-vpc-cni").inputs.configurationValues);
+        assert.deepEqual(cfg, { enableNetworkPolicy: "true" });
+        assert.equal(vpcCniEnforcementProblem(one(resources, T.addon, "mlc-vpc-cni").inputs.configurationValues), undefined);
+        // The other addons keep EKS's defaults.
+        assert.equal(one(resources, T.addon, "mlc-coredns").inputs.configurationValues, undefined);
     });
 
     it("runs an on-demand AL2023 system node group whose size the autoscaler owns", () => {
@@ -277,6 +288,7 @@ describe("MlCluster", () => {
             "kubernetes:rbac.authorization.k8s.io/v1:Role": Role,
             "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": RoleBinding,
             "kubernetes:storage.k8s.io/v1:StorageClass": StorageClass,
+            "kubernetes:networking.k8s.io/v1:NetworkPolicy": NetworkPolicy,
         };
         for (const r of resources.filter((x) => x.type.startsWith("kubernetes:"))) {
             const Model = models[r.type];
@@ -323,6 +335,19 @@ describe("MlCluster", () => {
             assert.equal(pod.serviceAccountName, "cluster-autoscaler");
             assert.equal(d.inputs.spec.template.metadata.annotations["cluster-autoscaler.kubernetes.io/safe-to-evict"], "false");
             assert.ok(d.dependencies.includes(one(resources, T.ng, "mlc-system").urn), "waits for nodes");
+        });
+
+        it("has its own NetworkPolicy (kube-system has no default-deny): metrics in from monitoring; DNS, Pod Identity and HTTPS out", () => {
+            const np = one(resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "mlc-autoscaler-netpol").inputs;
+            const d = one(resources, "kubernetes:apps/v1:Deployment", "mlc-autoscaler-deployment").inputs;
+            assert.equal(np.metadata.namespace, "kube-system");
+            assert.deepEqual(np.spec.podSelector.matchLabels, d.spec.template.metadata.labels);
+            assert.deepEqual(np.spec.policyTypes, ["Ingress", "Egress"]);
+            assert.deepEqual(np.spec.ingress, [
+                { from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } }], ports: [{ protocol: "TCP", port: 8085 }] },
+            ]);
+            const egress = np.spec.egress.map((e: any) => `${e.to.map((t: any) => t.ipBlock?.cidr ?? t.podSelector?.matchLabels?.["k8s-app"]).join(",")}:${e.ports.map((p: any) => `${p.protocol}/${p.port}`).join(",")}`);
+            assert.deepEqual(egress, ["kube-dns:UDP/53,TCP/53", "169.254.170.23/32:TCP/80", "0.0.0.0/0:TCP/443"]);
         });
 
         it("runs under the restricted pod security profile", () => {

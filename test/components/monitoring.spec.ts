@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as assert from "node:assert/strict";
 import { dashboardExprs } from "../../components/dashboards/grafana";
+import { KUBE_PROMETHEUS_STACK_REQUIRED_VALUES } from "../../policies/security/rules/k8s-network";
 import { METRIC_SOURCES, metricCatalogue, promqlMetricNames, unknownMetrics } from "../../components/dashboards/metrics";
 import { platformDashboards } from "../../components/dashboards/platform";
 import { DriftMonitorSettings, driftAlertRules, validateDriftMonitorArgs } from "../../components/driftMonitor";
@@ -23,7 +24,7 @@ import { runPolicyPack } from "../../offline-plan/policy-runner";
 import { recordResources } from "../../offline-plan/run";
 import { RecordedResource } from "../../offline-plan/types";
 import { securityPolicies } from "../../policies/security/policies";
-import { assertInvalid, inventory, one, ofType } from "../helpers/resources";
+import { assertInvalid, inventory, one, ofType, oneComponentPackConfig } from "../helpers/resources";
 import { CANARY } from "./servingStack.spec";
 
 const T = {
@@ -198,8 +199,32 @@ describe("Monitoring", () => {
             assert.deepEqual(values["kube-state-metrics"].metricLabelsAllowlist, KSM_LABELS_ALLOWLIST);
             assert.deepEqual(KSM_LABELS_ALLOWLIST, ["jobs=[mlops.platform/role,mlops.platform/training-job,mlops.platform/run-id]", "cronjobs=[mlops.platform/role]"]);
             assert.equal(values["prometheus-node-exporter"].namespaceOverride, "kube-system");
-            // Helm hook Jobs are plain objects under Pulumi's Chart: no webhook certificate dance.
-            assert.deepEqual(values.prometheusOperator.admissionWebhooks, { enabled: false });
+        });
+
+        // What the pinned charts' templates read (kube-prometheus-stack templates/prometheus-operator/
+        // admission-webhooks/*, grafana templates/_pod.tpl and tests/test.yaml; read in
+        // prometheus-community/helm-charts and grafana-community/helm-charts): each key below is one a
+        // template branches on, and the value is the one that keeps every pod it renders within Pod
+        // Security `restricted`, with the admission webhook on.
+        it("sets every value the chart templates read for Grafana under Pod Security restricted and for the operator's admission webhook", () => {
+            for (const req of KUBE_PROMETHEUS_STACK_REQUIRED_VALUES) {
+                const got = req.path.split(".").reduce<any>((v, k) => v?.[k], values);
+                assert.deepEqual(got, req.want, `${req.path} (${req.why})`);
+            }
+            const g = values.grafana;
+            // _pod.tpl: `if (and .Values.persistence.enabled .Values.initChownData.enabled)` adds the root chown init container.
+            assert.equal(g.persistence.enabled, true);
+            assert.equal(g.initChownData.enabled, false);
+            // Pod-level seccomp and non-root cover the sidecar and Grafana containers; fsGroup gives the volume to Grafana.
+            assert.deepEqual(g.securityContext, { runAsNonRoot: true, runAsUser: 472, runAsGroup: 472, fsGroup: 472, seccompProfile: { type: "RuntimeDefault" } });
+            for (const sc of [g.containerSecurityContext, g.sidecar.securityContext]) {
+                assert.deepEqual([sc.allowPrivilegeEscalation, sc.capabilities, sc.seccompProfile], [false, { drop: ["ALL"] }, { type: "RuntimeDefault" }]);
+            }
+            // admission-webhooks/job-patch: the certgen Jobs (no cert-manager) create the TLS Secret and patch the CA bundle.
+            const w = values.prometheusOperator.admissionWebhooks;
+            assert.deepEqual([w.enabled, w.patch.enabled, w.certManager.enabled, w.failurePolicy], [true, true, false, "Ignore"]);
+            assert.deepEqual(w.patch.securityContext, { runAsNonRoot: true, runAsUser: 2000, runAsGroup: 2000, seccompProfile: { type: "RuntimeDefault" } });
+            assert.equal(values.prometheusOperator.tls.enabled, true, "the operator serves the webhook over TLS");
         });
 
         it("deep-merges extraValues but refuses the keys that carry credentials or routing", () => {
@@ -378,12 +403,12 @@ describe("Monitoring", () => {
 
         it("passes the security pack with a digest-pinned mirror, and with the component's exemptions for the upstream image", async () => {
             const mine = resources.filter((r) => r.type !== T.chart);
-            const upstream = await runPolicyPack("security", mine, { "k8s-image-pinned-registry": { exemptions: monitoringPolicyExemptions(validateMonitoringArgs({ ...MONITORING, provider: {} as any }))["k8s-image-pinned-registry"] } });
+            const upstream = await runPolicyPack("security", mine, oneComponentPackConfig(["monitoring"], { "k8s-image-pinned-registry": { exemptions: monitoringPolicyExemptions(validateMonitoringArgs({ ...MONITORING, provider: {} as any }))["k8s-image-pinned-registry"] } }));
             assert.deepEqual(upstream.violations.map((v) => `${v.policyName}: ${v.message}`), []);
             const mirrored = await render({ ...MONITORING, pushgateway: { image: `123456789012.dkr.ecr.us-east-1.amazonaws.com/mirror/pushgateway@sha256:${"e".repeat(64)}` } });
-            const result = await runPolicyPack("security", mirrored.resources.filter((r) => r.type !== T.chart), {});
+            const result = await runPolicyPack("security", mirrored.resources.filter((r) => r.type !== T.chart), oneComponentPackConfig(["monitoring"]));
             assert.deepEqual(result.violations.map((v) => `${v.policyName}: ${v.message}`), []);
-            const bare = await runPolicyPack("security", mine, {});
+            const bare = await runPolicyPack("security", mine, oneComponentPackConfig(["monitoring"]));
             assert.deepEqual([...new Set(bare.violations.map((v) => v.policyName))], ["k8s-image-pinned-registry"], "without the exemption only the upstream image is reported");
         });
     });

@@ -11,7 +11,15 @@ describe("Network (new VPC)", () => {
     before(async () => {
         const rec = await recordResources(() => {
             const net = new Network("net", { availabilityZones: 3, natGateways: "OnePerAz", tags: { team: "ml" } });
-            return { vpcId: net.vpcId, priv: net.privateSubnetIds, pub: net.publicSubnetIds, sg: net.endpointSecurityGroupId, logs: net.flowLogGroupName };
+            return {
+                vpcId: net.vpcId,
+                priv: net.privateSubnetIds,
+                pub: net.publicSubnetIds,
+                sg: net.endpointSecurityGroupId,
+                logs: net.flowLogGroupName,
+                cidr: net.vpcCidrBlock,
+                s3Cidrs: net.s3Cidrs,
+            };
         });
         resources = rec.resources;
         outputs = rec.outputs;
@@ -24,6 +32,7 @@ describe("Network (new VPC)", () => {
                 "mlops-platform:index:Network net",
                 "awsx:ec2:Vpc net-vpc",
                 "aws:ec2/vpcEndpoint:VpcEndpoint net-s3",
+                "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup net-default-sg",
                 "aws:ec2/securityGroup:SecurityGroup net-endpoints",
                 "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule net-endpoints-https",
                 "aws:ec2/vpcEndpoint:VpcEndpoint net-ecr-api",
@@ -69,6 +78,24 @@ describe("Network (new VPC)", () => {
         assert.equal(s3.vpcId, outputs.vpcId);
         assert.equal(s3.routeTableIds.length, 3, "one route table per private subnet");
         assert.ok(s3.routeTableIds.every((id: string) => id.startsWith("rtb-")));
+        // Its address ranges (the prefix list's CIDRs) are what NetworkPolicies allow for S3.
+        assert.deepEqual(outputs.s3Cidrs, one(resources, "aws:ec2/vpcEndpoint:VpcEndpoint", "net-s3").outputs.cidrBlocks);
+        assert.ok((outputs.s3Cidrs as string[]).length > 0);
+        assert.equal(outputs.cidr, "10.0.0.0/16");
+    });
+
+    it("limits the S3 endpoint to this account's buckets and ECR's image-layer bucket", () => {
+        const doc = policyDoc(one(resources, "aws:ec2/vpcEndpoint:VpcEndpoint", "net-s3"), "policy");
+        assert.deepEqual(doc.Statement, [
+            { Sid: "OwnAccountBucketsOnly", Effect: "Allow", Principal: "*", Action: "s3:*", Resource: "*", Condition: { StringEquals: { "aws:ResourceAccount": "123456789012" } } },
+            { Sid: "EcrImageLayers", Effect: "Allow", Principal: "*", Action: "s3:GetObject", Resource: "arn:aws:s3:::prod-us-east-1-starport-layer-bucket/*" },
+        ]);
+    });
+
+    it("adopts the VPC's default security group with no rules (CIS AWS 5.4)", () => {
+        const sg = one(resources, "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "net-default-sg");
+        assert.deepEqual([sg.inputs.ingress, sg.inputs.egress], [[], []]);
+        assert.equal(sg.inputs.vpcId, outputs.vpcId);
     });
 
     it("creates interface endpoints with private DNS in the private subnets, reachable on 443 from the VPC only", () => {
@@ -143,6 +170,8 @@ describe("Network (dev layout and existing VPC)", () => {
         assert.equal(ofType(resources, "awsx:ec2:Vpc").length, 0);
         assert.equal(one(resources, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "ext-endpoints-https").inputs.cidrIpv4, "10.20.0.0/16");
         assert.equal(one(resources, "aws:ec2/vpcEndpoint:VpcEndpoint", "ext-s3").inputs.vpcId, "vpc-0123456789abcdef0");
+        // An existing VPC's default security group is left to its owner (others may rely on it).
+        assert.equal(ofType(resources, "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup").length, 0);
         assert.equal(one(resources, "aws:ec2/flowLog:FlowLog", "ext-flow-log").inputs.vpcId, "vpc-0123456789abcdef0");
     });
 });

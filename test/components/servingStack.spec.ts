@@ -1,6 +1,16 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as assert from "node:assert/strict";
-import { Gateway, GatewayArgs, validateGatewayArgs, ENVOY_GATEWAY_CHART, ENVOY_GATEWAY_CONTROLLER, GATEWAY_ACCESS_LABEL } from "../../components/gateway";
+import {
+    Gateway,
+    GatewayArgs,
+    validateGatewayArgs,
+    ENVOY_GATEWAY_CHART,
+    ENVOY_GATEWAY_CONTROLLER,
+    GATEWAY_ACCESS_LABEL,
+    LB_SCHEME_ANNOTATION,
+    LB_SSL_CERT_ANNOTATION,
+} from "../../components/gateway";
+import { validateEnvoyGatewayObject } from "../../offline-plan/envoy-gateway-schemas";
 import { ModelRelease } from "../../components/modelRelease";
 import { planServingStack, ServingStack, ServingStackArgs } from "../../components/servingStack";
 import { parseReleaseAnnotations, releaseAnnotations } from "../../policies/gating/annotations";
@@ -86,7 +96,19 @@ const MODELS: Record<string, new (data: any) => { validate(): void }> = {
     "kubernetes:gateway.networking.k8s.io/v1:GatewayClass": gatewayApi.GatewayClass as any,
     [T.monitor]: promOp.ServiceMonitor as any,
     [T.rule]: promOp.PrometheusRule as any,
+    "kubernetes:gateway.envoyproxy.io/v1alpha1:EnvoyProxy": envoyModel,
+    "kubernetes:gateway.envoyproxy.io/v1alpha1:SecurityPolicy": envoyModel,
 };
+
+/** A model-like wrapper of the offline plan's Envoy Gateway schemas. */
+function envoyModel(this: any, data: any) {
+    return {
+        validate: () => {
+            const errors = validateEnvoyGatewayObject(data);
+            if (errors === undefined || errors.length) throw new Error(`invalid ${data.kind}: ${errors?.join("; ") ?? "unknown kind"}`);
+        },
+    };
+}
 
 /** Every Kubernetes object validates against its schema (kubernetes-models); returns how many. */
 export function validateAll(resources: RecordedResource[]): number {
@@ -246,10 +268,11 @@ describe("ServingStack", () => {
             assert.deepEqual(stable.strategy.rollingUpdate, { maxSurge: "25%", maxUnavailable: 0 });
         });
 
-        it("puts a PodDisruptionBudget on each track that still lets nodes drain", () => {
+        it("puts a PodDisruptionBudget on each track that still lets nodes drain, crash-looping pods included", () => {
             for (const t of ["stable", "canary"]) {
                 const pdb = one(resources, T.pdb, `churn-${t}`).inputs.spec;
                 assert.equal(pdb.maxUnavailable, 1);
+                assert.equal(pdb.unhealthyPodEvictionPolicy, "AlwaysAllow");
                 assert.deepEqual(pdb.selector.matchLabels, { "app.kubernetes.io/name": "churn", "mlops.platform/track": t });
             }
         });
@@ -335,6 +358,37 @@ describe("ServingStack", () => {
             assert.deepEqual(ofType(r, T.svc).map((s) => s.inputs.metadata.name), ["churn"]);
             assert.equal(one(r, T.route, "churn-route").inputs.spec.rules.length, 1);
             assert.deepEqual(ofType(r, T.deploy).map((d) => d.name), ["churn-blue"]);
+        });
+    });
+
+    describe("client authentication and header-based track selection", () => {
+        it("with apiKeySecret, a SecurityPolicy requires an API key from the Secret on the model route", async () => {
+            const { resources } = await renderStack({ ...CANARY, apiKeySecret: "model-api-keys" });
+            const sp = one(resources, "kubernetes:gateway.envoyproxy.io/v1alpha1:SecurityPolicy", "churn-auth");
+            assert.deepEqual(sp.inputs.metadata.namespace, "ml-serving");
+            assert.deepEqual(sp.inputs.spec, {
+                targetRefs: [{ group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: "churn" }],
+                apiKeyAuth: { credentialRefs: [{ group: "", kind: "Secret", name: "model-api-keys" }], extractFrom: [{ headers: ["x-api-key"] }] },
+            });
+            assert.ok(sp.dependencies.includes(one(resources, T.route, "churn-route").urn));
+            assert.ok(validateAll(resources) > 0);
+        });
+
+        it("without apiKeySecret there is no SecurityPolicy (dev); an API key needs a Gateway to attach to", async () => {
+            const { resources } = await renderStack(CANARY);
+            assert.equal(ofType(resources, "kubernetes:gateway.envoyproxy.io/v1alpha1:SecurityPolicy").length, 0);
+            const { gateway: _g, ...noGateway } = CANARY;
+            assertInvalid(() => planServingStack("churn", { ...noGateway, provider: {} as any, apiKeySecret: "model-api-keys" }), "apiKeySecret");
+            assertInvalid(() => planServingStack("churn", { ...CANARY, provider: {} as any, apiKeySecret: "Model_Keys" }), "apiKeySecret");
+        });
+
+        it("with headerRouting off, no rule lets a caller pick the canary (or the blue-green preview) by header", async () => {
+            const canary = one((await renderStack({ ...CANARY, headerRouting: false })).resources, T.route, "churn-route").inputs.spec.rules;
+            assert.equal(canary.length, 1);
+            assert.equal(canary[0].matches[0].headers, undefined);
+            assert.deepEqual(canary[0].backendRefs.map((b: any) => [b.name, b.weight]), [["churn-stable", 90], ["churn-canary", 10]]);
+            const bg = one((await renderStack({ ...BLUE_GREEN, headerRouting: false })).resources, T.route, "churn-route").inputs.spec.rules;
+            assert.deepEqual(bg.map((r: any) => r.backendRefs.map((b: any) => b.name)), [["churn"]]);
         });
     });
 
@@ -468,6 +522,7 @@ describe("Gateway", () => {
         const resources = rec.resources.filter((r) => !r.type.startsWith("pulumi:providers:"));
         assert.deepEqual(inventory(resources), [
             "kubernetes:core/v1:Namespace mlops-ns",
+            "kubernetes:gateway.envoyproxy.io/v1alpha1:EnvoyProxy mlops-proxy-config",
             "kubernetes:gateway.networking.k8s.io/v1:Gateway mlops-gateway",
             "kubernetes:gateway.networking.k8s.io/v1:GatewayClass mlops-class",
             "kubernetes:helm.sh/v4:Chart mlops-controller",
@@ -485,8 +540,78 @@ describe("Gateway", () => {
         assert.ok(chart.dependencies.includes(one(resources, "kubernetes:core/v1:Namespace", "mlops-ns").urn));
         assert.equal(one(resources, "kubernetes:core/v1:Namespace", "mlops-ns").inputs.metadata.labels["pod-security.kubernetes.io/enforce"], "restricted");
         assert.deepEqual(rec.outputs.parentRef, { name: "mlops", namespace: "envoy-gateway-system" });
-        assert.equal(teardown, 4);
-        assert.equal(validateAll(resources), 3);
+        assert.equal(teardown, 5);
+        assert.equal(validateAll(resources), 4);
+    });
+
+    describe("load balancer, TLS and the proxy Service", () => {
+        const render = async (a: Partial<GatewayArgs>) => {
+            const rec = await recordResources(() => {
+                const provider = new k8s.Provider("k8s", { kubeconfig: "{}" });
+                new Gateway("mlops", { provider, ...a });
+                return {};
+            });
+            const r = rec.resources.filter((x) => !x.type.startsWith("pulumi:providers:"));
+            return {
+                resources: r,
+                proxy: one(r, "kubernetes:gateway.envoyproxy.io/v1alpha1:EnvoyProxy", "mlops-proxy-config").inputs,
+                cls: one(r, "kubernetes:gateway.networking.k8s.io/v1:GatewayClass", "mlops-class").inputs,
+                gw: one(r, "kubernetes:gateway.networking.k8s.io/v1:Gateway", "mlops-gateway").inputs,
+            };
+        };
+
+        it("by default: an internal load balancer (both AWS controllers' annotations), HTTP on 80, the class pointing at the EnvoyProxy", async () => {
+            const { proxy, cls, gw, resources } = await render({});
+            const svc = proxy.spec.provider.kubernetes.envoyService;
+            assert.deepEqual(svc, {
+                type: "LoadBalancer",
+                annotations: { [LB_SCHEME_ANNOTATION]: "internal", "service.beta.kubernetes.io/aws-load-balancer-internal": "true" },
+            });
+            assert.deepEqual(cls.spec.parametersRef, { group: "gateway.envoyproxy.io", kind: "EnvoyProxy", name: "mlops", namespace: "envoy-gateway-system" });
+            assert.deepEqual(gw.spec.listeners.map((l: any) => [l.name, l.port, l.protocol]), [["http", 80, "HTTP"]]);
+            assert.equal(validateAll(resources), 4);
+        });
+
+        it("internet-facing only with source CIDRs, which become loadBalancerSourceRanges", async () => {
+            const { proxy } = await render({ loadBalancer: { scheme: "internet-facing", sourceRanges: ["203.0.113.0/24"] } });
+            const svc = proxy.spec.provider.kubernetes.envoyService;
+            assert.equal(svc.annotations[LB_SCHEME_ANNOTATION], "internet-facing");
+            assert.equal(svc.annotations["service.beta.kubernetes.io/aws-load-balancer-internal"], undefined);
+            assert.deepEqual(svc.loadBalancerSourceRanges, ["203.0.113.0/24"]);
+        });
+
+        it("acm: the load balancer terminates TLS on 443 with the certificate; the listener is 443", async () => {
+            const arn = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789";
+            const { proxy, gw } = await render({ tls: { mode: "acm", certificateArn: arn }, hostname: "models.example.com" });
+            const a = proxy.spec.provider.kubernetes.envoyService.annotations;
+            assert.deepEqual([a[LB_SSL_CERT_ANNOTATION], a["service.beta.kubernetes.io/aws-load-balancer-ssl-ports"]], [arn, "443"]);
+            assert.deepEqual(gw.spec.listeners.map((l: any) => [l.name, l.port, l.protocol, l.hostname]), [["https", 443, "HTTP", "models.example.com"]]);
+        });
+
+        it("secret and certManager: an HTTPS listener terminating with the Secret; cert-manager is asked through the Gateway annotation", async () => {
+            const secret = await render({ tls: { mode: "secret", secretName: "models-tls" } });
+            assert.deepEqual(secret.gw.spec.listeners[0].tls, { mode: "Terminate", certificateRefs: [{ group: "", kind: "Secret", name: "models-tls" }] });
+            assert.equal(secret.gw.spec.listeners[0].protocol, "HTTPS");
+            const cm = await render({ tls: { mode: "certManager", issuerName: "letsencrypt" }, hostname: "models.example.com" });
+            assert.deepEqual(cm.gw.metadata.annotations, { "cert-manager.io/cluster-issuer": "letsencrypt" });
+            assert.deepEqual(cm.gw.spec.listeners[0].tls.certificateRefs, [{ group: "", kind: "Secret", name: "mlops-tls" }]);
+            assert.equal(cm.gw.spec.listeners[0].hostname, "models.example.com");
+        });
+
+        it("refuses a public load balancer without (or open to all) source CIDRs, and TLS modes without what they need", () => {
+            const provider = {} as any;
+            const bad = (a: Partial<GatewayArgs>, prop: string) => assertInvalid(() => validateGatewayArgs("mlops", { provider, ...a }), prop);
+            bad({ loadBalancer: { scheme: "internet-facing" } }, "loadBalancer.sourceRanges");
+            bad({ loadBalancer: { scheme: "internet-facing", sourceRanges: ["0.0.0.0/0"] } }, "loadBalancer.sourceRanges[0]");
+            bad({ loadBalancer: { scheme: "public" as any } }, "loadBalancer.scheme");
+            bad({ tls: { mode: "acm" } }, "tls.certificateArn");
+            bad({ tls: { mode: "acm", certificateArn: "arn:aws:iam::123456789012:role/x" } }, "tls.certificateArn");
+            bad({ tls: { mode: "secret" } }, "tls.secretName");
+            bad({ tls: { mode: "certManager", issuerName: "le" } }, "hostname");
+            bad({ tls: { mode: "https" as any } }, "tls.mode");
+            bad({ tls: { mode: "none" }, listeners: [{ name: "http", port: 80, protocol: "HTTP" }] }, "listeners");
+            bad({ existing: { name: "gw", namespace: "gateways" }, tls: { mode: "none" } }, "tls");
+        });
     });
 
     it("references an existing Gateway without creating anything, and the route depends on the Gateway it uses", async () => {

@@ -17,7 +17,7 @@ import { runPolicyPack } from "../../offline-plan/policy-runner";
 import { recordResources } from "../../offline-plan/run";
 import { RecordedResource } from "../../offline-plan/types";
 import { renderedDbMigration, renderedTrackingServer } from "../contract/rendered";
-import { assertInvalid, inventory, one, policyDoc } from "../helpers/resources";
+import { assertInvalid, inventory, one, ofType, oneComponentPackConfig, policyDoc } from "../helpers/resources";
 
 // Answered by the getSecretVersion mock (offline-plan/mocks.ts).
 const MOCK_PASSWORD = "mock-password-from-secrets-manager";
@@ -90,7 +90,6 @@ describe("TrackingServer", () => {
                 "kubernetes:core/v1:Service tracking-service",
                 "kubernetes:core/v1:ServiceAccount tracking-identity-sa",
                 "kubernetes:networking.k8s.io/v1:NetworkPolicy tracking-netpol",
-                "kubernetes:policy/v1:PodDisruptionBudget tracking-pdb",
                 "mlops-platform:index:TrackingServer tracking",
                 "mlops-platform:index:WorkloadIdentity tracking-identity",
             ].sort(),
@@ -265,12 +264,24 @@ describe("TrackingServer", () => {
         assert.equal(pod.serviceAccountName, "mlflow");
     });
 
-    it("probes /health (startup, readiness, liveness) on the http port", () => {
+    it("probes /health for startup and readiness, and the open port for liveness, on the http port", () => {
         const c = mlflow();
-        for (const p of [c.startupProbe, c.readinessProbe, c.livenessProbe]) {
+        for (const p of [c.startupProbe, c.readinessProbe]) {
             assert.deepEqual(p.httpGet, { path: "/health", port: "http" });
         }
+        assert.deepEqual([c.livenessProbe.tcpSocket, c.livenessProbe.httpGet], [{ port: "http" }, undefined]);
         assert.deepEqual(c.ports, [{ name: "http", containerPort: 5000, protocol: "TCP" }]);
+    });
+
+    it("takes a slow server out of rotation long before liveness would restart it", () => {
+        const c = mlflow();
+        const window = (p: any) => p.periodSeconds * p.failureThreshold + p.timeoutSeconds;
+        // kube-score's pod-probes-identical compares the handlers: they differ, not only the timing.
+        assert.notDeepEqual([c.readinessProbe.httpGet, c.readinessProbe.tcpSocket], [c.livenessProbe.httpGet, c.livenessProbe.tcpSocket]);
+        assert.ok(window(c.readinessProbe) <= 15, `readiness reacts within 15 s (${window(c.readinessProbe)} s)`);
+        assert.ok(window(c.livenessProbe) >= 120, `liveness tolerates two minutes without an answer (${window(c.livenessProbe)} s)`);
+        assert.ok(c.livenessProbe.timeoutSeconds > c.readinessProbe.timeoutSeconds, "a late answer fails readiness, not liveness");
+        assert.ok(window(c.startupProbe) >= 180, "the startup probe covers a slow first start");
     });
 
     it("labels the workload for the platform policies and pins the MLflow version from components/python-packages.json", () => {
@@ -281,7 +292,7 @@ describe("TrackingServer", () => {
         assert.equal(d.metadata.labels["app.kubernetes.io/version"], MLFLOW_VERSION);
     });
 
-    it("creates a restricted namespace, a ClusterIP Service, a PDB and zone/host spread", () => {
+    it("creates a restricted namespace, a ClusterIP Service and zone/host spread; no PDB with one replica", () => {
         const ns = one(resources, "kubernetes:core/v1:Namespace", "tracking-ns").inputs;
         assert.equal(ns.metadata.name, "mlflow");
         for (const [k, v] of Object.entries(RESTRICTED_NAMESPACE_LABELS)) {
@@ -292,8 +303,8 @@ describe("TrackingServer", () => {
         assert.deepEqual(svc.spec.ports, [{ name: "http", port: 5000, targetPort: "http", protocol: "TCP", appProtocol: "http" }]);
         const selector = one(resources, DEPLOYMENT, "tracking-server").inputs.spec.selector.matchLabels;
         assert.deepEqual(svc.spec.selector, selector);
-        const pdb = one(resources, "kubernetes:policy/v1:PodDisruptionBudget", "tracking-pdb").inputs;
-        assert.deepEqual(pdb.spec, { maxUnavailable: 1, selector: { matchLabels: selector } });
+        // With one pod a budget protects nothing: the config reference promises one from 2 replicas on.
+        assert.equal(ofType(resources, "kubernetes:policy/v1:PodDisruptionBudget").length, 0);
         const spread = one(resources, DEPLOYMENT, "tracking-server").inputs.spec.template.spec.topologySpreadConstraints;
         assert.deepEqual(spread.map((t: any) => t.topologyKey), ["topology.kubernetes.io/zone", "kubernetes.io/hostname"]);
         const d = one(resources, DEPLOYMENT, "tracking-server").inputs.spec;
@@ -428,8 +439,14 @@ describe("TrackingServer", () => {
             }
         });
 
+        it("has a PodDisruptionBudget from 2 replicas on, which lets drains evict a crash-looping pod", () => {
+            const selector = one(prod, DEPLOYMENT, "tracking-server").inputs.spec.selector.matchLabels;
+            const pdb = one(prod, "kubernetes:policy/v1:PodDisruptionBudget", "tracking-pdb").inputs;
+            assert.deepEqual(pdb.spec, { maxUnavailable: 1, unhealthyPodEvictionPolicy: "AlwaysAllow", selector: { matchLabels: selector } });
+        });
+
         it("passes the security policy pack with no violation", async () => {
-            const result = await runPolicyPack("security", prod, {});
+            const result = await runPolicyPack("security", prod, oneComponentPackConfig(["mlflow"]));
             assert.deepEqual(result.violations.map((v) => `${v.policyName}: ${v.message}`), []);
         });
 

@@ -15,7 +15,7 @@ import { runPolicyPack } from "../../offline-plan/policy-runner";
 import { recordResources } from "../../offline-plan/run";
 import { RecordedResource } from "../../offline-plan/types";
 import { renderedTrainingJob } from "../contract/rendered";
-import { assertInvalid, inventory, one, policyDoc } from "../helpers/resources";
+import { assertInvalid, inventory, one, policyDoc, oneComponentPackConfig } from "../helpers/resources";
 
 const IMAGE = `123456789012.dkr.ecr.us-east-1.amazonaws.com/mlops/trainer@sha256:${"d".repeat(64)}`;
 const DATA_POLICY = JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "s3:GetObject", Resource: "arn:aws:s3:::raw/*" }] });
@@ -282,7 +282,7 @@ describe("TrainingJob", () => {
         });
 
         it("passes the security policy pack (GPU limits, tolerations)", async () => {
-            const result = await runPolicyPack("security", gpu, {});
+            const result = await runPolicyPack("security", gpu, oneComponentPackConfig(["ml-training"]));
             assert.deepEqual(result.violations.map((v) => `${v.policyName}: ${v.message}`), []);
         });
     });
@@ -291,7 +291,7 @@ describe("TrainingJob", () => {
         for (const c of checkManifests(resources)) {
             assert.deepEqual([c.manifest.kind, c.schema, c.errors], [c.manifest.kind, true, []]);
         }
-        const result = await runPolicyPack("security", resources, {});
+        const result = await runPolicyPack("security", resources, oneComponentPackConfig(["ml-training"]));
         assert.deepEqual(result.violations.map((v) => `${v.policyName}: ${v.message}`), []);
     });
 
@@ -328,7 +328,7 @@ describe("TrainingJob", () => {
             for (const c of checkManifests(cron)) {
                 assert.deepEqual([c.manifest.kind, c.schema, c.errors], [c.manifest.kind, true, []]);
             }
-            const result = await runPolicyPack("security", cron, {});
+            const result = await runPolicyPack("security", cron, oneComponentPackConfig(["ml-training"]));
             assert.deepEqual(result.violations.map((v) => `${v.policyName}: ${v.message}`), []);
         });
 

@@ -1,5 +1,6 @@
 // Lookups over recorded resources for specs.
 import * as assert from "node:assert/strict";
+import { PolicyPackConfig } from "../../offline-plan/policy-runner";
 import { RecordedResource } from "../../offline-plan/types";
 
 /** The one resource of a type and logical name; fails listing what exists otherwise. */
@@ -77,5 +78,20 @@ export function recordedResource(
         secretInputs: [],
         outputs: {},
         ...rest,
+    };
+}
+
+/**
+ * Security pack configuration for a spec that checks one component alone: the namespace's
+ * default-deny NetworkPolicies belong to whoever owns the namespace (MlPlatform creates them with
+ * NamespaceIsolation; test/program checks the whole stack), so `k8s-namespace-default-deny` is
+ * exempted for the namespaces named here, and only for them.
+ */
+export function oneComponentPackConfig(namespaces: string[], extra: PolicyPackConfig = {}): PolicyPackConfig {
+    return {
+        ...extra,
+        "k8s-namespace-default-deny": {
+            exemptNamespaces: namespaces.map((namespace) => ({ namespace, reason: "one component under test; MlPlatform adds the namespace's default-deny" })),
+        },
     };
 }

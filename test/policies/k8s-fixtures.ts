@@ -121,7 +121,7 @@ export function service(name: string, selector: Record<string, string>, extra: R
     });
 }
 
-export function pdb(name: string, matchLabels: Record<string, string>, spec: Record<string, any> = { maxUnavailable: 1 }): RecordedResource {
+export function pdb(name: string, matchLabels: Record<string, string>, spec: Record<string, any> = { maxUnavailable: 1, unhealthyPodEvictionPolicy: "AlwaysAllow" }): RecordedResource {
     return res("kubernetes:policy/v1:PodDisruptionBudget", name, {
         metadata: { name, namespace: NS },
         spec: { selector: { matchLabels }, ...spec },
@@ -202,7 +202,7 @@ export function compliantK8sStack(): RecordedResource[] {
         deployment("churn-server", { labels: servingLabels }),
         service("churn", servingLabels),
         pdb("churn", servingLabels),
-        networkPolicy("default-deny"),
+        networkPolicy("default-deny", {}, { policyTypes: ["Ingress", "Egress"] }),
         networkPolicy("churn-allow-gateway", { matchLabels: servingLabels }, { ingress: [{ from: [{ namespaceSelector: {} }] }] }),
         job("train-churn-20250101"),
         cronJob("retrain-churn"),

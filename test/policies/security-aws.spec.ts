@@ -40,6 +40,9 @@ const T = {
     sg: "aws:ec2/securityGroup:SecurityGroup",
     sgRule: "aws:ec2/securityGroupRule:SecurityGroupRule",
     ingressRule: "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+    vpc: "aws:ec2/vpc:Vpc",
+    defaultSg: "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
+    endpoint: "aws:ec2/vpcEndpoint:VpcEndpoint",
 };
 
 const doc = (...Statement: any[]) => JSON.stringify({ Version: "2012-10-17", Statement });
@@ -369,6 +372,28 @@ const cases: Case[] = [
         const sg = res(T.sg, "sg", {}, { outputs: { ingress: [{ protocol: "tcp", fromPort: 5000, toPort: 5000, cidrBlocks: ["10.0.0.0/16"] }], egress: [] } });
         return [sg, res(T.ingressRule, "in", { securityGroupId: "sg-1", ipProtocol: "tcp", fromPort: 5000, toPort: 5000, cidrIpv4: "10.0.0.0/16" }, { deps: { securityGroupId: [sg] } })];
     })()),
+    // VPC (issue 12: CIS AWS 5.4, S3 endpoint data perimeter)
+    ...(() => {
+        const vpc = res(T.vpc, "vpc", { cidrBlock: "10.0.0.0/16" });
+        const sg = (rules: Record<string, unknown>) => res(T.defaultSg, "default-sg", { vpcId: "vpc-1", ...rules }, { deps: { vpcId: [vpc] } });
+        return [
+            fails("vpc-default-sg-restricted", "a VPC whose default security group is left as AWS creates it", "default security group is not managed", [vpc]),
+            fails("vpc-default-sg-restricted", "a managed default group that keeps an egress rule", "egress", [vpc, sg({ ingress: [], egress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] }] })]),
+            passes("vpc-default-sg-restricted", "the default group adopted with no rules", [vpc, sg({ ingress: [], egress: [] })]),
+        ];
+    })(),
+    fails("vpc-s3-endpoint-policy", "an S3 gateway endpoint without a policy (AWS's default: full access)", "no policy", [res(T.endpoint, "s3", { vpcId: "vpc-1", vpcEndpointType: "Gateway", serviceName: "com.amazonaws.us-east-1.s3" })]),
+    fails("vpc-s3-endpoint-policy", "a policy allowing every bucket of every account", "Statement[0]", [res(T.endpoint, "s3", { vpcId: "vpc-1", vpcEndpointType: "Gateway", serviceName: "com.amazonaws.us-east-1.s3", policy: doc({ Effect: "Allow", Principal: "*", Action: "s3:*", Resource: "*" }) })]),
+    passes("vpc-s3-endpoint-policy", "own-account buckets plus the ECR layer bucket", [res(T.endpoint, "s3", {
+        vpcId: "vpc-1",
+        vpcEndpointType: "Gateway",
+        serviceName: "com.amazonaws.us-east-1.s3",
+        policy: doc(
+            { Effect: "Allow", Principal: "*", Action: "s3:*", Resource: "*", Condition: { StringEquals: { "aws:ResourceAccount": "123456789012" } } },
+            { Effect: "Allow", Principal: "*", Action: "s3:GetObject", Resource: "arn:aws:s3:::prod-us-east-1-starport-layer-bucket/*" },
+        ),
+    })]),
+    passes("vpc-s3-endpoint-policy", "an interface endpoint (not S3 gateway) without a policy", [res(T.endpoint, "sts", { vpcId: "vpc-1", vpcEndpointType: "Interface", serviceName: "com.amazonaws.us-east-1.sts" })]),
 ];
 
 describe("security pack: AWS rules (over gRPC)", () => {

@@ -20,6 +20,7 @@ import {
     service,
     UNKNOWN_STRING,
 } from "./k8s-fixtures";
+import { KUBE_PROMETHEUS_STACK_REQUIRED_VALUES } from "../../policies/security/rules/k8s-network";
 
 const RESOURCE_POLICIES = [
     "k8s-run-as-non-root",
@@ -48,7 +49,18 @@ const RESOURCE_POLICIES = [
     "k8s-no-wildcard-rbac",
     "k8s-no-helm-v3-release",
 ];
-const STACK_POLICIES = ["k8s-serving-min-replicas", "k8s-serving-pdb", "k8s-network-policy-coverage"];
+const STACK_POLICIES = [
+    "k8s-serving-min-replicas",
+    "k8s-serving-pdb",
+    "k8s-pdb-unhealthy-eviction",
+    "k8s-network-policy-coverage",
+    "k8s-namespace-default-deny",
+    "eks-network-policy-enforced",
+    "gateway-load-balancer-restricted",
+    "gateway-https",
+    "gateway-route-auth",
+    "kube-prometheus-stack-hardening",
+];
 const K8S_POLICIES = [...RESOURCE_POLICIES, ...STACK_POLICIES];
 
 function k8sViolations(r: PolicyRunResult): PolicyViolation[] {
@@ -62,6 +74,56 @@ function describeViolations(vs: PolicyViolation[]): string {
 const serving = (fn: (pod: any, inputs: any) => void) => (rs: RecordedResource[]) =>
     mutate(rs, "churn-server", (i) => fn(i.spec.template.spec, i));
 const servingContainer = (fn: (c: any) => void) => serving((pod) => fn(pod.containers[0]));
+
+const NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy";
+const ENVOY_PROXY = "kubernetes:gateway.envoyproxy.io/v1alpha1:EnvoyProxy";
+const PROD_GATEWAY: PolicyPackConfig = { "gateway-https": { requireTls: true }, "gateway-route-auth": { requireAuth: true, forbidHeaderMatches: true } };
+
+function vpcCni(configurationValues: string | undefined): RecordedResource {
+    return res("aws:eks/addon:Addon", "vpc-cni", { clusterName: "mlops", addonName: "vpc-cni", ...(configurationValues !== undefined ? { configurationValues } : {}) });
+}
+
+/** kube-prometheus-stack values with every key the hardening policy requires set as it requires. */
+function hardenedKpsValues(): Record<string, any> {
+    const values: Record<string, any> = {};
+    for (const r of KUBE_PROMETHEUS_STACK_REQUIRED_VALUES) {
+        const keys = r.path.split(".");
+        let cur = values;
+        for (const k of keys.slice(0, -1)) cur = cur[k] ??= {};
+        cur[keys[keys.length - 1]] = r.want;
+    }
+    return values;
+}
+
+/** An Envoy Gateway install as the Gateway and ServingStack components declare it, with the knobs the policies judge. */
+function envoyGateway(o: { scheme?: string; ranges?: string[]; acm?: boolean; auth?: boolean; header?: boolean; listener?: Record<string, unknown> }): RecordedResource[] {
+    const annotations: Record<string, string> = { "service.beta.kubernetes.io/aws-load-balancer-scheme": o.scheme ?? "internal" };
+    if (o.acm !== false && !o.listener) {
+        annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-cert"] = "arn:aws:acm:us-east-1:123456789012:certificate/abc";
+        annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-ports"] = "443";
+    }
+    const listener = o.listener ?? (o.acm === false ? { name: "http", port: 80, protocol: "HTTP" } : { name: "https", port: 443, protocol: "HTTP" });
+    const gw = "envoy-gateway-system";
+    return [
+        res(ENVOY_PROXY, "proxy", { metadata: { name: "mlops", namespace: gw }, spec: { provider: { type: "Kubernetes", kubernetes: { envoyService: { type: "LoadBalancer", annotations, ...(o.ranges ? { loadBalancerSourceRanges: o.ranges } : {}) } } } } }),
+        res("kubernetes:gateway.networking.k8s.io/v1:GatewayClass", "class", { metadata: { name: "mlops" }, spec: { controllerName: "gateway.envoyproxy.io/gatewayclass-controller", parametersRef: { group: "gateway.envoyproxy.io", kind: "EnvoyProxy", name: "mlops", namespace: gw } } }),
+        res("kubernetes:gateway.networking.k8s.io/v1:Gateway", "gateway", { metadata: { name: "mlops", namespace: gw }, spec: { gatewayClassName: "mlops", listeners: [listener] } }),
+        res("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute", "route", {
+            metadata: { name: "churn", namespace: NS },
+            spec: {
+                parentRefs: [{ group: "gateway.networking.k8s.io", kind: "Gateway", name: "mlops", namespace: gw }],
+                rules: [
+                    ...(o.header ? [{ matches: [{ path: { type: "PathPrefix", value: "/" }, headers: [{ type: "Exact", name: "x-model-track", value: "canary" }] }], backendRefs: [{ name: "churn-canary", port: 80 }] }] : []),
+                    { matches: [{ path: { type: "PathPrefix", value: "/" } }], backendRefs: [{ name: "churn", port: 80 }] },
+                ],
+            },
+        }),
+        ...(o.auth === false
+            ? []
+            : [res("kubernetes:gateway.envoyproxy.io/v1alpha1:SecurityPolicy", "auth", { metadata: { name: "churn-api-keys", namespace: NS },
+                spec: { targetRefs: [{ group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: "churn" }], apiKeyAuth: { credentialRefs: [{ name: "keys" }], extractFrom: [{ headers: ["x-api-key"] }] } } })]),
+    ];
+}
 
 interface Case {
     policy: string;
@@ -202,6 +264,43 @@ const CASES: Case[] = [
     { policy: "k8s-network-policy-coverage", title: "no NetworkPolicy at all",
       build: (rs) => rs.filter((r) => r.type !== "kubernetes:networking.k8s.io/v1:NetworkPolicy"),
       expect: [/Deployment ml-serving\/churn-server: no NetworkPolicy selects its pods/, /Job ml-serving\/train-churn-20250101: no NetworkPolicy/] },
+    // issue 12
+    { policy: "k8s-pdb-unhealthy-eviction", title: "a PDB left at the default IfHealthyBudget",
+      build: (rs) => mutate(rs, "churn", (i) => { if (i.spec.selector) delete i.spec.unhealthyPodEvictionPolicy; }),
+      expect: [/PodDisruptionBudget ml-serving\/churn: unhealthyPodEvictionPolicy is unset \(IfHealthyBudget\)/] },
+    { policy: "k8s-serving-pdb", title: "a two-replica tracking server without a PDB",
+      build: (rs) => [...rs, deployment("mlflow", { replicas: 2, labels: { app: "mlflow", "mlops.platform/role": "tracking" } })],
+      expect: [/Deployment ml-serving\/mlflow: no PodDisruptionBudget selects its pods/] },
+    { policy: "k8s-namespace-default-deny", title: "only an ingress default-deny: egress is open",
+      build: (rs) => mutate(rs, "default-deny", (i) => { i.spec.policyTypes = ["Ingress"]; }),
+      expect: [/namespace ml-serving runs workloads .* but has no default-deny egress NetworkPolicy/] },
+    { policy: "k8s-namespace-default-deny", title: "the default-deny policy allows egress after all",
+      build: (rs) => mutate(rs, "default-deny", (i) => { i.spec.egress = [{ to: [{ ipBlock: { cidr: "0.0.0.0/0" } }] }]; }),
+      expect: [/has no default-deny egress NetworkPolicy/] },
+    { policy: "eks-network-policy-enforced", title: "NetworkPolicies on a vpc-cni addon left at its default (not enforcing)",
+      build: (rs) => [...rs, vpcCni(undefined)], expect: [/vpc-cni addon vpc-cni: configurationValues.enableNetworkPolicy is unset \(default false\)/] },
+    { policy: "eks-network-policy-enforced", title: "enforcement on but the node agent disabled",
+      build: (rs) => [...rs, vpcCni('{"enableNetworkPolicy":"true","nodeAgent":{"enabled":"false"}}')], expect: [/nodeAgent.enabled is false/] },
+    { policy: "eks-network-policy-enforced", title: "NetworkPolicies and no managed CNI when one is required",
+      build: (rs) => rs, config: { "eks-network-policy-enforced": { requireManagedCni: true } }, expect: [/manages no vpc-cni addon/] },
+    { policy: "gateway-load-balancer-restricted", title: "an internet-facing proxy load balancer without source CIDRs",
+      build: (rs) => [...rs, ...envoyGateway({ scheme: "internet-facing" })], expect: [/EnvoyProxy envoy-gateway-system\/mlops \(GatewayClass mlops\): internet-facing load balancer without loadBalancerSourceRanges/] },
+    { policy: "gateway-load-balancer-restricted", title: "source CIDRs that include 0.0.0.0/0",
+      build: (rs) => [...rs, ...envoyGateway({ scheme: "internet-facing", ranges: ["10.0.0.0/8", "0.0.0.0/0"] })], expect: [/open to 0.0.0.0\/0/] },
+    { policy: "gateway-load-balancer-restricted", title: "a GatewayClass without an EnvoyProxy (Envoy Gateway's default public load balancer)",
+      build: (rs) => [...rs, ...envoyGateway({}).filter((r) => r.type !== ENVOY_PROXY)], expect: [/GatewayClass mlops: no EnvoyProxy parametersRef/] },
+    { policy: "gateway-load-balancer-restricted", title: "a plain LoadBalancer Service with no annotations",
+      build: (rs) => [...rs, service("public", { app: "x" }, { type: "LoadBalancer" })], expect: [/Service ml-serving\/public: internet-facing load balancer/] },
+    { policy: "gateway-https", title: "prod: an HTTP-only listener with no TLS in front",
+      build: (rs) => [...rs, ...envoyGateway({ acm: false })], config: PROD_GATEWAY, expect: [/listener http is plain HTTP on port 80 with no TLS in front of it/] },
+    { policy: "gateway-route-auth", title: "prod: a model route no SecurityPolicy authenticates",
+      build: (rs) => [...rs, ...envoyGateway({ auth: false })], config: PROD_GATEWAY, expect: [/HTTPRoute ml-serving\/churn: no SecurityPolicy authenticates its clients/] },
+    { policy: "gateway-route-auth", title: "prod: a route rule selecting the canary by request header",
+      build: (rs) => [...rs, ...envoyGateway({ header: true })], config: PROD_GATEWAY, expect: [/routes by request header x-model-track=canary to churn-canary/] },
+    { policy: "kube-prometheus-stack-hardening", title: "Grafana's root chown init container and the admission webhook off (chart defaults before the fix)",
+      build: (rs) => [...rs, res("kubernetes:helm.sh/v4:Chart", "kps", { chart: "kube-prometheus-stack", namespace: "monitoring",
+          values: { ...hardenedKpsValues(), prometheusOperator: { admissionWebhooks: { enabled: false }, tls: { enabled: false } }, grafana: { ...hardenedKpsValues().grafana, initChownData: { enabled: true } } } }, { custom: false })],
+      expect: [/prometheusOperator.admissionWebhooks.enabled is false, must be true/, /grafana.initChownData.enabled is true, must be false/] },
     { policy: "k8s-network-policy-coverage", title: "default-deny required by config but only allow rules exist",
       build: (rs) => rs.filter((r) => r.name !== "default-deny").concat(networkPolicy("all", {}, { ingress: [{}] })),
       config: { "k8s-network-policy-coverage": { requireDefaultDeny: true } }, expect: [/has no default-deny ingress NetworkPolicy/] },
@@ -209,7 +308,19 @@ const CASES: Case[] = [
 
 /** Variants that must stay clean: edge cases next to each rule's boundary. */
 const PASS_CASES: { title: string; build: (base: RecordedResource[]) => RecordedResource[]; config?: PolicyPackConfig }[] = [
-    { title: "helm.sh/v4 Chart instead of a v3 Release", build: (rs) => [...rs, res("kubernetes:helm.sh/v4:Chart", "prometheus", { chart: "kube-prometheus-stack", namespace: "monitoring" }, { custom: false })] },
+    { title: "helm.sh/v4 Chart instead of a v3 Release", build: (rs) => [...rs, res("kubernetes:helm.sh/v4:Chart", "prometheus", { chart: "kube-prometheus-stack", namespace: "monitoring", values: hardenedKpsValues() }, { custom: false })] },
+    // issue 12: what each new policy accepts
+    { title: "vpc-cni enforcing NetworkPolicies", build: (rs) => [...rs, vpcCni('{"enableNetworkPolicy":"true"}')] },
+    { title: "no NetworkPolicies at all: the CNI setting does not matter", build: (rs) => [...rs.filter((r) => r.type !== NETPOL), vpcCni(undefined)],
+      config: { "k8s-network-policy-coverage": "disabled", "k8s-namespace-default-deny": "disabled" } },
+    { title: "an internal Envoy Gateway with TLS at the load balancer and an API-key SecurityPolicy on its route", build: (rs) => [...rs, ...envoyGateway({})],
+      config: PROD_GATEWAY },
+    { title: "an internet-facing Envoy Gateway limited to source CIDRs, HTTPS listener", build: (rs) => [...rs, ...envoyGateway({ scheme: "internet-facing", ranges: ["203.0.113.0/24"], listener: { name: "https", port: 443, protocol: "HTTPS" } })],
+      config: PROD_GATEWAY },
+    { title: "dev: an HTTP route without auth, selecting the canary by header, where TLS and auth are not required", build: (rs) => [...rs, ...envoyGateway({ acm: false, auth: false, header: true })] },
+    { title: "a PDB with AlwaysAllow", build: (rs) => rs },
+    { title: "a one-replica tracking server without a PDB (a budget protects nothing with one pod)",
+      build: (rs) => [...rs, deployment("mlflow", { replicas: 1, labels: { app: "mlflow", "mlops.platform/role": "tracking" } })] },
     { title: "kube-system without a PSA label (default exemption)", build: (rs) => [...rs, namespace("kube-system", {})] },
     { title: "NET_BIND_SERVICE added back after drop ALL", build: servingContainer((c) => { c.securityContext.capabilities.add = ["NET_BIND_SERVICE"]; }) },
     { title: "seccomp set per container only; runAsNonRoot at pod level only",
@@ -221,7 +332,10 @@ const PASS_CASES: { title: string; build: (base: RecordedResource[]) => Recorded
       build: (rs) => [...rs, deployment("churn-canary", { replicas: 1, labels: { app: "churn", "mlops.platform/role": "serving" }, annotations: { "mlops.platform/track": "canary" } })] },
     { title: "PDB minAvailable 1 of 2 replicas", build: (rs) => mutate(rs, "churn", (i) => { if (i.spec.selector?.matchLabels) { delete i.spec.maxUnavailable; i.spec.minAvailable = 1; } }) },
     { title: "LoadBalancer allowed for an exempted ingress controller",
-      build: (rs) => [...rs, service("ingress-nginx-controller", { app: "ingress" }, { type: "LoadBalancer" }, "ingress-nginx")],
+      // Internal (an internet-facing one without source CIDRs is what gateway-load-balancer-restricted refuses).
+      build: (rs) => [...rs, mutate([service("ingress-nginx-controller", { app: "ingress" }, { type: "LoadBalancer" }, "ingress-nginx")], "ingress-nginx-controller", (i) => {
+          i.metadata.annotations = { "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal" };
+      })[0]],
       config: { "k8s-service-type": { exemptions: [{ namespace: "ingress-nginx", name: "ingress-nginx-controller" }] } } },
     { title: "secret env from secretKeyRef and a *_FILE reference",
       build: servingContainer((c) => { c.env = [{ name: "DB_PASSWORD", valueFrom: { secretKeyRef: { name: "db", key: "password" } } }, { name: "AWS_WEB_IDENTITY_TOKEN_FILE", value: "/var/run/token" }]; }) },

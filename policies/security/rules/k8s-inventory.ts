@@ -44,6 +44,7 @@ export interface NetworkPolicyInfo {
     podSelector: LabelSelector | undefined | Unknown;
     policyTypes: string[] | Unknown;
     ingressRuleCount: number | Unknown;
+    egressRuleCount: number | Unknown;
 }
 
 export interface PdbInfo {
@@ -52,6 +53,8 @@ export interface PdbInfo {
     selector: LabelSelector | undefined | Unknown;
     minAvailable: number | string | undefined | Unknown;
     maxUnavailable: number | string | undefined | Unknown;
+    /** `spec.unhealthyPodEvictionPolicy` (Kubernetes default IfHealthyBudget when unset). */
+    unhealthyPodEvictionPolicy: string | undefined | Unknown;
 }
 
 export interface HpaInfo {
@@ -172,6 +175,7 @@ export function buildInventory(resources: readonly PolicyResource[]): K8sInvento
                     podSelector: readLabelSelector(() => props.spec?.podSelector),
                     policyTypes: types,
                     ingressRuleCount: lit(() => (Array.isArray(props.spec?.ingress) ? props.spec.ingress.length : 0)),
+                    egressRuleCount: lit(() => (Array.isArray(props.spec?.egress) ? props.spec.egress.length : 0)),
                 });
                 break;
             }
@@ -182,6 +186,10 @@ export function buildInventory(resources: readonly PolicyResource[]): K8sInvento
                     selector: readLabelSelector(() => props.spec?.selector),
                     minAvailable: intOrString(() => props.spec?.minAvailable),
                     maxUnavailable: intOrString(() => props.spec?.maxUnavailable),
+                    unhealthyPodEvictionPolicy: (() => {
+                        const v = lit(() => props.spec?.unhealthyPodEvictionPolicy);
+                        return v === UNKNOWN ? UNKNOWN : typeof v === "string" ? v : undefined;
+                    })(),
                 });
                 break;
             case K8S.hpa:

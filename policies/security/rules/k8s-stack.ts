@@ -107,7 +107,7 @@ interface PdbConfig extends ExemptableConfig {
 export const servingPdb: StackValidationPolicy = {
     name: "k8s-serving-pdb",
     description:
-        "Serving and tracking Deployments/StatefulSets are selected by a PodDisruptionBudget in their namespace, " +
+        "Serving and tracking Deployments/StatefulSets with 2 or more replicas are selected by a PodDisruptionBudget in their namespace, " +
         "and no PDB forbids all voluntary disruption (maxUnavailable 0, minAvailable 100% or >= replicas).",
     severity: "medium",
     enforcementLevel: "mandatory",
@@ -131,6 +131,10 @@ export const servingPdb: StackValidationPolicy = {
         for (const w of replicated.filter(notExempt(config.exemptions))) {
             const role = roleOf(w);
             if (!role || !config.roles.includes(role)) continue;
+            // With one pod a budget protects nothing (maxUnavailable 1 allows evicting it; anything
+            // stricter blocks every drain), so only replicated workloads need one.
+            const n = effectiveMinReplicas(inv, w);
+            if (n !== UNKNOWN && n < 2) continue;
             const covering = inv.pdbs.filter(
                 (p) =>
                     sameNamespace(p.meta.namespace, w.meta.namespace) &&
@@ -216,4 +220,92 @@ export const networkPolicyCoverage: StackValidationPolicy = {
     },
 };
 
-export const k8sStackPolicies: StackValidationPolicy[] = [servingMinReplicas, servingPdb, networkPolicyCoverage];
+/** Row 74 (drains): a PDB must not let a crash-looping pod block node drains. */
+export const pdbUnhealthyEviction: StackValidationPolicy = {
+    name: "k8s-pdb-unhealthy-eviction",
+    description:
+        "Every PodDisruptionBudget sets unhealthyPodEvictionPolicy: AlwaysAllow, so pods that are not Ready (crash-looping) " +
+        "can be evicted and node drains (AMI patching, scale-down) do not hang on them.",
+    severity: "medium",
+    enforcementLevel: "mandatory",
+    tags: ["kubernetes", "reliability"],
+    remediationSteps: "Set spec.unhealthyPodEvictionPolicy: AlwaysAllow on the PodDisruptionBudget (policy/v1, Kubernetes >= 1.27).",
+    configSchema: { properties: { exemptions: exemptionsSchema } },
+    validateStack: (args, reportViolation) => {
+        const config = withDefaults<ExemptableConfig>({ exemptions: [] }, args.getConfig<Partial<ExemptableConfig>>());
+        for (const p of buildInventory(args.resources).pdbs) {
+            if (findExemption(config.exemptions, p.meta) || p.unhealthyPodEvictionPolicy === UNKNOWN) continue;
+            if (p.unhealthyPodEvictionPolicy !== "AlwaysAllow") {
+                reportViolation(
+                    `PodDisruptionBudget ${p.meta.namespace ? p.meta.namespace + "/" : ""}${p.meta.name}: unhealthyPodEvictionPolicy is ` +
+                        `${p.unhealthyPodEvictionPolicy ?? "unset (IfHealthyBudget)"}; a crash-looping pod would block node drains`,
+                    p.resource.urn,
+                );
+            }
+        }
+    },
+};
+
+interface DefaultDenyConfig {
+    exemptNamespaces: { namespace: string; reason: string }[];
+}
+
+/**
+ * Row 75 (default deny): every namespace that runs workloads has a default-deny NetworkPolicy for
+ * egress and for ingress (empty podSelector, the direction in policyTypes, no rules for it), so a
+ * pod sends and receives only what an allow policy names. Namespaces the platform does not own
+ * (kube-system) are exempted by configuration, each with a reason.
+ */
+export const namespaceDefaultDeny: StackValidationPolicy = {
+    name: "k8s-namespace-default-deny",
+    description:
+        "Every namespace with workloads has a default-deny egress and a default-deny ingress NetworkPolicy (empty podSelector, " +
+        "the direction in policyTypes, no rules for it); connections reach or leave a pod only through narrow allow policies.",
+    severity: "high",
+    enforcementLevel: "mandatory",
+    tags: ["kubernetes", "security", "network"],
+    remediationSteps: "Add a NetworkPolicy with podSelector {}, policyTypes [Ingress, Egress] and no rules, plus allow policies for DNS and each dependency.",
+    configSchema: {
+        properties: {
+            exemptNamespaces: {
+                type: "array",
+                default: [],
+                description: "Namespaces without the requirement, each with the reason.",
+                items: {
+                    type: "object",
+                    required: ["namespace", "reason"],
+                    properties: { namespace: { type: "string" }, reason: { type: "string", minLength: 1 } },
+                },
+            },
+        },
+    },
+    validateStack: (args, reportViolation) => {
+        const config = withDefaults<DefaultDenyConfig>({ exemptNamespaces: [] }, args.getConfig<Partial<DefaultDenyConfig>>());
+        const exempt = new Set(config.exemptNamespaces.map((e) => e.namespace));
+        const inv = buildInventory(args.resources);
+        const reported = new Set<string>();
+        for (const w of inv.workloads) {
+            const ns = w.meta.namespace ?? "(provider default)";
+            if (exempt.has(ns) || reported.has(ns)) continue;
+            const denies = (direction: "Ingress" | "Egress") =>
+                inv.networkPolicies.some(
+                    (n) =>
+                        sameNamespace(n.meta.namespace, w.meta.namespace) &&
+                        (n.podSelector === UNKNOWN || n.podSelector === undefined || isEmptySelector(n.podSelector)) &&
+                        n.policyTypes !== UNKNOWN &&
+                        n.policyTypes.includes(direction) &&
+                        (direction === "Egress" ? n.egressRuleCount : n.ingressRuleCount) === 0,
+                );
+            const missing = (["Egress", "Ingress"] as const).filter((d) => !denies(d));
+            if (missing.length) {
+                reported.add(ns);
+                reportViolation(
+                    `namespace ${ns} runs workloads (e.g. ${describeResource(w.type, w.meta)}) but has no default-deny ${missing.map((d) => d.toLowerCase()).join(" or ")} NetworkPolicy`,
+                    w.resource.urn,
+                );
+            }
+        }
+    },
+};
+
+export const k8sStackPolicies: StackValidationPolicy[] = [servingMinReplicas, servingPdb, pdbUnhealthyEviction, networkPolicyCoverage, namespaceDefaultDeny];

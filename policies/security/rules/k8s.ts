@@ -3,6 +3,7 @@
 import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { clusterPolicies } from "./k8s-cluster";
 import { podSecurityPolicies } from "./k8s-pod-security";
+import { networkStackPolicies } from "./k8s-network";
 import { k8sStackPolicies } from "./k8s-stack";
 import { workloadPolicies } from "./k8s-workloads";
 
@@ -11,4 +12,5 @@ export const k8sPolicies: (ResourceValidationPolicy | StackValidationPolicy)[] =
     ...workloadPolicies,
     ...clusterPolicies,
     ...k8sStackPolicies,
+    ...networkStackPolicies,
 ];
