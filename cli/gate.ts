@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { SERVING_CONFIG_KEY, parseServingConfig } from "../components/servingConfig";
-import type { ModelRelease } from "../policies/gating/annotations";
+import type { ModelRelease } from "../release-contract/annotations";
 import {
     DEFAULT_GATE_CONFIG,
     GateConfig,
@@ -13,7 +13,7 @@ import {
     formatVerdictTable,
     validateGateConfig,
     verdictFailures,
-} from "../policies/gating/gate";
+} from "../release-contract/gate";
 import { MlflowClient, MlflowClientOptions, ResolvedMetrics } from "./mlflow-client";
 
 /** Metric the trainer logs with the size of its evaluation set (for the significance test). */

@@ -3,7 +3,7 @@ import * as assert from "node:assert/strict";
 import { Gateway, GatewayArgs, validateGatewayArgs, ENVOY_GATEWAY_CHART, ENVOY_GATEWAY_CONTROLLER, GATEWAY_ACCESS_LABEL } from "../../components/gateway";
 import { ModelRelease } from "../../components/modelRelease";
 import { planServingStack, ServingStack, ServingStackArgs } from "../../components/servingStack";
-import { parseReleaseAnnotations, releaseAnnotations } from "../../policies/gating/annotations";
+import { parseReleaseAnnotations, releaseAnnotations } from "../../release-contract/annotations";
 import { recordResources } from "../../offline-plan/run";
 import { RecordedResource } from "../../offline-plan/types";
 import { assertInvalid, inventory, one, ofType } from "../helpers/resources";

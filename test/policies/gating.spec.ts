@@ -4,7 +4,7 @@
 import * as assert from "node:assert/strict";
 import { PolicyPackConfig, PolicyPackSession, PolicyRunResult, PolicyViolation, startPolicyPack } from "../../offline-plan/policy-runner";
 import { RecordedResource } from "../../offline-plan/types";
-import { releaseAnnotations } from "../../policies/gating/annotations";
+import { releaseAnnotations } from "../../release-contract/annotations";
 import {
     clone,
     DIGEST,
