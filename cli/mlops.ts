@@ -4,7 +4,7 @@ import { Command, CommanderError } from "commander";
 import * as path from "path";
 import * as fs from "fs";
 import { diffPlans, renderDiffMarkdown, renderDiffText } from "./diff";
-import { gateCommand, recordRelease, releaseFromGate } from "./gate";
+import { gateCommand, writeGatedRelease } from "./gate";
 import { registerReleaseCommands } from "./release";
 import { MlflowClient } from "./mlflow-client";
 import { planCommand } from "./plan";
@@ -52,9 +52,9 @@ export function buildProgram(root: string = PROJECT_ROOT): Command {
     program
         .command("gate")
         .description("Gate a candidate model on MLflow metrics with the stack's gating rules (exit 3 on FAIL)")
-        .requiredOption("-s, --stack <name>", "stack whose gating rules apply (policies/config/<stack>.json)")
+        .requiredOption("-s, --stack <name>", "stack whose gate applies (serving.thresholds of Pulumi.<stack>.yaml)")
         .requiredOption("--candidate <ref>", "runs:/<id>, models:/<name>/<version> or models:/<name>@<alias>")
-        .option("--baseline <ref>", "baseline reference (default models:/<model>@champion; `none` for a first release)")
+        .option("--baseline <ref>", "baseline reference (default: the release the stack serves; none on a stack that serves nothing yet)")
         .option("--tracking-uri <url>", "MLflow tracking server (default $MLFLOW_TRACKING_URI; auth from $MLFLOW_TRACKING_USERNAME/_PASSWORD/_TOKEN)")
         .option("--json", "print the verdict as JSON")
         .option("--write", "on PASS, record the release as the candidate in Pulumi.<stack>.yaml (canary track or idle blue-green slot)")
@@ -69,11 +69,7 @@ export function buildProgram(root: string = PROJECT_ROOT): Command {
                     console.error(`mlops: the gate failed: Pulumi.${o.stack}.yaml was not changed`);
                     return;
                 }
-                const file = path.join(root, `Pulumi.${o.stack}.yaml`);
-                const release = releaseFromGate(outcome, o.approvedBy);
-                const { text, target } = recordRelease(fs.readFileSync(file, "utf8"), path.basename(file), release);
-                fs.writeFileSync(file, text);
-                console.log(`recorded ${release.model} v${release.version} (gate: pass) at ${target} in ${path.basename(file)}`);
+                console.log(writeGatedRelease(root, o.stack, outcome, o.approvedBy));
             }
         });
     registerReleaseCommands(program, root);

@@ -2,7 +2,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { loadGateConfig } from "../../cli/gate";
+import { loadStackGate } from "../../cli/gate";
 import { renderPackConfig, renderPulumiYaml, renderReadme } from "../../cli/gen-config";
 import { parseServingConfig } from "../../components/servingConfig";
 import { CONFIG_KEYS, parsePlatformConfig } from "../../config/schema";
@@ -47,10 +47,10 @@ describe("stack configuration schema", () => {
         assert.throws(() => renderPackConfig('{"no-such-policy": "mandatory"}', "security", "x.json"), /no-such-policy/);
     });
 
-    it("the serving block's gate thresholds are the gating pack's (one gate, however it is run)", () => {
+    it("mlops gate reads the gate the program uses: serving.thresholds and significance of the stack file", () => {
         for (const stack of ["dev", "prod"]) {
             const serving = YAML.parse(fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8")).config["mlops-platform:serving"];
-            assert.deepEqual(parseServingConfig(serving).gate.thresholds, loadGateConfig(ROOT, stack).thresholds, `${stack}: serving.thresholds differ from policies/config/${stack}.json`);
+            assert.deepEqual(loadStackGate(ROOT, stack).config, parseServingConfig(serving).gate, stack);
         }
     });
 
