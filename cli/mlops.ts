@@ -7,7 +7,7 @@ import { diffPlans, renderDiffMarkdown, renderDiffText } from "./diff";
 import { gateCommand, writeGatedRelease } from "./gate";
 import { registerReleaseCommands } from "./release";
 import { MlflowClient } from "./mlflow-client";
-import { planCommand } from "./plan";
+import { checkOutDir, planCommand } from "./plan";
 
 /** The project root: the folder holding Pulumi.yaml (the package root). */
 export const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
@@ -37,11 +37,14 @@ export function buildProgram(root: string = PROJECT_ROOT): Command {
                     throw new Error(`--compare: ${o.compare} is not a plan.json written by \`mlops plan --out\``);
                 }
             }
+            // Inputs are checked before the plan runs (it takes a while): a base plan of another stack,
+            // an --out folder holding files the CLI did not write.
+            if (base && base.stack !== o.stack) {
+                throw new Error(`--compare: the base plan is of stack '${base.stack}', this plan is of '${o.stack}'`);
+            }
+            if (o.out) checkOutDir(path.resolve(o.out));
             const result = await planCommand({ root, stack: o.stack, out: o.out ? path.resolve(o.out) : undefined, policies: o.policies });
             if (base) {
-                if (base.stack !== result.plan.stack) {
-                    throw new Error(`--compare: the base plan is of stack '${base.stack}', this plan is of '${result.plan.stack}'`);
-                }
                 const d = diffPlans(base, result.plan);
                 console.log(o.format === "markdown" ? renderDiffMarkdown(d) : renderDiffText(d));
             } else {

@@ -179,7 +179,52 @@ export function renderManifestSummary(checks: ManifestCheck[]): string {
     return lines.join("\n");
 }
 
+/**
+ * Lists the files `mlops plan --out` wrote into `<out>/manifests`, so a later run removes exactly
+ * those (manifests of objects that no longer exist) and never anything else.
+ */
+export const MANIFEST_INDEX = ".mlops-plan-manifests";
+
+function writtenManifests(dir: string): string[] | undefined {
+    const index = path.join(dir, MANIFEST_INDEX);
+    return fs.existsSync(index) ? fs.readFileSync(index, "utf8").split("\n").filter((l) => l && !l.includes("/") && !l.includes("\\")) : undefined;
+}
+
+/**
+ * Refuses an --out folder whose `manifests/` holds files `mlops plan` did not write (the user's
+ * files are never deleted or overwritten). Checked before the plan runs.
+ */
+export function checkOutDir(out: string): void {
+    if (fs.existsSync(out) && !fs.statSync(out).isDirectory()) {
+        throw new Error(`--out: ${out} exists and is not a folder`);
+    }
+    const dir = path.join(out, "manifests");
+    if (!fs.existsSync(dir)) return;
+    if (!fs.statSync(dir).isDirectory()) throw new Error(`--out: ${dir} exists and is not a folder`);
+    const ours = new Set([...(writtenManifests(dir) ?? []), MANIFEST_INDEX]);
+    const foreign = fs.readdirSync(dir).filter((f) => !ours.has(f));
+    if (foreign.length) {
+        throw new Error(
+            `--out: ${dir} holds files mlops plan did not write (${foreign.slice(0, 3).join(", ")}${foreign.length > 3 ? `, ... ${foreign.length} in all` : ""}); ` +
+                `choose an empty or new --out folder`,
+        );
+    }
+}
+
+/** Writes the manifests, removing only the files a previous run listed in its index. */
+export function writeManifests(dir: string, manifests: ManifestCheck[]): void {
+    checkOutDir(path.dirname(dir));
+    fs.mkdirSync(dir, { recursive: true });
+    for (const f of writtenManifests(dir) ?? []) fs.rmSync(path.join(dir, f), { force: true });
+    const names = manifests.map((c) => manifestFileName(c.manifest));
+    for (const c of manifests) {
+        fs.writeFileSync(path.join(dir, manifestFileName(c.manifest)), manifestYaml(c.manifest));
+    }
+    fs.writeFileSync(path.join(dir, MANIFEST_INDEX), names.join("\n") + "\n");
+}
+
 export async function planCommand(opts: PlanCommandOptions): Promise<PlanResult> {
+    if (opts.out) checkOutDir(opts.out);
     const run = await runProgram({ root: opts.root, stack: opts.stack });
     const plan = toPlan(run);
     if (opts.policies !== false) {
@@ -202,12 +247,7 @@ export async function planCommand(opts: PlanCommandOptions): Promise<PlanResult>
         fs.mkdirSync(opts.out, { recursive: true });
         fs.writeFileSync(path.join(opts.out, "plan.json"), stableStringify(plan));
         fs.writeFileSync(path.join(opts.out, "summary.md"), renderSummaryMarkdown(plan, manifests));
-        const dir = path.join(opts.out, "manifests");
-        fs.rmSync(dir, { recursive: true, force: true });
-        fs.mkdirSync(dir, { recursive: true });
-        for (const c of manifests) {
-            fs.writeFileSync(path.join(dir, manifestFileName(c.manifest)), manifestYaml(c.manifest));
-        }
+        writeManifests(path.join(opts.out, "manifests"), manifests);
     }
     const mandatory = (plan.policies ?? []).some((v) => v.enforcementLevel === "mandatory");
     const exitCode = manifests.some((c) => c.errors.length > 0) || mandatory ? 2 : 0;
