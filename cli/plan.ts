@@ -2,7 +2,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import { ManifestCheck, checkManifests, manifestFileName, manifestYaml } from "../offline-plan/manifests";
-import { PackName, PolicyViolation, loadPolicyConfig, runPolicyPack } from "../offline-plan/policy-runner";
+import { PackName, PolicyViolation, runPolicyPack } from "../offline-plan/policy-runner";
+import { ENVIRONMENT_KEY, resolvePolicyConfig } from "./stack-file";
 import { ProgramRun, runProgram } from "../offline-plan/run";
 import { SECURE_CONFIG_PLACEHOLDER } from "../offline-plan/stack-config";
 import { RecordedResource } from "../offline-plan/types";
@@ -122,15 +123,21 @@ export interface PlanCommandOptions {
     out?: string;
     /** Run the security and gating packs (default true). */
     policies?: boolean;
+    /** Compiled program (default `<root>/dist/index.js`). */
+    program?: string;
 }
 
 export const PACKS: PackName[] = ["security", "gating"];
 
 /** Runs both policy packs the way the engine does, with the stack's per-pack config. */
-export async function runPolicies(root: string, stack: string, run: ProgramRun): Promise<PlanVerdict[]> {
+export async function runPolicies(root: string, stack: string, run: ProgramRun, notices: string[] = []): Promise<PlanVerdict[]> {
     const verdicts: PlanVerdict[] = [];
+    // A stack without its own policy files runs with its environment's defaults, and says so.
+    const environment = run.config.config[ENVIRONMENT_KEY] ?? "dev";
+    const configs = PACKS.map((pack) => resolvePolicyConfig(root, stack, pack, environment));
+    for (const c of configs) if (c.notice) notices.push(c.notice);
     // The packs are separate processes (as under the engine): run them side by side.
-    const results = await Promise.all(PACKS.map((pack) => runPolicyPack(pack, run.resources, loadPolicyConfig(root, stack, pack), { root })));
+    const results = await Promise.all(PACKS.map((pack, i) => runPolicyPack(pack, run.resources, configs[i].config)));
     for (const result of results) {
         verdicts.push(
             ...result.violations.map((v: PolicyViolation) => ({
@@ -225,10 +232,11 @@ export function writeManifests(dir: string, manifests: ManifestCheck[]): void {
 
 export async function planCommand(opts: PlanCommandOptions): Promise<PlanResult> {
     if (opts.out) checkOutDir(opts.out);
-    const run = await runProgram({ root: opts.root, stack: opts.stack });
+    const run = await runProgram({ root: opts.root, stack: opts.stack, ...(opts.program ? { program: opts.program } : {}) });
     const plan = toPlan(run);
+    const notices: string[] = [];
     if (opts.policies !== false) {
-        plan.policies = await runPolicies(opts.root, opts.stack, run);
+        plan.policies = await runPolicies(opts.root, opts.stack, run, notices);
     }
     const manifests = checkManifests(run.resources);
     const text = [
@@ -242,6 +250,7 @@ export async function planCommand(opts: PlanCommandOptions): Promise<PlanResult>
         renderManifestSummary(manifests),
         "",
         renderVerdicts(plan.policies),
+        ...notices.map((n) => `note: ${n}`),
     ].join("\n");
     if (opts.out) {
         fs.mkdirSync(opts.out, { recursive: true });

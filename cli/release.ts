@@ -413,11 +413,12 @@ export function writeAtomically(full: string, text: string): void {
 }
 
 /** Adds `mlops release switch|promote|rollback|set-weight` to the CLI. */
-export function registerReleaseCommands(program: Command, root: string): void {
+export function registerReleaseCommands(program: Command, root: string | (() => string)): void {
     const release = program
         .command("release")
         .description("Move model traffic (blue-green switch, canary weight, promote, rollback) by editing Pulumi.<stack>.yaml");
-    const run = (stack: string, action: ReleaseAction, dryRun?: boolean) => console.log(releaseCommand({ root, stack, action, dryRun }).output);
+    const rootOf = typeof root === "function" ? root : () => root;
+    const run = (stack: string, action: ReleaseAction, dryRun?: boolean) => console.log(releaseCommand({ root: rootOf(), stack, action, dryRun }).output);
     release
         .command("switch")
         .description("Blue-green: send traffic to the other slot (it must hold a release that passes the gate)")

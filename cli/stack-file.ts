@@ -21,9 +21,9 @@ export const ENVIRONMENT_KEY = "mlops-platform:environment";
 
 /**
  * The policy configuration an environment falls back to when a stack has no file of its own
- * (staging rehearses prod, so it takes prod's stricter settings).
+ * (staging takes dev's: the program's staging defaults are not production-grade, e.g. single-AZ database).
  */
-export const ENVIRONMENT_POLICY_DEFAULTS: Record<string, string> = { dev: "dev", staging: "prod", prod: "prod" };
+export const ENVIRONMENT_POLICY_DEFAULTS: Record<string, string> = { dev: "dev", staging: "dev", prod: "prod" };
 
 /** `Pulumi.<stack>.yaml` under root; refuses an unknown stack, listing the known ones. */
 export function stackFilePath(root: string, stack: string): { file: string; full: string } {

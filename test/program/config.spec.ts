@@ -64,7 +64,7 @@ describe("stack configuration schema", () => {
     });
 
     it("defaults parse into a complete PlatformConfig", () => {
-        const c = parsePlatformConfig({}, ctx);
+        const c = parsePlatformConfig({ githubRepository: "example-org/mlops-platform" }, ctx);
         assert.equal(c.environment, "dev");
         assert.deepEqual(c.registry.repositories, ["trainer", "mlflow", "server"]);
         assert.equal(c.registry.buildImages, true, "images are built from source and pinned by digest by default");
@@ -83,7 +83,7 @@ describe("stack configuration schema", () => {
         assertInvalid(() => parsePlatformConfig({ protectStatefulResources: "true", forceDestroy: "true" }, ctx), "mlops-platform:forceDestroy"));
     it("validates the training block, naming each property", () => {
         const t = { modelName: "m", experimentName: "e", dataPrefix: "p/", dataVersion: "1" };
-        assert.equal(parsePlatformConfig({ training: JSON.stringify({ ...t, gitSha: "0123abc" }) }, ctx).training!.gitSha, "0123abc");
+        assert.equal(parsePlatformConfig({ githubRepository: "o/r", training: JSON.stringify({ ...t, gitSha: "0123abc" }) }, ctx).training!.gitSha, "0123abc");
         assertInvalid(() => parsePlatformConfig({ training: JSON.stringify({ ...t, gitSha: "HEAD" }) }, ctx), "mlops-platform:training.gitSha", /commit SHA/);
         assertInvalid(() => parsePlatformConfig({ training: JSON.stringify({ ...t, hyperparameters: { "max-depth": 3 } }) }, ctx), "mlops-platform:training.hyperparameters.max-depth", /snake_case/);
         assertInvalid(() => parsePlatformConfig({ training: JSON.stringify({ ...t, gpus: 40 }) }, ctx), "mlops-platform:training.gpus");
