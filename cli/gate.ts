@@ -7,7 +7,7 @@ import type { ModelRelease } from "../release-contract/annotations";
 import { DEFAULT_GATE_CONFIG, evaluateGate, firstReleaseGate, formatVerdictTable, GateConfig, GateVerdict, verdictFailures } from "../release-contract/gate";
 import type { PolicyPackConfig } from "../offline-plan/policy-runner";
 import { MlflowClient, MlflowClientOptions, ResolvedMetrics } from "./mlflow-client";
-import { ENVIRONMENT_KEY, enforceGatingRules, rawServing, resolvePolicyConfig, servingOf, stackConfigValues, stackFilePath, StackFileError } from "./stack-file";
+import { ENVIRONMENT_KEY, enforceGatingRules, rawServing, resolvePolicyConfig, servingOf, stackConfigValues, stackFilePath, StackFileError } from "./stack-settings";
 import { spliceValue } from "./yaml-splice";
 
 /** Metric the trainer logs with the size of its evaluation set (for the significance test). */

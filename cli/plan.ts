@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { ManifestCheck, checkManifests, manifestFileName, manifestYaml } from "../offline-plan/manifests";
 import { PackName, PolicyViolation, runPolicyPack } from "../offline-plan/policy-runner";
-import { ENVIRONMENT_KEY, resolvePolicyConfig } from "./stack-file";
+import { ENVIRONMENT_KEY, resolvePolicyConfig } from "./stack-settings";
 import { ProgramRun, runProgram } from "../offline-plan/run";
 import { SECURE_CONFIG_PLACEHOLDER } from "../offline-plan/stack-config";
 import { RecordedResource } from "../offline-plan/types";

@@ -9,7 +9,7 @@ import { describeRelease, ModelRelease, replicaRatioSplit } from "../components/
 import { parseServingConfig, SERVING_CONFIG_KEY, ServingConfig, Slot } from "../components/servingConfig";
 import type { PolicyPackConfig } from "../offline-plan/policy-runner";
 import { evaluateRelease, verdictFailures } from "../release-contract/gate";
-import { ENVIRONMENT_KEY, enforceGatingRules, resolvePolicyConfig, stackConfigValues, stackFilePath, StackFileError } from "./stack-file";
+import { ENVIRONMENT_KEY, enforceGatingRules, resolvePolicyConfig, stackConfigValues, stackFilePath, StackFileError } from "./stack-settings";
 
 /** A refused or impossible release move; the message says why and what to do. */
 export class ReleaseError extends Error {

@@ -1,114 +1,87 @@
-// What `mlops gate`, `mlops release` and `mlops plan` read about a stack, from one place: the stack
-// file (Pulumi.<stack>.yaml), its serving block, and the gating policy configuration the pack runs
-// with (policies/config/<pack>.<stack>.json, or the environment's defaults when the stack has none).
+// `pulumi stack init <stack>` on a self-managed backend (or with a non-default secrets provider)
+// saves Pulumi.<stack>.yaml to record the secrets provider: it adds `encryptionsalt:` (passphrase)
+// or `secretsprovider:` + `encryptedkey:` (cloud KMS), and in doing so re-serializes the whole file
+// (quotes booleans and integers, drops blank lines, reformats flow maps). A committed stack file
+// must not change beyond the lines that record the secrets provider, so the platform's own
+// `stack init` keeps the committed text and adds only those lines. A file that already holds them
+// is left byte-identical by the CLI itself (sdk: SaveProjectStack only when the secrets manager
+// state changed).
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { checkServedTracks, RuleViolation } from "../release-contract/check";
-import { parseServingConfig, SERVING_CONFIG_KEY, ServingConfig, servedTracks } from "../components/servingConfig";
-import { listStacks } from "../offline-plan/stack-config";
-import { loadPolicyConfig, PackName, PolicyPackConfig } from "../offline-plan/policy-runner";
 
-/** A usage or input error of a stack command; the message says what to do. */
-export class StackFileError extends Error {
-    constructor(message: string) {
-        super(message);
-        this.name = "StackFileError";
-    }
-}
-
-export const ENVIRONMENT_KEY = "mlops-platform:environment";
+/** Top-level keys with which the CLI records a stack's secrets provider. */
+export const SECRETS_PROVIDER_KEYS = ["secretsprovider", "encryptedkey", "encryptionsalt"] as const;
 
 /**
- * The policy configuration an environment falls back to when a stack has no file of its own
- * (staging takes dev's: the program's staging defaults are not production-grade, e.g. single-AZ database).
+ * The committed stack file with the secrets-provider lines of the CLI's rewrite added before its
+ * `config:` block (or at the end when it has none); every other byte is the committed one's.
  */
-export const ENVIRONMENT_POLICY_DEFAULTS: Record<string, string> = { dev: "dev", staging: "dev", prod: "prod" };
-
-/** `Pulumi.<stack>.yaml` under root; refuses an unknown stack, listing the known ones. */
-export function stackFilePath(root: string, stack: string): { file: string; full: string } {
-    const file = `Pulumi.${stack}.yaml`;
-    const full = path.join(root, file);
-    if (!fs.existsSync(full)) {
-        throw new StackFileError(`no stack named '${stack}': ${file} does not exist in ${root}; stacks: ${listStacks(root).join(", ") || "(none)"}`);
+export function keepCommittedStackFile(committed: string, rewritten: string): string {
+    const after = (YAML.parse(rewritten) ?? {}) as Record<string, unknown>;
+    const before = (YAML.parse(committed) ?? {}) as Record<string, unknown>;
+    const lines: string[] = [];
+    for (const key of SECRETS_PROVIDER_KEYS) {
+        const value = after[key];
+        if (typeof value === "string" && value !== "" && before[key] !== value) {
+            if (before[key] !== undefined) {
+                throw new Error(`the CLI changed '${key}' of a stack file that already had one; resolve this by hand`);
+            }
+            lines.push(`${key}: ${value}`);
+        }
     }
-    return { file, full };
-}
-
-/** The `config:` mapping of a stack file's text, as data ({} when empty). */
-export function stackConfigValues(text: string, file: string): Record<string, unknown> {
-    const doc = YAML.parseDocument(text);
-    if (doc.errors.length) {
-        const e = doc.errors[0];
-        throw new StackFileError(`${file} is not valid YAML${e.linePos ? ` at line ${e.linePos[0].line}` : ""}: ${e.message.split("\n")[0]}`);
+    if (lines.length === 0) {
+        return committed;
     }
-    const data = doc.toJS() as any;
-    const config = data?.config;
-    return config && typeof config === "object" && !Array.isArray(config) ? config : {};
-}
-
-/** The serving block's raw value (under `mlops-platform:serving` or the project-less `serving`). */
-export function rawServing(config: Record<string, unknown>): unknown {
-    return config[SERVING_CONFIG_KEY] ?? config[SERVING_CONFIG_KEY.split(":")[1]];
-}
-
-/** The validated serving config of a stack file, or undefined when it has none. */
-export function servingOf(config: Record<string, unknown>, file: string): ServingConfig | undefined {
-    const raw = rawServing(config);
-    if (raw === undefined || raw === null) return undefined;
-    try {
-        return parseServingConfig(raw);
-    } catch (e: any) {
-        throw new StackFileError(`${file}: ${String(e?.message ?? e).replace(/^Invalid [^\n]*\n/, "")}`);
+    const m = /^config:/m.exec(committed);
+    if (!m) {
+        return `${committed}${committed.endsWith("\n") || committed === "" ? "" : "\n"}${lines.join("\n")}\n`;
     }
+    return `${committed.slice(0, m.index)}${lines.join("\n")}\n${committed.slice(m.index)}`;
 }
 
-export interface ResolvedPolicyConfig {
-    config: PolicyPackConfig;
-    /** The file read, relative to root, or undefined when none exists (the pack's own defaults). */
-    source?: string;
-    /** Set when the stack has no file of its own and the environment's defaults are used. */
-    notice?: string;
+export interface InitStackOptions {
+    /** Project folder (holds Pulumi.yaml and Pulumi.<stack>.yaml). */
+    root: string;
+    stack: string;
+    /** `pulumi stack init --secrets-provider` (e.g. `awskms://alias/x`, `passphrase`). */
+    secretsProvider?: string;
+    /** The pulumi executable. Default `pulumi` from PATH. */
+    pulumi?: string;
+    env?: NodeJS.ProcessEnv;
+    /** Seconds before the CLI call is ended. Default 120. */
+    timeoutSeconds?: number;
 }
 
 /**
- * The policy configuration a pack runs with for a stack: `policies/config/<pack>.<stack>.json`
- * when it exists, else the environment's (`ENVIRONMENT_POLICY_DEFAULTS`), with a notice saying so.
+ * Runs `pulumi stack init` and restores the committed stack file, keeping only the lines that
+ * record the secrets provider. Returns what changed in the file (empty when nothing did).
  */
-export function resolvePolicyConfig(root: string, stack: string, pack: PackName, environment: unknown): ResolvedPolicyConfig {
-    const own = path.join("policies", "config", `${pack}.${stack}.json`);
-    if (fs.existsSync(path.join(root, own))) {
-        return { config: loadPolicyConfig(root, stack, pack), source: own };
+export function initCommittedStack(opts: InitStackOptions): string[] {
+    const file = path.join(opts.root, `Pulumi.${opts.stack}.yaml`);
+    const committed = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : undefined;
+    const args = ["stack", "init", opts.stack, ...(opts.secretsProvider ? ["--secrets-provider", opts.secretsProvider] : [])];
+    const r = spawnSync(opts.pulumi ?? "pulumi", args, {
+        cwd: opts.root,
+        env: opts.env ?? process.env,
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "pipe"],
+        timeout: (opts.timeoutSeconds ?? 120) * 1000,
+        killSignal: "SIGKILL",
+    });
+    if (r.error || r.status !== 0) {
+        // The CLI failed: put the committed file back as it was, whatever it wrote.
+        if (committed !== undefined) {
+            fs.writeFileSync(file, committed);
+        }
+        throw new Error(`pulumi ${args.join(" ")} failed${r.error ? `: ${r.error.message}` : ` (exit ${r.status})`}: ${(r.stderr || r.stdout || "").trim()}`);
     }
-    const fallback = typeof environment === "string" ? ENVIRONMENT_POLICY_DEFAULTS[environment] : undefined;
-    const envFile = fallback ? path.join("policies", "config", `${pack}.${fallback}.json`) : undefined;
-    if (fallback && fs.existsSync(path.join(root, envFile!))) {
-        return {
-            config: loadPolicyConfig(root, fallback, pack),
-            source: envFile,
-            notice:
-                `${own} does not exist: the ${pack} pack uses the ${environment} environment's defaults (${envFile}). ` +
-                `Add policies/config/${stack}.json and run \`npm run gen:config\` to configure stack '${stack}' itself.`,
-        };
+    if (committed === undefined) {
+        return [];
     }
-    return {
-        config: {},
-        notice: `${own} does not exist and environment ${JSON.stringify(environment)} has no defaults: the ${pack} pack runs with its built-in defaults.`,
-    };
-}
-
-/**
- * Refuses a serving config the gating pack would reject: every mandatory violation of the pack's
- * release and rollout rules, with the pack's own messages. Returns advisory ones as notes.
- */
-export function enforceGatingRules(cfg: ServingConfig, policy: PolicyPackConfig, file: string, what: string): string[] {
-    const violations: RuleViolation[] = checkServedTracks(servedTracks(cfg), cfg.gate, policy as Record<string, unknown>);
-    const mandatory = violations.filter((v) => v.level === "mandatory");
-    if (mandatory.length) {
-        throw new StackFileError(
-            `refused: ${what} would be rejected by the gating policy pack (mlops plan / pulumi preview), so ${file} was not changed:\n` +
-                mandatory.map((v) => `  - ${v.policy}: ${v.message}`).join("\n"),
-        );
-    }
-    return violations.map((v) => `${v.policy} (${v.level}): ${v.message}`);
+    const rewritten = fs.readFileSync(file, "utf8");
+    const kept = keepCommittedStackFile(committed, rewritten);
+    fs.writeFileSync(file, kept);
+    return SECRETS_PROVIDER_KEYS.filter((k) => !committed.includes(`\n${k}:`) && !committed.startsWith(`${k}:`) && kept.includes(`${k}:`)).map((k) => `added ${k}`);
 }

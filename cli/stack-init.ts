@@ -5,7 +5,8 @@ import { Command } from "commander";
 import * as fs from "fs";
 import * as path from "path";
 import { AWS_REGIONS, parsePlatformConfig, PROJECT, stackNameProblem } from "../config/schema";
-import { ENVIRONMENT_POLICY_DEFAULTS } from "./stack-file";
+import { initCommittedStack } from "./stack-file";
+import { ENVIRONMENT_POLICY_DEFAULTS } from "./stack-settings";
 
 export const ENVIRONMENTS = ["dev", "staging", "prod"] as const;
 
@@ -39,7 +40,9 @@ export function renderStackFile(opts: StackInitOptions): string {
         "# default from Pulumi.yaml (see the README's configuration reference).",
         `# Policy packs: until policies/config/${opts.name}.json exists (then \`npm run gen:config\`), \`mlops plan\``,
         `# uses the ${policyEnv} defaults (policies/config/<pack>.${policyEnv}.json) and says so.`,
-        "# `pulumi stack init " + opts.name + "` adds an `encryptionsalt:` line (or secretsprovider) to this file: commit it.",
+        "# `pulumi stack init` rewrites a stack file that lacks `encryptionsalt:` (or secretsprovider:); `mlops stack init " +
+            opts.name +
+            "` runs it and keeps this file byte-identical except that line, which you commit.",
         "config:",
         `  aws:region: ${opts.region}`,
         `  ${PROJECT}:environment: ${opts.environment}`,
@@ -69,16 +72,36 @@ export function stackInit(opts: StackInitOptions): string {
 }
 
 export function registerStackCommands(program: Command, root: () => string): void {
-    const stack = program.command("stack").description("Create stacks");
+    const stack = program.command("stack").description("Create and initialise stacks");
     stack
         .command("init")
-        .description("Create Pulumi.<name>.yaml for a new stack that plans clean (name: lowercase, at most 24 characters)")
+        .description(
+            "Without Pulumi.<name>.yaml: create it for a new stack that plans clean (name: lowercase, at most 24 characters). " +
+                "Then (unless --file-only) run `pulumi stack init`, keeping the committed stack file byte-identical except the secrets-provider lines",
+        )
         .argument("<name>", "stack name")
-        .requiredOption("-e, --environment <env>", `one of ${ENVIRONMENTS.join(", ")}`)
-        .option("-r, --region <region>", "AWS region", "us-east-1")
-        .option("--github-repository <owner/name>", "repository whose CI roles deploy (its deploy role administers the cluster)")
-        .option("--admin-role-arn <arn...>", "IAM role ARNs that administer the cluster")
-        .action((name: string, o: { environment: string; region: string; githubRepository?: string; adminRoleArn?: string[] }) =>
-            console.log(stackInit({ root: root(), name, environment: o.environment, region: o.region, githubRepository: o.githubRepository, adminRoleArns: o.adminRoleArn })),
+        .option("-e, --environment <env>", `for a new stack: one of ${ENVIRONMENTS.join(", ")}`)
+        .option("-r, --region <region>", "for a new stack: AWS region", "us-east-1")
+        .option("--github-repository <owner/name>", "for a new stack: repository whose CI roles deploy (its deploy role administers the cluster)")
+        .option("--admin-role-arn <arn...>", "for a new stack: IAM role ARNs that administer the cluster")
+        .option("--secrets-provider <url>", "pulumi stack init --secrets-provider")
+        .option("--file-only", "only write Pulumi.<name>.yaml; do not run pulumi stack init")
+        .action(
+            (
+                name: string,
+                o: { environment?: string; region: string; githubRepository?: string; adminRoleArn?: string[]; secretsProvider?: string; fileOnly?: boolean },
+            ) => {
+                const dir = root();
+                const exists = fs.existsSync(path.join(dir, `Pulumi.${name}.yaml`));
+                if (!exists) {
+                    if (!o.environment) throw new Error(`Pulumi.${name}.yaml does not exist: pass --environment (${ENVIRONMENTS.join(", ")}) to create it`);
+                    console.log(stackInit({ root: dir, name, environment: o.environment, region: o.region, githubRepository: o.githubRepository, adminRoleArns: o.adminRoleArn }));
+                } else if (o.environment || o.githubRepository || o.adminRoleArn) {
+                    throw new Error(`Pulumi.${name}.yaml already exists; not overwritten (drop --environment/--github-repository/--admin-role-arn to initialise it with pulumi)`);
+                }
+                if (o.fileOnly) return;
+                const changed = initCommittedStack({ root: dir, stack: name, ...(o.secretsProvider ? { secretsProvider: o.secretsProvider } : {}) });
+                console.log(changed.length ? `pulumi stack init ${name}: ${changed.join(", ")} in Pulumi.${name}.yaml (commit it)` : `pulumi stack init ${name}: Pulumi.${name}.yaml unchanged`);
+            },
         );
 }

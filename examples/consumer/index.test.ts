@@ -4,7 +4,9 @@ import { setProviderMocks, valueOf } from "mlops-platform/testing";
 
 async function main(): Promise<void> {
     const mocks = setProviderMocks({ project: "fraud-platform", stack: "dev" });
-    const program = await import("./index");
+    // The program is loaded after the mocks are installed (its resources register on load).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const program: typeof import("./index") = require("./index");
     const urls = await valueOf(program.repositoryUrls);
     assert.match(urls.trainer, /^123456789012\.dkr\.ecr\.us-east-1\.amazonaws\.com\/fraud-dev-trainer$/);
     assert.match(await valueOf(program.rawBucket), /^fraud-data-raw/);

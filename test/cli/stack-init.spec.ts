@@ -15,7 +15,7 @@ describe("new stacks (issue 13, item 11)", function () {
 
     it("mlops stack init creates a stack that plans clean, with a notice that the environment's policy defaults apply", async () => {
         const dir = tempProject();
-        let r = await mlops(["stack", "init", "staging", "--environment", "staging", "--github-repository", "example-org/mlops-platform"], dir);
+        let r = await mlops(["stack", "init", "staging", "--environment", "staging", "--github-repository", "example-org/mlops-platform", "--file-only"], dir);
         assert.equal(r.code, 0, r.stderr);
         const text = fs.readFileSync(path.join(dir, "Pulumi.staging.yaml"), "utf8");
         assert.match(text, /encryptionsalt/, "the file says what `pulumi stack init` will add to it");
@@ -24,22 +24,22 @@ describe("new stacks (issue 13, item 11)", function () {
         assert.match(r.stdout, /Policies \(mlops-security, mlops-gating\): 0 mandatory, 0 advisory violation\(s\)/);
         assert.match(r.stdout, /note: policies\/config\/security\.staging\.json does not exist: the security pack uses the staging environment's defaults \(policies\/config\/security\.dev\.json\)/);
 
-        r = await mlops(["stack", "init", "staging", "--environment", "staging", "--github-repository", "example-org/mlops-platform"], dir);
+        r = await mlops(["stack", "init", "staging", "--environment", "staging", "--github-repository", "example-org/mlops-platform", "--file-only"], dir);
         assert.equal(r.code, 1);
-        assert.match(r.stderr, /Pulumi\.staging\.yaml already exists .*not overwritten/);
+        assert.match(r.stderr, /Pulumi\.staging\.yaml already exists; not overwritten/);
         assert.equal(fs.readFileSync(path.join(dir, "Pulumi.staging.yaml"), "utf8"), text);
     });
 
     it("stack names: lowercase, at most 24 characters, validated by init and by the program", async () => {
         const dir = tempProject();
         const long = "a-very-long-staging-stack"; // 25
-        const r = await mlops(["stack", "init", long, "-e", "staging", "--github-repository", "o/r"], dir);
+        const r = await mlops(["stack", "init", long, "-e", "staging", "--github-repository", "o/r", "--file-only"], dir);
         assert.equal(r.code, 1);
         assert.match(r.stderr, /<name>: must be at most 24 characters \(resource names derive from it\), got 25/);
         assert.ok(!fs.existsSync(path.join(dir, `Pulumi.${long}.yaml`)));
         assertInvalid(() => parsePlatformConfig(base, { ...ctx, stack: long }), "stack name", /at most 24 characters/);
         assertInvalid(() => parsePlatformConfig(base, { ...ctx, stack: "Staging" }), "stack name", /lowercase letters/);
-        const init = await mlops(["stack", "init", "qa", "-e", "qa", "--github-repository", "o/r"], dir);
+        const init = await mlops(["stack", "init", "qa", "-e", "qa", "--github-repository", "o/r", "--file-only"], dir);
         assert.match(init.stderr, /--environment: must be one of dev, staging, prod, got "qa"/);
     });
 
