@@ -8,7 +8,7 @@ async function main(): Promise<void> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const program: typeof import("./index") = require("./index");
     const urls = await valueOf(program.repositoryUrls);
-    assert.match(urls.trainer, /^123456789012\.dkr\.ecr\.us-east-1\.amazonaws\.com\/fraud-dev-trainer$/);
+    assert.match(urls.trainer, /^123456789012\.dkr\.ecr\.us-east-1\.amazonaws\.com\/fraud-dev\/trainer$/);
     assert.match(await valueOf(program.rawBucket), /^fraud-data-raw/);
     assert.match(await valueOf(program.dvcRemote), /^s3:\/\//);
     assert.equal(program.gateOfLastRun, true);
