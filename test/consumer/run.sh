@@ -8,7 +8,7 @@ ROOT=$PWD
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
-npm run build --silent
+[ "${CONSUMER_SKIP_BUILD:-}" = 1 ] || npm run build --silent   # CONSUMER_SKIP_BUILD=1: dist is current
 TARBALL=$(npm pack --silent --pack-destination "$WORK" | tail -n 1)
 echo "packed $TARBALL ($(du -h "$WORK/$TARBALL" | cut -f1))"
 if tar -tzf "$WORK/$TARBALL" | grep -E '^package/dist/(test|bench)/|\.spec\.js$'; then
