@@ -1,11 +1,14 @@
 // `mlops plan --compare <base plan.json>`: what changed between two offline plans, as text or as
 // Markdown for a pull-request comment (short summary first, details folded).
+import { replacingPaths } from "../offline-plan/replacements";
 import { Plan, PlanResource } from "./plan";
 
 export interface PropertyChange {
     path: string;
     before: unknown;
     after: unknown;
+    /** A readable rendering of before/after (route rules), shown instead of JSON. */
+    display?: { before: string; after: string };
 }
 
 export interface ResourceChange {
@@ -13,8 +16,10 @@ export interface ResourceChange {
     type: string;
     name: string;
     changes: PropertyChange[];
-    /** A changed property that cannot be updated in place (name, namespace, Job spec). */
+    /** A changed property forces the provider to replace the resource (offline-plan/replacements.ts). */
     replacement: boolean;
+    /** The changed paths that force the replacement. */
+    replacing: string[];
 }
 
 export interface PolicyVerdict {
@@ -75,13 +80,42 @@ export function diffValues(before: unknown, after: unknown, path = ""): Property
     return [{ path: path || "(value)", before, after }];
 }
 
-function needsReplacement(r: PlanResource, changes: PropertyChange[]): boolean {
-    return changes.some(
-        (c) =>
-            /^metadata\.(name|namespace)$/.test(c.path) ||
-            (r.type === "kubernetes:batch/v1:Job" && c.path.startsWith("spec")) ||
-            (r.type.startsWith("aws:") && /^(name|bucket|identifier|clusterName|nodeGroupName)$/.test(c.path)),
-    );
+const HTTP_ROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute";
+
+/** One HTTPRoute rule, readably: `header x-model-track=canary → credit-risk-canary`, `/ → a 90 %, b 10 % (mirror b)`. */
+export function describeRouteRule(rule: any): string {
+    const matches: any[] = rule?.matches ?? [];
+    const match =
+        matches
+            .map((m) => {
+                const parts: string[] = [];
+                if (m?.path?.value && !(m.path.value === "/" && (m.headers?.length || m.queryParams?.length))) parts.push(m.path.value);
+                for (const h of m?.headers ?? []) parts.push(`header ${h.name}=${h.value}`);
+                for (const q of m?.queryParams ?? []) parts.push(`query ${q.name}=${q.value}`);
+                return parts.join(" ");
+            })
+            .join(" | ") || "(all)";
+    const refs: any[] = rule?.backendRefs ?? [];
+    const total = refs.reduce((a, r) => a + (r.weight ?? 1), 0);
+    const backends = refs.map((r) => (refs.length > 1 ? `${r.name} ${total > 0 ? Math.round(((r.weight ?? 1) * 1000) / total) / 10 : 0} %` : r.name)).join(", ");
+    const mirrors = (rule?.filters ?? []).filter((f: any) => f?.type === "RequestMirror").map((f: any) => f.requestMirror?.backendRef?.name);
+    return `${match} → ${backends || "(no backend)"}${mirrors.length ? ` (mirror ${mirrors.join(", ")})` : ""}`;
+}
+
+function describeRoute(rules: unknown): string {
+    return Array.isArray(rules) ? rules.map((r, i) => `[${i}] ${describeRouteRule(r)}`).join("; ") : "(unset)";
+}
+
+/** Property changes of a resource; HTTPRoute rule changes become one readable entry. */
+function resourceChanges(b: PlanResource, r: PlanResource): PropertyChange[] {
+    const changes = diffValues(b.inputs, r.inputs);
+    if (r.type !== HTTP_ROUTE || !changes.some((c) => c.path.startsWith("spec.rules"))) return changes;
+    const rulesBefore = (b.inputs as any).spec?.rules;
+    const rulesAfter = (r.inputs as any).spec?.rules;
+    return [
+        ...changes.filter((c) => !c.path.startsWith("spec.rules")),
+        { path: "spec.rules", before: rulesBefore, after: rulesAfter, display: { before: describeRoute(rulesBefore), after: describeRoute(rulesAfter) } },
+    ];
 }
 
 /** Releases recorded as annotations on serving Deployments, with route weights where declared. */
@@ -147,9 +181,20 @@ export function releaseHeadline(before: ReleaseView | undefined, after: ReleaseV
     if (!after) {
         return `${r.model} ${r.track} v${r.version} removed`;
     }
-    const fromVersion = before?.version !== after.version ? (before?.version ?? after.baselineVersion) : after.baselineVersion;
+    const weight = (v: ReleaseView | undefined) => (v?.weight !== undefined ? `${v.weight} %` : undefined);
+    if (before && before.version === after.version) {
+        // The same release on the same track: say what changed about it, not a version move it did not make.
+        const parts = [`${after.model} v${after.version} (${after.track}, unchanged release)`];
+        if (before.weight !== after.weight) parts.push(`traffic ${weight(before) ?? "?"} → ${weight(after) ?? "?"}`);
+        if (before.gate !== after.gate) parts.push(`gate: ${before.gate ?? "none"} → ${after.gate ?? "none"}`);
+        if (JSON.stringify(before.metrics) !== JSON.stringify(after.metrics) || JSON.stringify(before.baselineMetrics) !== JSON.stringify(after.baselineMetrics)) {
+            parts.push("recorded metrics changed");
+        }
+        return parts.join(", ");
+    }
+    const fromVersion = before?.version ?? after.baselineVersion;
     const parts = [`${after.model} ${fromVersion ? `v${fromVersion} → ` : ""}v${after.version}`];
-    const baseMetrics = before && before.version !== after.version ? before.metrics : after.baselineMetrics;
+    const baseMetrics = before ? before.metrics : after.baselineMetrics;
     const primary = Object.keys(after.metrics).sort((a, b) => (a === "f1" ? -1 : b === "f1" ? 1 : a.localeCompare(b)))[0];
     if (primary) {
         parts.push(fmtMetric(primary, baseMetrics[primary], after.metrics[primary]));
@@ -182,11 +227,13 @@ export function diffPlans(base: Plan & { policies?: PolicyVerdict[] }, head: Pla
             continue;
         }
         const changes = [
-            ...diffValues(b.inputs, r.inputs),
+            ...resourceChanges(b, r),
             ...(b.protect !== r.protect ? [{ path: "(protect)", before: b.protect, after: r.protect }] : []),
         ];
         if (changes.length > 0) {
-            changed.push({ urn: r.urn, type: r.type, name: r.name, changes, replacement: needsReplacement(r, changes) });
+            // Replacement is decided by the one table the engine tier's mock providers also answer from.
+            const replacing = replacingPaths(r.type, diffValues(b.inputs, r.inputs).map((c) => c.path));
+            changed.push({ urn: r.urn, type: r.type, name: r.name, changes, replacement: replacing.length > 0, replacing });
         }
     }
     const baseV = new Map((base.policies ?? []).map((v) => [verdictKey(v), v]));
@@ -247,8 +294,14 @@ export function renderDiffMarkdown(d: PlanDiff): string {
         "Changed",
         d.changed.map(
             (c) =>
-                `- \`${c.type}\` **${c.name}**${c.replacement ? " (replacement)" : ""}\n` +
-                c.changes.map((p) => `  - \`${p.path}\`: \`${short(p.before)}\` → \`${short(p.after)}\``).join("\n"),
+                `- \`${c.type}\` **${c.name}**${c.replacement ? ` (**replacement**: ${c.replacing.map((p) => `\`${p}\``).join(", ")} cannot change in place)` : ""}\n` +
+                c.changes
+                    .map((p) =>
+                        p.display
+                            ? `  - \`${p.path}\`:\n    - before: ${p.display.before}\n    - after: ${p.display.after}`
+                            : `  - \`${p.path}\`: \`${short(p.before)}\` → \`${short(p.after)}\`${c.replacing.includes(p.path) ? " (forces replacement)" : ""}`,
+                    )
+                    .join("\n"),
         ),
     );
     table("New policy violations", d.policiesAdded.map((v) => `- [${v.enforcementLevel}] \`${v.pack}/${v.policyName}\`: ${v.message}`));
@@ -263,8 +316,11 @@ export function renderDiffText(d: PlanDiff): string {
     for (const r of d.added) lines.push(`+ ${r.type} ${r.name}`);
     for (const r of d.removed) lines.push(`- ${r.type} ${r.name}`);
     for (const c of d.changed) {
-        lines.push(`~ ${c.type} ${c.name}${c.replacement ? " (replace)" : ""}`);
-        for (const p of c.changes) lines.push(`    ${p.path}: ${short(p.before)} => ${short(p.after)}`);
+        lines.push(`${c.replacement ? "+-" : "~"} ${c.type} ${c.name}${c.replacement ? ` (replace: ${c.replacing.join(", ")})` : ""}`);
+        for (const p of c.changes) {
+            if (p.display) lines.push(`    ${p.path}:\n      before: ${p.display.before}\n      after:  ${p.display.after}`);
+            else lines.push(`    ${p.path}: ${short(p.before)} => ${short(p.after)}${c.replacing.includes(p.path) ? " (forces replacement)" : ""}`);
+        }
     }
     for (const v of d.policiesAdded) lines.push(`! [${v.enforcementLevel}] ${v.pack}/${v.policyName}: ${v.message}`);
     for (const v of d.policiesResolved) lines.push(`✓ resolved ${v.pack}/${v.policyName}`);

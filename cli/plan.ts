@@ -2,7 +2,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import { ManifestCheck, checkManifests, manifestFileName, manifestYaml } from "../offline-plan/manifests";
-import { PackName, PolicyViolation, loadPolicyConfig, runPolicyPack } from "../offline-plan/policy-runner";
+import { PackName, PolicyViolation, runPolicyPack } from "../offline-plan/policy-runner";
+import { ENVIRONMENT_KEY, resolvePolicyConfig } from "./stack-settings";
 import { ProgramRun, runProgram } from "../offline-plan/run";
 import { SECURE_CONFIG_PLACEHOLDER } from "../offline-plan/stack-config";
 import { RecordedResource } from "../offline-plan/types";
@@ -122,15 +123,21 @@ export interface PlanCommandOptions {
     out?: string;
     /** Run the security and gating packs (default true). */
     policies?: boolean;
+    /** Compiled program (default `<root>/dist/index.js`). */
+    program?: string;
 }
 
 export const PACKS: PackName[] = ["security", "gating"];
 
 /** Runs both policy packs the way the engine does, with the stack's per-pack config. */
-export async function runPolicies(root: string, stack: string, run: ProgramRun): Promise<PlanVerdict[]> {
+export async function runPolicies(root: string, stack: string, run: ProgramRun, notices: string[] = []): Promise<PlanVerdict[]> {
     const verdicts: PlanVerdict[] = [];
+    // A stack without its own policy files runs with its environment's defaults, and says so.
+    const environment = run.config.config[ENVIRONMENT_KEY] ?? "dev";
+    const configs = PACKS.map((pack) => resolvePolicyConfig(root, stack, pack, environment));
+    for (const c of configs) if (c.notice) notices.push(c.notice);
     // The packs are separate processes (as under the engine): run them side by side.
-    const results = await Promise.all(PACKS.map((pack) => runPolicyPack(pack, run.resources, loadPolicyConfig(root, stack, pack), { root })));
+    const results = await Promise.all(PACKS.map((pack, i) => runPolicyPack(pack, run.resources, configs[i].config)));
     for (const result of results) {
         verdicts.push(
             ...result.violations.map((v: PolicyViolation) => ({
@@ -179,11 +186,57 @@ export function renderManifestSummary(checks: ManifestCheck[]): string {
     return lines.join("\n");
 }
 
+/**
+ * Lists the files `mlops plan --out` wrote into `<out>/manifests`, so a later run removes exactly
+ * those (manifests of objects that no longer exist) and never anything else.
+ */
+export const MANIFEST_INDEX = ".mlops-plan-manifests";
+
+function writtenManifests(dir: string): string[] | undefined {
+    const index = path.join(dir, MANIFEST_INDEX);
+    return fs.existsSync(index) ? fs.readFileSync(index, "utf8").split("\n").filter((l) => l && !l.includes("/") && !l.includes("\\")) : undefined;
+}
+
+/**
+ * Refuses an --out folder whose `manifests/` holds files `mlops plan` did not write (the user's
+ * files are never deleted or overwritten). Checked before the plan runs.
+ */
+export function checkOutDir(out: string): void {
+    if (fs.existsSync(out) && !fs.statSync(out).isDirectory()) {
+        throw new Error(`--out: ${out} exists and is not a folder`);
+    }
+    const dir = path.join(out, "manifests");
+    if (!fs.existsSync(dir)) return;
+    if (!fs.statSync(dir).isDirectory()) throw new Error(`--out: ${dir} exists and is not a folder`);
+    const ours = new Set([...(writtenManifests(dir) ?? []), MANIFEST_INDEX]);
+    const foreign = fs.readdirSync(dir).filter((f) => !ours.has(f));
+    if (foreign.length) {
+        throw new Error(
+            `--out: ${dir} holds files mlops plan did not write (${foreign.slice(0, 3).join(", ")}${foreign.length > 3 ? `, ... ${foreign.length} in all` : ""}); ` +
+                `choose an empty or new --out folder`,
+        );
+    }
+}
+
+/** Writes the manifests, removing only the files a previous run listed in its index. */
+export function writeManifests(dir: string, manifests: ManifestCheck[]): void {
+    checkOutDir(path.dirname(dir));
+    fs.mkdirSync(dir, { recursive: true });
+    for (const f of writtenManifests(dir) ?? []) fs.rmSync(path.join(dir, f), { force: true });
+    const names = manifests.map((c) => manifestFileName(c.manifest));
+    for (const c of manifests) {
+        fs.writeFileSync(path.join(dir, manifestFileName(c.manifest)), manifestYaml(c.manifest));
+    }
+    fs.writeFileSync(path.join(dir, MANIFEST_INDEX), names.join("\n") + "\n");
+}
+
 export async function planCommand(opts: PlanCommandOptions): Promise<PlanResult> {
-    const run = await runProgram({ root: opts.root, stack: opts.stack });
+    if (opts.out) checkOutDir(opts.out);
+    const run = await runProgram({ root: opts.root, stack: opts.stack, ...(opts.program ? { program: opts.program } : {}) });
     const plan = toPlan(run);
+    const notices: string[] = [];
     if (opts.policies !== false) {
-        plan.policies = await runPolicies(opts.root, opts.stack, run);
+        plan.policies = await runPolicies(opts.root, opts.stack, run, notices);
     }
     const manifests = checkManifests(run.resources);
     const text = [
@@ -197,17 +250,13 @@ export async function planCommand(opts: PlanCommandOptions): Promise<PlanResult>
         renderManifestSummary(manifests),
         "",
         renderVerdicts(plan.policies),
+        ...notices.map((n) => `note: ${n}`),
     ].join("\n");
     if (opts.out) {
         fs.mkdirSync(opts.out, { recursive: true });
         fs.writeFileSync(path.join(opts.out, "plan.json"), stableStringify(plan));
         fs.writeFileSync(path.join(opts.out, "summary.md"), renderSummaryMarkdown(plan, manifests));
-        const dir = path.join(opts.out, "manifests");
-        fs.rmSync(dir, { recursive: true, force: true });
-        fs.mkdirSync(dir, { recursive: true });
-        for (const c of manifests) {
-            fs.writeFileSync(path.join(dir, manifestFileName(c.manifest)), manifestYaml(c.manifest));
-        }
+        writeManifests(path.join(opts.out, "manifests"), manifests);
     }
     const mandatory = (plan.policies ?? []).some((v) => v.enforcementLevel === "mandatory");
     const exitCode = manifests.some((c) => c.errors.length > 0) || mandatory ? 2 : 0;

@@ -4,12 +4,12 @@
 // every comment, key order and formatting, checked against the same validator the program uses.
 import { Command } from "commander";
 import * as fs from "fs";
-import * as path from "path";
 import * as YAML from "yaml";
 import { describeRelease, ModelRelease, replicaRatioSplit } from "../components/modelRelease";
 import { parseServingConfig, SERVING_CONFIG_KEY, ServingConfig, Slot } from "../components/servingConfig";
-import { listStacks } from "../offline-plan/stack-config";
-import { evaluateRelease, verdictFailures } from "../policies/gating/gate";
+import type { PolicyPackConfig } from "../offline-plan/policy-runner";
+import { evaluateRelease, verdictFailures } from "../release-contract/gate";
+import { ENVIRONMENT_KEY, enforceGatingRules, resolvePolicyConfig, stackConfigValues, stackFilePath, StackFileError } from "./stack-settings";
 
 /** A refused or impossible release move; the message says why and what to do. */
 export class ReleaseError extends Error {
@@ -183,12 +183,12 @@ function invalid(file: string, e: any, what: string): ReleaseError {
     return new ReleaseError(`${what} in ${file}:\n${String(e?.message ?? e).replace(/^Invalid [^\n]*\n/, "")}`);
 }
 
-function gateFailures(release: ModelRelease, cfg: ServingConfig): string[] {
-    return verdictFailures(evaluateRelease(release, cfg.gate));
+function gateFailures(release: ModelRelease, cfg: ServingConfig, track: string): string[] {
+    return verdictFailures(evaluateRelease(release, cfg.gate, track));
 }
 
-function refuseUngated(what: string, release: ModelRelease, cfg: ServingConfig): void {
-    const failures = gateFailures(release, cfg);
+function refuseUngated(what: string, release: ModelRelease, cfg: ServingConfig, track: string): void {
+    const failures = gateFailures(release, cfg, track);
     if (failures.length) {
         throw new ReleaseError(
             `refusing to ${what}: ${describeRelease(release)} has no passing gate record against its baseline` +
@@ -206,7 +206,13 @@ function otherSlot(s: Slot): Slot {
  * Plans a release move on the text of a stack file: validates the current serving config, refuses
  * bad moves, and returns the edited text with the list of changes. Pure (no file access).
  */
-export function planRelease(text: string, file: string, action: ReleaseAction): ReleasePlan {
+export function planRelease(
+    text: string,
+    file: string,
+    action: ReleaseAction,
+    /** The stack's gating policy configuration (as the pack gets it); the result must pass its rules. */
+    policy: PolicyPackConfig = {},
+): ReleasePlan {
     const ed = new ServingEditor(text, file);
     let cfg: ServingConfig;
     try {
@@ -214,7 +220,6 @@ export function planRelease(text: string, file: string, action: ReleaseAction): 
     } catch (e) {
         throw invalid(file, e, `the current ${SERVING_CONFIG_KEY} is invalid; fix it before moving a release`);
     }
-    const environment = (ed.doc.toJS() as any)?.config?.["mlops-platform:environment"];
     const changes: ReleaseChange[] = [];
     const notes: string[] = [];
     const change = (p: string, before: unknown, after: unknown) => changes.push({ path: p, before: String(before), after: String(after) });
@@ -238,10 +243,7 @@ export function planRelease(text: string, file: string, action: ReleaseAction): 
                     `deploy a release to it first`,
             );
         }
-        refuseUngated(`${verb} to slot '${target}'`, rel, cfg);
-        if (environment === "prod" && !rel.approvedBy) {
-            throw new ReleaseError(`refusing to ${verb} to slot '${target}': ${describeRelease(rel)} has no approvedBy, which prod requires`);
-        }
+        refuseUngated(`${verb} to slot '${target}'`, rel, cfg, target);
         ed.setScalar(["blueGreen", "active"], target);
         change("blueGreen.active", `${bg.active} (${describeRelease(bg.slots[bg.active])})`, `${target} (${describeRelease(rel)})`);
     };
@@ -258,8 +260,27 @@ export function planRelease(text: string, file: string, action: ReleaseAction): 
             doSwitch(action.to, "switch");
             break;
         case "rollback": {
-            if (cfg.strategy === "blueGreen") {
-                doSwitch(undefined, "roll back");
+            if (cfg.strategy === "blueGreen" && cfg.blueGreen) {
+                // A rollback returns to the release the active one replaced: the idle slot must hold
+                // the active release's recorded baseline. Anything else (a new candidate, an empty
+                // slot, a stack that never switched) is not a rollback.
+                const bg = cfg.blueGreen;
+                const current = bg.slots[bg.active]!;
+                const idle = otherSlot(bg.active);
+                const previous = bg.slots[idle];
+                if (!current.baseline) {
+                    throw new ReleaseError(
+                        `nothing to roll back to: ${describeRelease(current)} in the active slot '${bg.active}' records no baseline, so there is no previous release`,
+                    );
+                }
+                if (!previous || previous.model !== current.model || String(previous.version) !== String(current.baseline.version)) {
+                    throw new ReleaseError(
+                        `nothing to roll back to: the active slot '${bg.active}' serves ${describeRelease(current)}, which replaced v${current.baseline.version}, ` +
+                            `but slot '${idle}' holds ${previous ? describeRelease(previous) : "no release"}; a rollback only returns to the previous release ` +
+                            `(to send traffic to a new candidate, use \`mlops release switch\`)`,
+                    );
+                }
+                doSwitch(idle, "roll back");
                 break;
             }
             const c = requireCanaryStrategy("rollback");
@@ -278,10 +299,7 @@ export function planRelease(text: string, file: string, action: ReleaseAction): 
             if (!c.canary) {
                 throw new ReleaseError(`nothing to promote: there is no canary release (${SERVING_CONFIG_KEY}.canary.canary is empty)`);
             }
-            refuseUngated("promote", c.canary, cfg);
-            if (environment === "prod" && !c.canary.approvedBy) {
-                throw new ReleaseError(`refusing to promote ${describeRelease(c.canary)}: it has no approvedBy, which prod requires`);
-            }
+            refuseUngated("promote", c.canary, cfg, "canary");
             ed.moveValue(["canary"], "canary", "stable");
             change("canary.stable", describeRelease(c.stable), describeRelease(c.canary));
             change("canary.canary", describeRelease(c.canary), "(none)");
@@ -310,7 +328,7 @@ export function planRelease(text: string, file: string, action: ReleaseAction): 
                 break;
             }
             if (weight === 100) {
-                refuseUngated("send 100% of traffic to the canary", c.canary!, cfg);
+                refuseUngated("send 100% of traffic to the canary", c.canary!, cfg, "canary");
             }
             ed.setScalar(["canary", "canaryWeight"], weight);
             change("canary.canaryWeight", c.canaryWeight, weight);
@@ -325,6 +343,14 @@ export function planRelease(text: string, file: string, action: ReleaseAction): 
         after = parseServingConfig(ed.data());
     } catch (e) {
         throw invalid(file, e, "refused: the result would be invalid");
+    }
+    if (changes.length) {
+        try {
+            notes.push(...enforceGatingRules(after, policy, file, `${action.kind === "set-weight" ? "set-weight " + String(action.weight) : action.kind}`));
+        } catch (e) {
+            if (e instanceof StackFileError) throw new ReleaseError(e.message);
+            throw e;
+        }
     }
     if (after.strategy === "canary" && after.canary?.canary && after.gateway.mode === "none" && changes.some((x) => x.path === "canary.canaryWeight")) {
         const split = replicaRatioSplit(after.canary.canaryWeight, after.replicas);
@@ -352,33 +378,47 @@ export function formatReleasePlan(file: string, plan: ReleasePlan): string {
 
 /** Runs a release move on `<root>/Pulumi.<stack>.yaml`; returns what to print. */
 export function releaseCommand(opts: { root: string; stack: string; action: ReleaseAction; dryRun?: boolean }): { output: string; plan: ReleasePlan } {
-    const file = `Pulumi.${opts.stack}.yaml`;
-    const full = path.join(opts.root, file);
-    if (!fs.existsSync(full)) {
-        throw new ReleaseError(`no stack named '${opts.stack}': ${file} does not exist in ${opts.root}; stacks: ${listStacks(opts.root).join(", ") || "(none)"}`);
+    let file: string, full: string;
+    try {
+        ({ file, full } = stackFilePath(opts.root, opts.stack));
+    } catch (e) {
+        throw new ReleaseError((e as Error).message);
     }
     const text = fs.readFileSync(full, "utf8");
-    const plan = planRelease(text, file, opts.action);
-    const out = [formatReleasePlan(file, plan)];
+    let environment: unknown;
+    try {
+        environment = stackConfigValues(text, file)[ENVIRONMENT_KEY];
+    } catch (e) {
+        throw new ReleaseError((e as Error).message);
+    }
+    const policy = resolvePolicyConfig(opts.root, opts.stack, "gating", environment);
+    const plan = planRelease(text, file, opts.action, policy.config);
+    const out = [formatReleasePlan(file, plan), ...(policy.notice ? [`note: ${policy.notice}`] : [])];
     if (plan.changes.length) {
         if (opts.dryRun) {
             out.push(`(dry run: ${file} not written)`);
         } else {
-            const tmp = `${full}.${process.pid}.tmp`;
-            fs.writeFileSync(tmp, plan.text);
-            fs.renameSync(tmp, full);
+            writeAtomically(full, plan.text);
             out.push(`wrote ${file}; review with \`mlops plan --stack ${opts.stack}\`, then commit and \`pulumi up --stack ${opts.stack}\``);
         }
     }
     return { output: out.filter(Boolean).join("\n"), plan };
 }
 
+/** Writes through a temporary file and a rename, so a stack file is never half-written. */
+export function writeAtomically(full: string, text: string): void {
+    const tmp = `${full}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, text);
+    fs.renameSync(tmp, full);
+}
+
 /** Adds `mlops release switch|promote|rollback|set-weight` to the CLI. */
-export function registerReleaseCommands(program: Command, root: string): void {
+export function registerReleaseCommands(program: Command, root: string | (() => string)): void {
     const release = program
         .command("release")
         .description("Move model traffic (blue-green switch, canary weight, promote, rollback) by editing Pulumi.<stack>.yaml");
-    const run = (stack: string, action: ReleaseAction, dryRun?: boolean) => console.log(releaseCommand({ root, stack, action, dryRun }).output);
+    const rootOf = typeof root === "function" ? root : () => root;
+    const run = (stack: string, action: ReleaseAction, dryRun?: boolean) => console.log(releaseCommand({ root: rootOf(), stack, action, dryRun }).output);
     release
         .command("switch")
         .description("Blue-green: send traffic to the other slot (it must hold a release that passes the gate)")

@@ -3,7 +3,7 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ROLE_LABEL } from "../policies/gating/annotations";
+import { ROLE_LABEL } from "../release-contract/annotations";
 import { DRIFT_DEFAULTS, DRIFT_METRICS, DRIFT_PUSH_JOB } from "./dashboards/metrics";
 import {
     ResourceSpec,

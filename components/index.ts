@@ -21,5 +21,5 @@ export { GpuScheduling, Toleration, GPU_RESOURCE } from "./scheduling";
 export * from "./k8s-security";
 export { PolicyDocument, PolicyStatement, policyJson } from "./iam";
 export { PlatformConfig, CONFIG_KEYS, parsePlatformConfig } from "../config/schema";
-export { ModelRelease } from "../policies/gating/annotations";
-export { evaluateGate, evaluateRelease, GateConfig, MetricThreshold } from "../policies/gating/gate";
+export { ModelRelease } from "../release-contract/annotations";
+export { evaluateGate, evaluateRelease, GateConfig, MetricThreshold } from "../release-contract/gate";

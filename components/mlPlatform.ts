@@ -3,7 +3,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { PlatformConfig } from "../config/schema";
-import { ROLE_LABEL } from "../policies/gating/annotations";
+import { ROLE_LABEL } from "../release-contract/annotations";
 import { CiAccess } from "./ciAccess";
 import { ContainerRegistry, ImageBuildSpec } from "./containerRegistry";
 import { DataLake } from "./dataLake";

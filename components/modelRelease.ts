@@ -1,6 +1,6 @@
 // Model releases as they travel through stack config to serving: typed validation (a served
 // version must be immutable), normalisation, and the replica / GPU budget math of a rollout.
-import { ModelRelease } from "../policies/gating/annotations";
+import { ModelRelease } from "../release-contract/annotations";
 import { Problems, describe } from "./validation";
 
 export { ModelRelease };

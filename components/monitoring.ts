@@ -3,7 +3,7 @@
 // alert rules, for one cluster.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ROLE_LABEL } from "../policies/gating/annotations";
+import { ROLE_LABEL } from "../release-contract/annotations";
 import { DashboardOptions, KSM_ROLE_LABEL, platformDashboards } from "./dashboards/platform";
 import { buildDashboard } from "./dashboards/grafana";
 import {

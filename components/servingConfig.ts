@@ -1,8 +1,9 @@
 // The serving state of a stack: the `mlops-platform:serving` config object (strategy, releases,
 // weights, gate thresholds...), its TypeScript shape and one pure validator shared by the program
 // (index.ts), the ServingStack component and the `mlops release` CLI.
-import { DEFAULT_GATE_CONFIG, GateConfig, GateConfigError, validateGateConfig } from "../policies/gating/gate";
-import { CapacityPlan, checkModelRelease, DIGEST_RE, ModelRelease, planCapacity } from "./modelRelease";
+import { DEFAULT_GATE_CONFIG, GateConfig, GateConfigError, validateGateConfig } from "../release-contract/gate";
+import type { ServedTrack } from "../release-contract/check";
+import { CapacityPlan, checkModelRelease, DIGEST_RE, ModelRelease, planCapacity, replicaRatioSplit } from "./modelRelease";
 import { DNS_LABEL, Problems, describe } from "./validation";
 
 /** The stack config key holding the serving state. */
@@ -524,4 +525,39 @@ export function parseServingConfig(raw: unknown): ServingConfig {
         gateway,
         ...checked!.core,
     };
+}
+
+/**
+ * The releases a validated serving config runs, as the gating pack sees them in a plan: the
+ * Deployment that carries each (`<name>-<track>`), its share of the traffic (HTTPRoute weight with a
+ * Gateway, pod ratio behind the shared Service without one; mirrored and header-matched traffic do
+ * not count) and, for blue-green, the Service that sends it live traffic.
+ */
+export function servedTracks(cfg: ServingConfig): ServedTrack[] {
+    const workload = (track: string) => `Deployment ${cfg.namespace}/${cfg.name}-${track}`;
+    const out: ServedTrack[] = [];
+    if (cfg.strategy === "blueGreen" && cfg.blueGreen) {
+        for (const slot of SLOTS) {
+            const release = cfg.blueGreen.slots[slot];
+            if (!release) continue;
+            const active = slot === cfg.blueGreen.active;
+            out.push({
+                track: slot,
+                release,
+                workload: workload(slot),
+                percent: active ? 100 : 0,
+                via: `Service ${cfg.namespace}/${cfg.name}`,
+                ...(active ? { activeService: `Service ${cfg.namespace}/${cfg.name}` } : {}),
+            });
+        }
+    } else if (cfg.strategy === "canary" && cfg.canary) {
+        const c = cfg.canary;
+        const weight = c.canary ? c.canaryWeight : 0;
+        const gateway = cfg.gateway.mode !== "none";
+        const canaryPercent = gateway ? weight : replicaRatioSplit(weight, cfg.replicas).effectiveWeight;
+        const via = gateway ? `HTTPRoute ${cfg.namespace}/${cfg.name} rules[${c.canary ? 1 : 0}]` : `Service ${cfg.namespace}/${cfg.name} (replica ratio)`;
+        out.push({ track: "stable", release: c.stable, workload: workload("stable"), percent: 100 - canaryPercent, via });
+        if (c.canary) out.push({ track: "canary", release: c.canary, workload: workload("canary"), percent: canaryPercent, via });
+    }
+    return out;
 }

@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ANNOTATIONS, ROLE_LABEL, releaseAnnotations, Track } from "../policies/gating/annotations";
-import { DEFAULT_GATE_CONFIG, evaluateRelease, GateConfig, GateVerdict } from "../policies/gating/gate";
+import { ANNOTATIONS, ROLE_LABEL, releaseAnnotations, Track } from "../release-contract/annotations";
+import { DEFAULT_GATE_CONFIG, evaluateRelease, GateConfig, GateVerdict } from "../release-contract/gate";
 import { ENVOY_GATEWAY_API_VERSION, GATEWAY_ACCESS_LABEL, GATEWAY_API_VERSION, GatewayParentRef } from "./gateway";
 import {
     containerResources,
@@ -298,7 +298,7 @@ export function planServingStack(name: string, args: ServingStackArgs): ServingP
         track: t,
         release,
         image: release.image ?? core.runtime.image ?? args.defaultImage!,
-        verdict: evaluateRelease(release, core.gate),
+        verdict: evaluateRelease(release, core.gate, t),
         ...(hpa ? { hpa } : { replicas }),
         rollingUpdate,
     });

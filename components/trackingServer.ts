@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ROLE_LABEL } from "../policies/gating/annotations";
+import { ROLE_LABEL } from "../release-contract/annotations";
 import { customerManagedKey } from "./kms";
 import {
     RESTRICTED_NAMESPACE_LABELS,

@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as crypto from "crypto";
-import { ROLE_LABEL } from "../policies/gating/annotations";
+import { ROLE_LABEL } from "../release-contract/annotations";
 import {
     ResourceSpec,
     WORKLOAD_UID,

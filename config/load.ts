@@ -13,5 +13,6 @@ export function loadPlatformConfig(): PlatformConfig {
             raw[key.slice(prefix.length)] = value;
         }
     }
-    return parsePlatformConfig(raw, { project: pulumi.getProject(), stack: pulumi.getStack() });
+    const awsRegion = pulumi.runtime.allConfig()["aws:region"];
+    return parsePlatformConfig(raw, { project: pulumi.getProject(), stack: pulumi.getStack(), ...(awsRegion !== undefined ? { awsRegion } : {}) });
 }

@@ -1,5 +1,6 @@
 // The stack configuration schema: one table that drives Pulumi.yaml's declarations (checked by a
 // test), the program's parsing and validation, and the README's configuration reference.
+import { Region as AwsRegion } from "@pulumi/aws/types/enums";
 import { DriftDecision } from "../components/driftMonitor";
 import { GPU_AMI_TYPES, GPU_COUNT_BY_INSTANCE_TYPE } from "../components/gpuNodeGroup";
 import { AlertReceiver, AlertRoute } from "../components/monitoring";
@@ -822,11 +823,34 @@ function parseValue(spec: ConfigKeySpec, raw: string | undefined, problems: Prob
  * passes it; objects and lists as JSON). Throws one `pulumi.InputPropertiesError` listing every
  * problem, each naming the key, the bad value and what is allowed.
  */
+/** Longest stack name: names of the stack's AWS resources (`<project>-<stack>-...`) must fit their limits. */
+export const MAX_STACK_NAME_LENGTH = 24;
+export const STACK_NAME_RE = /^[a-z][a-z0-9-]*[a-z0-9]$/;
+
+/** Why a stack name cannot be used, or undefined. */
+export function stackNameProblem(stack: string): string | undefined {
+    if (!STACK_NAME_RE.test(stack)) return `must be lowercase letters, digits and '-', starting with a letter, got ${JSON.stringify(stack)}`;
+    if (stack.length > MAX_STACK_NAME_LENGTH) return `must be at most ${MAX_STACK_NAME_LENGTH} characters (resource names derive from it), got ${stack.length} (${JSON.stringify(stack)})`;
+    return undefined;
+}
+
+/** AWS regions the provider knows (@pulumi/aws's Region enum). */
+export const AWS_REGIONS: readonly string[] = Object.values(AwsRegion);
+
+const CIDR_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}\/(3[0-2]|[12]?\d)$/;
+const CRON_RE = /^(\S+\s+){4}\S+$|^@(yearly|annually|monthly|weekly|daily|midnight|hourly)$/;
+
 export function parsePlatformConfig(
     raw: Record<string, string | undefined>,
-    context: { project: string; stack: string },
+    context: { project: string; stack: string; /** `aws:region` of the stack, when the caller has it. */ awsRegion?: string },
 ): PlatformConfig {
     const problems = new Problems("stack configuration");
+    const stackProblem = stackNameProblem(context.stack);
+    if (stackProblem) problems.add(`stack name`, stackProblem);
+    if (context.awsRegion !== undefined && !AWS_REGIONS.includes(context.awsRegion)) {
+        const near = AWS_REGIONS.filter((r) => r.split("-")[0] === context.awsRegion!.split("-")[0]);
+        problems.add("aws:region", `is not an AWS region, got ${JSON.stringify(context.awsRegion)}; valid: ${(near.length ? near : AWS_REGIONS).join(", ")}`);
+    }
     const known = new Set(CONFIG_KEYS.map((k) => k.key));
     for (const key of Object.keys(raw)) {
         if (!known.has(key)) {
@@ -866,7 +890,20 @@ export function parsePlatformConfig(
         );
     }
     stringList(problems, "vpcInterfaceEndpoints", v.vpcInterfaceEndpoints, INTERFACE_ENDPOINT_SERVICES);
-    stringList(problems, "clusterPublicAccessCidrs", v.clusterPublicAccessCidrs);
+    stringList(problems, "clusterPublicAccessCidrs", v.clusterPublicAccessCidrs, undefined, CIDR_RE, "an IPv4 CIDR block such as 203.0.113.0/24");
+    stringList(problems, "clusterAdminRoleArns", v.clusterAdminRoleArns, undefined, /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, "an IAM role ARN, arn:aws:iam::<12-digit account>:role/<name>");
+    stringList(problems, "systemNodeInstanceTypes", v.systemNodeInstanceTypes, undefined, /^[a-z0-9-]+\.[a-z0-9]+$/, "an EC2 instance type such as m6i.large");
+    if (typeof v.vpcCidr === "string" && !(CIDR_RE.test(v.vpcCidr) && Number(v.vpcCidr.split("/")[1]) >= 16 && Number(v.vpcCidr.split("/")[1]) <= 24)) {
+        problems.add(`${PROJECT}:vpcCidr`, `must be an IPv4 CIDR block from /16 to /24 such as 10.0.0.0/16, got ${describe(v.vpcCidr)}`);
+    }
+    const admins = Array.isArray(v.clusterAdminRoleArns) ? v.clusterAdminRoleArns : [];
+    if (admins.length === 0 && !(typeof v.githubRepository === "string" && v.githubRepository !== "")) {
+        problems.add(
+            `${PROJECT}:clusterAdminRoleArns`,
+            "is required when githubRepository is not set: list the IAM role ARNs that administer the cluster (arn:aws:iam::<account>:role/<name>), " +
+                "or set githubRepository (owner/name) so the CI deploy role does; the cluster creator gets no implicit access",
+        );
+    }
     stringList(problems, "gatewaySourceRanges", v.gatewaySourceRanges);
     if (v.gatewayLoadBalancerScheme === "internet-facing" && Array.isArray(v.gatewaySourceRanges) && v.gatewaySourceRanges.length === 0) {
         problems.add(`${PROJECT}:gatewaySourceRanges`, "must list the client CIDRs allowed through the load balancer when gatewayLoadBalancerScheme is internet-facing");
@@ -879,8 +916,6 @@ export function parsePlatformConfig(
     if (typeof v.modelApiKeySecret === "string" && v.modelApiKeySecret !== "" && !DNS_LABEL.test(v.modelApiKeySecret)) {
         problems.add(`${PROJECT}:modelApiKeySecret`, `must be a Secret name (DNS-1123 label), got ${describe(v.modelApiKeySecret)}`);
     }
-    stringList(problems, "clusterAdminRoleArns", v.clusterAdminRoleArns, undefined, /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/);
-    stringList(problems, "systemNodeInstanceTypes", v.systemNodeInstanceTypes, undefined, /^[a-z0-9-]+\.[a-z0-9]+$/);
     if (typeof v.systemNodeMinSize === "number" && typeof v.systemNodeMaxSize === "number" && v.systemNodeMinSize > v.systemNodeMaxSize) {
         problems.add(`${PROJECT}:systemNodeMinSize`, `must not exceed systemNodeMaxSize (${v.systemNodeMaxSize}), got ${v.systemNodeMinSize}`);
     }
@@ -1077,6 +1112,13 @@ function parseDrift(problems: Problems, value: unknown): DriftConfig | undefined
     for (const k of ["model", "schedule", "referencePrefix", "batchPrefix"]) {
         problems.check(typeof value[k] === "string" && value[k] !== "", `${path}.${k}`, `is required (a non-empty string), got ${describe(value[k])}`);
     }
+    if (typeof value.schedule === "string" && value.schedule !== "") {
+        problems.check(
+            CRON_RE.test(value.schedule) && !/TZ=/.test(value.schedule),
+            `${path}.schedule`,
+            `must be a 5-field cron expression (minute hour day month weekday, e.g. "0 6 * * *") or @hourly/@daily/@weekly/@monthly, got ${describe(value.schedule)}`,
+        );
+    }
     return value as unknown as DriftConfig;
 }
 
@@ -1090,7 +1132,7 @@ function unknownKeys(problems: Problems, path: string, obj: Record<string, unkno
     }
 }
 
-function stringList(problems: Problems, key: string, value: unknown, allowed?: readonly string[], pattern?: RegExp): void {
+function stringList(problems: Problems, key: string, value: unknown, allowed?: readonly string[], pattern?: RegExp, what = "a non-empty string"): void {
     if (!Array.isArray(value)) {
         return; // parseValue reported it
     }
@@ -1099,7 +1141,7 @@ function stringList(problems: Problems, key: string, value: unknown, allowed?: r
         if (!ok) {
             problems.add(
                 `${PROJECT}:${key}[${i}]`,
-                allowed ? `must be one of ${allowed.map((a) => `"${a}"`).join(", ")}, got ${describe(item)}` : `is not valid, got ${describe(item)}`,
+                allowed ? `must be one of ${allowed.map((a) => `"${a}"`).join(", ")}, got ${describe(item)}` : `must be ${what}, got ${describe(item)}`,
             );
         }
     });

@@ -176,6 +176,27 @@ export async function runPolicyPack(
     }
 }
 
+const liveChildren = new Set<ChildProcess>();
+const TERMINATING_SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+
+/** On a terminating signal: kill every pack process, then end as the signal would have. */
+function onTerminatingSignal(signal: NodeJS.Signals): void {
+    for (const c of liveChildren) c.kill("SIGKILL");
+    liveChildren.clear();
+    for (const s of TERMINATING_SIGNALS) process.removeListener(s, onTerminatingSignal);
+    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+}
+
+function trackChild(child: ChildProcess): void {
+    if (liveChildren.size === 0) for (const s of TERMINATING_SIGNALS) process.on(s, onTerminatingSignal);
+    liveChildren.add(child);
+}
+
+function untrackChild(child: ChildProcess): void {
+    liveChildren.delete(child);
+    if (liveChildren.size === 0) for (const s of TERMINATING_SIGNALS) process.removeListener(s, onTerminatingSignal);
+}
+
 /** Spawns the compiled pack and connects to it; fails clearly if it is not built or dies. */
 export async function startPolicyPack(pack: PackName, options: StartOptions = {}): Promise<PolicyPackSession> {
     const root = options.root ?? defaultRoot();
@@ -187,9 +208,17 @@ export async function startPolicyPack(pack: PackName, options: StartOptions = {}
     if (!fs.existsSync(path.join(cwd, "package.json"))) {
         throw new Error(`policy pack "${pack}" has no ${path.join(cwd, "package.json")} (PolicyPack reads its version there)`);
     }
-    const child = spawn(process.execPath, [entry], { cwd, stdio: ["ignore", "pipe", "pipe"] });
-    const killOnExit = () => child.kill("SIGKILL");
+    // The pack dies with this process on every path: its stdin is a pipe whose end it watches
+    // (parent-watchdog, covers SIGKILL and crashes), and signals and exit kill it right away.
+    const watchdog = path.join(__dirname, "parent-watchdog.js");
+    const child = spawn(process.execPath, ["--require", watchdog, entry], { cwd, stdio: ["pipe", "pipe", "pipe"] });
+    const killOnExit = () => {
+        child.kill("SIGKILL");
+        untrackChild(child);
+    };
     process.once("exit", killOnExit);
+    trackChild(child);
+    child.once("exit", () => untrackChild(child));
     let stderr = "";
     child.stderr!.on("data", (d: Buffer) => {
         stderr += d.toString();

@@ -2,18 +2,24 @@
 // from the release annotations ServingStack writes (literal values only; a computed annotation
 // fails closed rather than silently downgrading the gate). Catalog rows 79-80.
 import { ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
-import { describeResource, globMatch, K8S, K8sMeta, metaOf, readStringMap } from "../security/rules/k8s-resources";
-import { ANNOTATIONS, ParsedRelease, parseReleaseAnnotations, PREFIX, TRACKS } from "./annotations";
+import { describeResource, K8S, K8sMeta, metaOf, readStringMap } from "../security/rules/k8s-resources";
+import { ANNOTATIONS, ParsedRelease, parseReleaseAnnotations, PREFIX, TRACKS } from "../../release-contract/annotations";
+import { DEFAULT_GATE_CONFIG } from "../../release-contract/gate";
 import {
-    DEFAULT_GATE_CONFIG,
-    evaluateRelease,
-    evaluateSignificance,
-    GateConfigError,
-    MetricThresholds,
-    releaseSubjects,
-    validateThresholds,
-    verdictFailures,
-} from "./gate";
+    APPROVAL_RULE_DEFAULTS,
+    ApprovalRuleConfig,
+    approvalRule,
+    immutableRefRule,
+    releaseLabel,
+    SIGNIFICANCE_RULE_DEFAULTS,
+    SignificanceRuleConfig,
+    significanceRule,
+    THRESHOLDS_RULE_DEFAULTS,
+    ThresholdsRuleConfig,
+    thresholdsRule,
+} from "../../release-contract/rules";
+
+export { mutableModelRefReason } from "../../release-contract/rules";
 
 /** Kinds that carry serving releases. */
 export const RELEASE_TYPES = [K8S.deployment, K8S.statefulSet];
@@ -48,8 +54,7 @@ export function readRelease(type: string, props: Record<string, any>, logicalNam
 }
 
 function releaseName(r: ReleaseOnResource): string {
-    const rel = r.parsed.release;
-    return `${rel.model} v${rel.version || "?"}${r.parsed.track ? ` (${r.parsed.track})` : ""}`;
+    return releaseLabel(r.parsed);
 }
 
 /** Shared shape: type filter, release lookup, contract problems reported first, config defaults. */
@@ -96,12 +101,6 @@ function releasePolicy<C extends object>(def: {
     };
 }
 
-interface ThresholdsConfig {
-    thresholds: MetricThresholds;
-    tracks: string[];
-    allowMissingBaseline: boolean;
-}
-
 const thresholdSpecSchema = {
     type: "object",
     properties: {
@@ -115,7 +114,7 @@ const thresholdSpecSchema = {
 } as const;
 
 /** Row 79: candidate vs baseline with MLflow MetricThreshold semantics. */
-export const modelGateThresholds: ResourceValidationPolicy = releasePolicy<ThresholdsConfig>({
+export const modelGateThresholds: ResourceValidationPolicy = releasePolicy<ThresholdsRuleConfig>({
     name: "model-gate-thresholds",
     description:
         "Each serving release must pass the configured metric thresholds against its recorded baseline " +
@@ -145,44 +144,12 @@ export const modelGateThresholds: ResourceValidationPolicy = releasePolicy<Thres
             },
         },
     },
-    defaults: { thresholds: DEFAULT_GATE_CONFIG.thresholds, tracks: [...TRACKS], allowMissingBaseline: false },
-    check: (r, config, report) => {
-        if (r.parsed.track && !config.tracks.includes(r.parsed.track)) return;
-        let thresholds: MetricThresholds;
-        try {
-            thresholds = validateThresholds(config.thresholds, "model-gate-thresholds.thresholds");
-        } catch (e) {
-            report(`policy configuration is invalid: ${e instanceof GateConfigError ? e.message : String(e)}`);
-            return;
-        }
-        const rel = r.parsed.release;
-        if (!rel.baseline && config.allowMissingBaseline) {
-            thresholds = Object.fromEntries(
-                Object.entries(thresholds)
-                    .filter(([, s]) => s.threshold !== undefined)
-                    .map(([m, s]) => [m, { threshold: s.threshold, greaterIsBetter: s.greaterIsBetter }]),
-            );
-        }
-        const verdict = evaluateRelease(rel, { thresholds });
-        const failures = verdictFailures(verdict);
-        if (failures.length) {
-            const claim = r.parsed.gate === "pass" ? " (annotated gate=pass contradicts the thresholds)" : "";
-            report(`fails the gate${claim}: ${failures.join("; ")}`);
-        } else if (r.parsed.gate === "fail") {
-            report(`is annotated ${ANNOTATIONS.gate}=fail`);
-        }
-    },
+    defaults: THRESHOLDS_RULE_DEFAULTS,
+    check: (r, config, report) => thresholdsRule(r.parsed, config).forEach(report),
 });
 
-interface SignificanceConfig {
-    alpha: number;
-    metrics: string[];
-    lowerIsBetter: string[];
-    requireSamples: boolean;
-}
-
 /** Row 79 (significance): the improvement must be statistically significant when sample counts are recorded. */
-export const modelSignificance: ResourceValidationPolicy = releasePolicy<SignificanceConfig>({
+export const modelSignificance: ResourceValidationPolicy = releasePolicy<SignificanceRuleConfig>({
     name: "model-significance",
     description:
         "When candidate and baseline record evaluation sample counts, the candidate's improvement on each configured " +
@@ -206,29 +173,12 @@ export const modelSignificance: ResourceValidationPolicy = releasePolicy<Signifi
             },
         },
     },
-    defaults: { alpha: 0.05, metrics: ["f1"], lowerIsBetter: [], requireSamples: false },
-    check: (r, config, report) => {
-        const { candidate, baseline } = releaseSubjects(r.parsed.release);
-        if (!baseline && !config.requireSamples) return; // first release: nothing to compare with
-        const directions: MetricThresholds = Object.fromEntries(
-            config.metrics.map((m) => [m, { greaterIsBetter: !config.lowerIsBetter.includes(m) }]),
-        );
-        const result = evaluateSignificance(candidate, baseline, directions, {
-            alpha: config.alpha,
-            metrics: config.metrics,
-            requireSamples: config.requireSamples,
-        });
-        if (result.passed) return;
-        if (result.skipped) {
-            report(`significance cannot be tested: ${result.skipped}`);
-            return;
-        }
-        report(`improvement is not significant at alpha ${config.alpha}: ${result.tests.filter((t) => !t.passed).map((t) => t.message).join("; ")}`);
-    },
+    defaults: SIGNIFICANCE_RULE_DEFAULTS,
+    check: (r, config, report) => significanceRule(r.parsed, config).forEach(report),
 });
 
 /** Row 80 (approval): prod releases name their approver. */
-export const modelApprovalRequired: ResourceValidationPolicy = releasePolicy<{ requireApproval: boolean; approvers: string[] }>({
+export const modelApprovalRequired: ResourceValidationPolicy = releasePolicy<ApprovalRuleConfig>({
     name: "model-approval-required",
     description: `With requireApproval (on in prod), every serving release must carry ${ANNOTATIONS.approvedBy}, from the approvers list when one is set.`,
     severity: "high",
@@ -244,32 +194,9 @@ export const modelApprovalRequired: ResourceValidationPolicy = releasePolicy<{ r
             },
         },
     },
-    defaults: { requireApproval: false, approvers: [] },
-    check: (r, config, report) => {
-        const who = r.parsed.release.approvedBy;
-        if (config.requireApproval && !who) {
-            report(`has no ${ANNOTATIONS.approvedBy} annotation; approval is required in this stack`);
-        } else if (who && config.approvers.length && !config.approvers.some((p) => globMatch(p, who))) {
-            report(`approved by '${who}', who is not in the approvers list`);
-        }
-    },
+    defaults: APPROVAL_RULE_DEFAULTS,
+    check: (r, config, report) => approvalRule(r.parsed, config).forEach(report),
 });
-
-const MODELS_URI_RE = /^models:\/([^/@]+)\/(\d+)$/;
-const DIGEST_RE = /@sha256:[a-f0-9]{64}$/;
-
-/** Why a model URI is not immutable, or undefined when it is. */
-export function mutableModelRefReason(uri: string): string | undefined {
-    if (MODELS_URI_RE.test(uri) || DIGEST_RE.test(uri)) return undefined;
-    const m = /^models:\/([^/@]+)(?:\/([^/]+)|@(.+))$/.exec(uri);
-    if (m?.[3] !== undefined) return `'${uri}' names the alias '@${m[3]}', which can be moved to another version`;
-    if (m?.[2] !== undefined) {
-        return m[2].toLowerCase() === "latest"
-            ? `'${uri}' resolves 'latest', which changes with every registration`
-            : `'${uri}' names the stage '${m[2]}', which can point to another version`;
-    }
-    return `'${uri}' is neither models:/<name>/<version> nor pinned by @sha256 digest`;
-}
 
 /** Row 80 (immutable ref): the deployed model is an exact registry version or digest. */
 export const modelRefImmutable: ResourceValidationPolicy = releasePolicy<object>({
@@ -280,19 +207,7 @@ export const modelRefImmutable: ResourceValidationPolicy = releasePolicy<object>
     severity: "high",
     remediationSteps: "Resolve the alias to its version number at gate time and deploy models:/<name>/<version>.",
     defaults: {},
-    check: (r, _config, report) => {
-        const rel = r.parsed.release;
-        if (!rel.modelUri) return; // reported as malformed by model-gate-thresholds
-        const reason = mutableModelRefReason(rel.modelUri);
-        if (reason) {
-            report(`model reference is mutable: ${reason}`);
-            return;
-        }
-        const m = MODELS_URI_RE.exec(rel.modelUri);
-        if (m && (m[1] !== rel.model || m[2] !== rel.version)) {
-            report(`model-uri '${rel.modelUri}' does not match the annotated model '${rel.model}' version '${rel.version}'`);
-        }
-    },
+    check: (r, _config, report) => immutableRefRule(r.parsed).forEach(report),
 });
 
 export const releasePolicies: ResourceValidationPolicy[] = [modelGateThresholds, modelSignificance, modelApprovalRequired, modelRefImmutable];

@@ -14,7 +14,15 @@ import {
     workloadsSelectedBy,
 } from "../security/rules/k8s-inventory";
 import { describeResource, globMatch, UNKNOWN, withDefaults } from "../security/rules/k8s-resources";
-import { ANNOTATIONS, ENDPOINT_LABEL, TRACKS } from "./annotations";
+import { ANNOTATIONS, ENDPOINT_LABEL, TRACKS } from "../../release-contract/annotations";
+import {
+    BLUE_GREEN_RULE_DEFAULTS,
+    BlueGreenRuleConfig,
+    blueGreenSwitchRule,
+    CANARY_WEIGHT_RULE_DEFAULTS,
+    CanaryWeightRuleConfig,
+    canaryWeightRule,
+} from "../../release-contract/rules";
 import { readRelease, ReleaseOnResource } from "./release-rules";
 
 function releaseOf(w: WorkloadInfo): ReleaseOnResource | undefined {
@@ -96,11 +104,6 @@ export function trafficShares(inv: K8sInventory): { shares: TrafficShare[]; nonL
     return { shares, nonLiteralRoutes };
 }
 
-interface CanaryConfig {
-    canaryMaxWeight: number;
-    limitedTracks: string[];
-}
-
 /** Canary traffic above the limit only for a release whose gate passed. */
 export const canaryWeightLimit: StackValidationPolicy = {
     name: "canary-weight-limit",
@@ -130,7 +133,7 @@ export const canaryWeightLimit: StackValidationPolicy = {
         },
     },
     validateStack: (args, reportViolation) => {
-        const config = withDefaults<CanaryConfig>({ canaryMaxWeight: 10, limitedTracks: ["canary"] }, args.getConfig<Partial<CanaryConfig>>());
+        const config = withDefaults<CanaryWeightRuleConfig>(CANARY_WEIGHT_RULE_DEFAULTS, args.getConfig<Partial<CanaryWeightRuleConfig>>());
         const inv = buildInventory(args.resources);
         const { shares, nonLiteralRoutes } = trafficShares(inv);
         for (const route of nonLiteralRoutes) {
@@ -138,23 +141,12 @@ export const canaryWeightLimit: StackValidationPolicy = {
         }
         for (const s of shares) {
             const rel = releaseOf(s.workload);
-            if (!rel || !rel.parsed.track || !config.limitedTracks.includes(rel.parsed.track)) continue;
-            if (s.percent > config.canaryMaxWeight + 1e-9 && (rel.parsed.gate !== "pass" || rel.nonLiteral.length)) {
-                reportViolation(
-                    `${rel.what}: ${rel.parsed.track} release ${rel.parsed.release.model} v${rel.parsed.release.version} ` +
-                        `(${ANNOTATIONS.gate}=${rel.nonLiteral.length ? "(not literal)" : rel.parsed.gate}) receives ` +
-                        `${Number(s.percent.toFixed(2))}% of traffic via ${s.via}; at most ${config.canaryMaxWeight}% before the gate passes`,
-                    s.workload.resource.urn,
-                );
-            }
+            if (!rel) continue;
+            const message = canaryWeightRule(rel.what, rel.parsed, s.percent, s.via, config, rel.nonLiteral.length > 0);
+            if (message) reportViolation(message, s.workload.resource.urn);
         }
     },
 };
-
-interface BlueGreenConfig {
-    previewServices: string[];
-    slotTracks: string[];
-}
 
 /** The active Service may only select a slot whose release passed the gate. */
 export const blueGreenSwitchGated: StackValidationPolicy = {
@@ -184,7 +176,7 @@ export const blueGreenSwitchGated: StackValidationPolicy = {
         },
     },
     validateStack: (args, reportViolation) => {
-        const config = withDefaults<BlueGreenConfig>({ previewServices: ["*-preview"], slotTracks: ["blue", "green"] }, args.getConfig<Partial<BlueGreenConfig>>());
+        const config = withDefaults<BlueGreenRuleConfig>(BLUE_GREEN_RULE_DEFAULTS, args.getConfig<Partial<BlueGreenRuleConfig>>());
         const inv = buildInventory(args.resources);
         const routedWithWeight = new Set<ServiceInfo>();
         for (const route of inv.httpRoutes) {
@@ -203,15 +195,9 @@ export const blueGreenSwitchGated: StackValidationPolicy = {
             if (preview && !routedWithWeight.has(svc)) continue;
             for (const w of workloadsSelectedBy(inv, svc)) {
                 const rel = releaseOf(w);
-                if (!rel || !rel.parsed.track || !config.slotTracks.includes(rel.parsed.track)) continue;
-                if (rel.parsed.gate === "pass" && rel.nonLiteral.length === 0 && rel.parsed.problems.length === 0) continue;
-                reportViolation(
-                    `${describeResource("Service", svc.meta)} sends traffic to slot '${rel.parsed.track}' (${rel.what}) whose release ` +
-                        `${rel.parsed.release.model} v${rel.parsed.release.version} is ` +
-                        `${rel.nonLiteral.length ? "not literal" : rel.parsed.problems.length ? "malformed" : `${ANNOTATIONS.gate}=${rel.parsed.gate}`}; ` +
-                        `switch only to a gated slot`,
-                    svc.resource.urn,
-                );
+                if (!rel) continue;
+                const message = blueGreenSwitchRule(describeResource("Service", svc.meta), rel.what, rel.parsed, config, rel.nonLiteral.length > 0);
+                if (message) reportViolation(message, svc.resource.urn);
             }
         }
     },

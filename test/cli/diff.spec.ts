@@ -114,7 +114,44 @@ describe("plan diff", () => {
     it("headlines a weight change of the same release", () => {
         const before = releasesOf(plan([deployment("serve-canary", release("13", "0.934")), route({ "serve-stable": 90, "serve-canary": 10 })]))[0];
         const after = releasesOf(plan([deployment("serve-canary", release("13", "0.934")), route({ "serve-stable": 50, "serve-canary": 50 })]))[0];
-        assert.equal(releaseHeadline(before, after), "credit-risk v12 → v13, f1 0.910 → 0.934 (+2.6 %), gate: pass, canary 10 % → 50 %");
+        assert.equal(releaseHeadline(before, after), "credit-risk v13 (canary, unchanged release), traffic 10 % → 50 %");
+    });
+
+    it("does not headline a version move for an unchanged stable track whose traffic share changed", () => {
+        const stable = { ...release("12", "0.910"), "mlops.platform/track": "stable", "mlops.platform/baseline-version": "11" };
+        const base = plan([deployment("serve-stable", stable), deployment("serve-canary", release("13", "0.934")), route({ "serve-stable": 50, "serve-canary": 50 })]);
+        const head = plan([deployment("serve-stable", stable), deployment("serve-canary", release("13", "0.934")), route({ "serve-stable": 70, "serve-canary": 30 })]);
+        const d = diffPlans(base, head);
+        assert.deepEqual(d.releases.map((r) => r.headline), [
+            "credit-risk v13 (canary, unchanged release), traffic 50 % → 30 %",
+            "credit-risk v12 (stable, unchanged release), traffic 50 % → 70 %",
+        ]);
+        assert.ok(!renderDiffMarkdown(d).includes("v11 → v12"));
+    });
+
+    it("shows route rule changes as readable matches and weights, not truncated JSON", () => {
+        const d = diffPlans(plan([route({ "serve-stable": 90, "serve-canary": 10 })]), plan([route({ "serve-stable": 50, "serve-canary": 50 })]));
+        const md = renderDiffMarkdown(d);
+        assert.match(md, /- before: \[0\] header x-model-track=canary → serve-canary; \[1\] \(all\) → serve-stable 90 %, serve-canary 10 %/);
+        assert.match(md, /- after: \[0\] header x-model-track=canary → serve-canary; \[1\] \(all\) → serve-stable 50 %, serve-canary 50 %/);
+        assert.ok(!md.includes("..."), "nothing truncated");
+    });
+
+    it("marks a GPU pool's instance-type change as a replacement, as the provider decides it", () => {
+        const pool = (types: string[]): PlanResource => ({
+            ...deployment("gpu", {}),
+            urn: "urn:pulumi:dev::mlops-platform::aws:eks/nodeGroup:NodeGroup::mlops-gpu-training",
+            type: "aws:eks/nodeGroup:NodeGroup",
+            name: "mlops-gpu-training",
+            inputs: { instanceTypes: types, scalingConfig: { minSize: 0, maxSize: 2, desiredSize: 0 } },
+        });
+        const d = diffPlans(plan([pool(["g5.xlarge", "g6.xlarge"])]), plan([pool(["g5.2xlarge", "g6.xlarge"])]));
+        assert.equal(d.changed[0].replacement, true);
+        assert.deepEqual(d.changed[0].replacing, ["instanceTypes[0]"]);
+        assert.match(renderDiffMarkdown(d), /\(1 replaced\)/);
+        assert.match(renderDiffMarkdown(d), /\*\*replacement\*\*: `instanceTypes\[0\]` cannot change in place/);
+        const scaled = diffPlans(plan([pool(["g5.xlarge"])]), plan([{ ...pool(["g5.xlarge"]), inputs: { instanceTypes: ["g5.xlarge"], scalingConfig: { minSize: 0, maxSize: 4, desiredSize: 0 } } }]));
+        assert.equal(scaled.changed[0].replacement, false, "a scaling change is an update");
     });
 
     it("reports policy verdict changes", () => {

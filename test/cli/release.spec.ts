@@ -129,6 +129,7 @@ function tempProject(stack: string, serving: string): { root: string; file: stri
     const text = (base.endsWith("\n") ? base : base + "\n") + serving;
     const file = path.join(root, `Pulumi.${stack}.yaml`);
     fs.writeFileSync(file, text);
+    fs.cpSync(path.join(ROOT, "policies", "config"), path.join(root, "policies", "config"), { recursive: true });
     return { root, file, text };
 }
 
@@ -136,8 +137,11 @@ function servingOf(text: string): ServingConfig {
     return parseServingConfig(YAML.parse(text).config["mlops-platform:serving"]);
 }
 
-function refused(text: string, action: ReleaseAction, message: RegExp): void {
-    assert.throws(() => planRelease(text, "Pulumi.test.yaml", action), (e: any) => {
+/** The gating pack's configuration of a real stack, as `mlops plan` gives it to the pack. */
+const policyOf = (stack: string) => loadPolicyConfig(ROOT, stack, "gating");
+
+function refused(text: string, action: ReleaseAction, message: RegExp, policy = {}): void {
+    assert.throws(() => planRelease(text, "Pulumi.test.yaml", action, policy), (e: any) => {
         assert.equal(e.name, "ReleaseError");
         assert.match(e.message, message);
         return true;
@@ -229,7 +233,13 @@ describe("mlops release", () => {
         it("refuses 100% for a candidate without a passing gate record", () => {
             const { text } = tempProject("dev", DEV_SERVING.replace("metrics: { f1: 0.84, accuracy: 0.89 }", "metrics: { f1: 0.812, accuracy: 0.89 }"));
             refused(text, { kind: "set-weight", weight: 100 }, /refusing to send 100% of traffic to the canary: credit-risk v4 \(models:\/credit-risk\/4\) has no passing gate record against its baseline v3:\n {2}- f1: candidate 0\.812 vs baseline 0\.81 is \+0\.2[0-9]*% better; needs >= 2/);
-            assert.equal(planRelease(text, "f", { kind: "set-weight", weight: 60 }).changes.length, 1, "below 100% the policy pack decides (canary-weight-limit)");
+            // Below 100% the gating pack's rules decide, with its messages: dev allows 50% for an ungated canary.
+            refused(
+                text,
+                { kind: "set-weight", weight: 60 },
+                /canary-weight-limit: Deployment ml-serving\/credit-risk-canary: canary release credit-risk v4 \(mlops\.platform\/gate=fail\) receives 60% of traffic via HTTPRoute ml-serving\/credit-risk rules\[1\]; at most 50% before the gate passes/,
+                policyOf("dev"),
+            );
         });
 
         it("reports a no-op and writes nothing when the weight is unchanged", () => {
@@ -302,7 +312,13 @@ describe("mlops release", () => {
             const noApproval = PROD_SERVING.split("\n");
             noApproval.splice(noApproval.lastIndexOf("        approvedBy: ml-lead@example.com"), 1);
             const { text } = tempProject("prod", noApproval.join("\n"));
-            refused(text, { kind: "promote" }, /has no approvedBy, which prod requires/);
+            refused(
+                text,
+                { kind: "promote" },
+                /model-approval-required: Deployment ml-serving\/credit-risk-stable: release credit-risk v4 \(stable\): has no mlops\.platform\/approved-by annotation; approval is required in this stack/,
+                policyOf("prod"),
+            );
+            assert.equal(planRelease(text, "f", { kind: "promote" }, policyOf("dev")).changes.length, 3, "dev requires no approval");
         });
 
         it("refuses when there is nothing to promote, and on a blue-green stack", () => {

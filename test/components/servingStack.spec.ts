@@ -13,7 +13,7 @@ import {
 import { validateEnvoyGatewayObject } from "../../offline-plan/envoy-gateway-schemas";
 import { ModelRelease } from "../../components/modelRelease";
 import { planServingStack, ServingStack, ServingStackArgs } from "../../components/servingStack";
-import { parseReleaseAnnotations, releaseAnnotations } from "../../policies/gating/annotations";
+import { parseReleaseAnnotations, releaseAnnotations } from "../../release-contract/annotations";
 import { recordResources } from "../../offline-plan/run";
 import { RecordedResource } from "../../offline-plan/types";
 import { assertInvalid, inventory, one, ofType } from "../helpers/resources";

@@ -8,7 +8,7 @@ import {
     releaseAnnotations,
     ReleaseAnnotationError,
     ModelRelease,
-} from "../../policies/gating/annotations";
+} from "../../release-contract/annotations";
 import {
     DEFAULT_GATE_CONFIG,
     erfc,
@@ -22,7 +22,7 @@ import {
     validateThresholds,
     formatVerdictTable,
     ZERO_BASELINE_MARGIN,
-} from "../../policies/gating/gate";
+} from "../../release-contract/gate";
 
 const gate = (spec: MetricThreshold, candidate: number | undefined, baseline: number | undefined, metric = "m") =>
     evaluateGate(

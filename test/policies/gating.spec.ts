@@ -4,7 +4,7 @@
 import * as assert from "node:assert/strict";
 import { PolicyPackConfig, PolicyPackSession, PolicyRunResult, PolicyViolation, startPolicyPack } from "../../offline-plan/policy-runner";
 import { RecordedResource } from "../../offline-plan/types";
-import { releaseAnnotations } from "../../policies/gating/annotations";
+import { releaseAnnotations } from "../../release-contract/annotations";
 import {
     clone,
     DIGEST,
@@ -144,6 +144,12 @@ const CASES: Case[] = [
       expect: [/policy configuration is invalid: .*model-gate-thresholds.thresholds.f1.minRelativeChange: must be a number in \[0, 1\]/] },
     { policy: "model-gate-thresholds", title: "first release without baseline fails by default",
       build: withRelease("churn-canary", "canary", "none", { ...RELEASE, baseline: undefined }), expect: [/f1: baseline value is missing/] },
+    { policy: "model-gate-thresholds", title: "a first release (stable track, no baseline) is judged on value thresholds only",
+      build: withRelease("churn-stable", "stable", "pass", { ...RELEASE, baseline: undefined }), expect: [] },
+    { policy: "model-gate-thresholds", title: "a first release still meets value thresholds",
+      build: withRelease("churn-stable", "stable", "pass", { ...RELEASE, baseline: undefined }),
+      config: { "model-gate-thresholds": { thresholds: { f1: { threshold: 0.99, minRelativeChange: 0.02, greaterIsBetter: true } } } },
+      expect: [/churn-stable: release churn v8 \(stable\): fails the gate .*f1: candidate 0.85 must be >= 0.99 \(threshold\)$/, /churn-canary/] },
     { policy: "model-gate-thresholds", title: "first release allowed by allowMissingBaseline",
       build: withRelease("churn-canary", "canary", "none", { ...RELEASE, baseline: undefined }), config: { "model-gate-thresholds": { allowMissingBaseline: true } }, expect: [] },
     { policy: "model-gate-thresholds", title: "malformed annotations",

@@ -2,7 +2,7 @@
 // specs mutate one property at a time. Shapes follow @pulumi/kubernetes v4 inputs.
 import { RecordedResource } from "../../offline-plan/types";
 import { recordedResource } from "../helpers/resources";
-import { releaseAnnotations, ModelRelease, Track, GateStatus } from "../../policies/gating/annotations";
+import { releaseAnnotations, ModelRelease, Track, GateStatus } from "../../release-contract/annotations";
 
 export const NS = "ml-serving";
 export const DIGEST = "sha256:" + "a".repeat(64);

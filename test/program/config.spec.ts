@@ -2,7 +2,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { loadGateConfig } from "../../cli/gate";
+import { loadStackGate } from "../../cli/gate";
 import { renderPackConfig, renderPulumiYaml, renderReadme, undeclaredOptionalKeys } from "../../cli/gen-config";
 import { parseServingConfig } from "../../components/servingConfig";
 import { CONFIG_KEYS, parsePlatformConfig } from "../../config/schema";
@@ -53,10 +53,10 @@ describe("stack configuration schema", () => {
         assert.throws(() => renderPackConfig('{"no-such-policy": "mandatory"}', "security", "x.json"), /no-such-policy/);
     });
 
-    it("the serving block's gate thresholds are the gating pack's (one gate, however it is run)", () => {
+    it("mlops gate reads the gate the program uses: serving.thresholds and significance of the stack file", () => {
         for (const stack of ["dev", "prod"]) {
             const serving = YAML.parse(fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8")).config["mlops-platform:serving"];
-            assert.deepEqual(parseServingConfig(serving).gate.thresholds, loadGateConfig(ROOT, stack).thresholds, `${stack}: serving.thresholds differ from policies/config/${stack}.json`);
+            assert.deepEqual(loadStackGate(ROOT, stack).config, parseServingConfig(serving).gate, stack);
         }
     });
 
@@ -70,7 +70,7 @@ describe("stack configuration schema", () => {
     });
 
     it("defaults parse into a complete PlatformConfig", () => {
-        const c = parsePlatformConfig({}, ctx);
+        const c = parsePlatformConfig({ githubRepository: "example-org/mlops-platform" }, ctx);
         assert.equal(c.environment, "dev");
         assert.deepEqual(c.registry.repositories, ["trainer", "mlflow", "server"]);
         assert.equal(c.registry.buildImages, true, "images are built from source and pinned by digest by default");
@@ -89,7 +89,7 @@ describe("stack configuration schema", () => {
         assertInvalid(() => parsePlatformConfig({ protectStatefulResources: "true", forceDestroy: "true" }, ctx), "mlops-platform:forceDestroy"));
     it("validates the training block, naming each property", () => {
         const t = { modelName: "m", experimentName: "e", dataPrefix: "p/", dataVersion: "1" };
-        assert.equal(parsePlatformConfig({ training: JSON.stringify({ ...t, gitSha: "0123abc" }) }, ctx).training!.gitSha, "0123abc");
+        assert.equal(parsePlatformConfig({ githubRepository: "o/r", training: JSON.stringify({ ...t, gitSha: "0123abc" }) }, ctx).training!.gitSha, "0123abc");
         assertInvalid(() => parsePlatformConfig({ training: JSON.stringify({ ...t, gitSha: "HEAD" }) }, ctx), "mlops-platform:training.gitSha", /commit SHA/);
         assertInvalid(() => parsePlatformConfig({ training: JSON.stringify({ ...t, hyperparameters: { "max-depth": 3 } }) }, ctx), "mlops-platform:training.hyperparameters.max-depth", /snake_case/);
         assertInvalid(() => parsePlatformConfig({ training: JSON.stringify({ ...t, gpus: 40 }) }, ctx), "mlops-platform:training.gpus");

@@ -1,7 +1,7 @@
 // Stack policies relating Kubernetes objects: serving replicas (HPA-aware), PodDisruptionBudgets,
 // NetworkPolicy coverage. Catalog rows 74-75.
 import { StackValidationPolicy } from "@pulumi/policy";
-import { ANNOTATIONS, ROLE_LABEL } from "../../gating/annotations";
+import { ANNOTATIONS, ROLE_LABEL } from "../../../release-contract/annotations";
 import { buildInventory, hpaFor, K8sInventory, sameNamespace, WorkloadInfo } from "./k8s-inventory";
 import { ExemptableConfig } from "./k8s-policy-factory";
 import {

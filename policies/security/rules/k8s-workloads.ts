@@ -2,7 +2,7 @@
 // bounded Jobs. Catalog rows 70-73, 77 (workload parts) and 78.
 import { ResourceValidationPolicy } from "@pulumi/policy";
 import { ExemptableConfig, k8sResourcePolicy, workloadPolicy } from "./k8s-policy-factory";
-import { ROLE_LABEL } from "../../gating/annotations";
+import { ROLE_LABEL } from "../../../release-contract/annotations";
 import { containersOf, globMatch, K8S, lit, quantityToNumber, UNKNOWN, WORKLOAD_TYPES } from "./k8s-resources";
 
 

@@ -465,10 +465,36 @@ export function releaseSubjects(release: ModelRelease): { candidate: GateSubject
     };
 }
 
-/** evaluateGate over a ModelRelease. */
-export function evaluateRelease(release: ModelRelease, config: GateConfig = DEFAULT_GATE_CONFIG): GateVerdict {
+/**
+ * The gate of a first release (nothing serves yet, so there is nothing to beat): the value
+ * thresholds only; change rules and the significance test need a baseline and are dropped.
+ * A metric with no value threshold is not gated on a first release.
+ */
+export function firstReleaseGate(config: GateConfig): GateConfig {
+    return {
+        thresholds: Object.fromEntries(
+            Object.entries(config.thresholds)
+                .filter(([, s]) => s.threshold !== undefined)
+                .map(([m, s]) => [m, { threshold: s.threshold, greaterIsBetter: s.greaterIsBetter }]),
+        ),
+    };
+}
+
+/**
+ * Tracks on which a release without a recorded baseline is a first release. A canary is always a
+ * candidate against the stable release, so a canary without a baseline fails the change rules.
+ */
+export const FIRST_RELEASE_TRACKS: readonly string[] = ["stable", "blue", "green"];
+
+/**
+ * evaluateGate over a ModelRelease: its metrics against its recorded baseline. A release without a
+ * baseline on a first-release track (stable, blue, green) is judged as a first release
+ * (`firstReleaseGate`); anywhere else a missing baseline fails every change rule.
+ */
+export function evaluateRelease(release: ModelRelease, config: GateConfig = DEFAULT_GATE_CONFIG, track?: string): GateVerdict {
     const { candidate, baseline } = releaseSubjects(release);
-    return evaluateGate(candidate, baseline, config);
+    const first = !baseline && track !== undefined && FIRST_RELEASE_TRACKS.includes(track);
+    return evaluateGate(candidate, baseline, first ? firstReleaseGate(config) : config);
 }
 
 /** Failure messages of a verdict, one per failed rule or test. */

@@ -1,0 +1,99 @@
+// Behaviour of the release rules that the mutation run of issue 13 found untested: each case fails
+// on the listed mutant (a user-visible weakening of the gate or of the serving config parse).
+import * as assert from "node:assert/strict";
+import { planRelease } from "../../cli/release";
+import { parseServingConfig } from "../../components/servingConfig";
+import { evaluateSignificance, GateConfigError, validateGateConfig } from "../../release-contract/gate";
+import { significanceRule } from "../../release-contract/rules";
+import { parseReleaseAnnotations, releaseAnnotations } from "../../release-contract/annotations";
+
+const release = (over: Record<string, unknown> = {}) => ({ model: "m", version: "2", modelUri: "models:/m/2", metrics: { f1: 0.8 }, ...over });
+
+describe("release rules: strength (issue 13, mutation survivors)", () => {
+    describe("significance test", () => {
+        const big = { metrics: { f1: 0.9, accuracy: 0.801 }, samples: 10_000 };
+        const base = { metrics: { f1: 0.8, accuracy: 0.8 }, samples: 10_000 };
+
+        it("requires every tested metric to be significant, not any", () => {
+            const r = evaluateSignificance(big, base, {}, { alpha: 0.05, metrics: ["f1", "accuracy"] });
+            assert.deepEqual(r.tests.map((t) => t.passed), [true, false]);
+            assert.equal(r.passed, false);
+        });
+
+        it("tests lower-is-better metrics in their direction", () => {
+            const lower = { greaterIsBetter: false };
+            const better = evaluateSignificance({ metrics: { err: 0.1 }, samples: 5000 }, { metrics: { err: 0.2 }, samples: 5000 }, { err: lower }, { alpha: 0.05, metrics: ["err"] });
+            const worse = evaluateSignificance({ metrics: { err: 0.2 }, samples: 5000 }, { metrics: { err: 0.1 }, samples: 5000 }, { err: lower }, { alpha: 0.05, metrics: ["err"] });
+            assert.equal(better.passed, true);
+            assert.equal(worse.passed, false);
+            const parsed = parseReleaseAnnotations(
+                releaseAnnotations({ ...release({ metrics: { err: 0.2 } }), evaluation: { samples: 5000 }, baseline: { version: "1", metrics: { err: 0.1 }, samples: 5000 } }, "canary"),
+            )!;
+            assert.match(significanceRule(parsed, { alpha: 0.05, metrics: ["err"], lowerIsBetter: ["err"], requireSamples: false })[0], /not significant/);
+            assert.deepEqual(significanceRule(parsed, { alpha: 0.05, metrics: ["err"], lowerIsBetter: [], requireSamples: false }), []);
+        });
+
+        it("does not accept a sample count of 0 as a count", () => {
+            const r = evaluateSignificance({ ...big, samples: 0 }, base, {}, { alpha: 0.05, metrics: ["f1"], requireSamples: true });
+            assert.equal(r.passed, false);
+            assert.match(r.skipped!, /candidate evaluation sample count is missing \(required\)/);
+        });
+    });
+
+    describe("gate configuration", () => {
+        const invalid = (raw: unknown, path: RegExp) =>
+            assert.throws(() => validateGateConfig(raw), (e: any) => e instanceof GateConfigError && e.errors.some((x) => path.test(x.propertyPath)));
+        const thresholds = { f1: { minRelativeChange: 0.02, greaterIsBetter: true } };
+
+        it("rejects unknown keys in significance (a typo like requireSample)", () => invalid({ thresholds, significance: { alpha: 0.05, requireSample: true } }, /^significance\.requireSample$/));
+        it("rejects alpha <= 0 and >= 1", () => {
+            invalid({ thresholds, significance: { alpha: 0 } }, /^significance\.alpha$/);
+            invalid({ thresholds, significance: { alpha: -0.1 } }, /^significance\.alpha$/);
+            invalid({ thresholds, significance: { alpha: 1 } }, /^significance\.alpha$/);
+        });
+        it("rejects non-finite thresholds", () => {
+            invalid({ thresholds: { f1: { threshold: Infinity, greaterIsBetter: true } } }, /^thresholds\.f1\.threshold$/);
+            invalid({ thresholds: { f1: { minAbsoluteChange: Infinity, greaterIsBetter: true } } }, /^thresholds\.f1\.minAbsoluteChange$/);
+            invalid({ thresholds: { f1: { minRelativeChange: NaN, greaterIsBetter: true } } }, /^thresholds\.f1\.minRelativeChange$/);
+        });
+    });
+
+    describe("serving config parse", () => {
+        const canary = { stable: release({ version: "1", modelUri: "models:/m/1" }), canaryWeight: 0 };
+
+        it("carries the significance block to the gate", () => {
+            const cfg = parseServingConfig({ strategy: "canary", canary, significance: { alpha: 0.01, metrics: ["f1"], requireSamples: true } });
+            assert.deepEqual(cfg.gate.significance, { alpha: 0.01, metrics: ["f1"], requireSamples: true });
+        });
+
+        it("parses autoscaling (the HPA depends on it)", () => {
+            const cfg = parseServingConfig({ strategy: "canary", canary, replicas: 2, autoscaling: { maxReplicas: 6 } });
+            assert.deepEqual(cfg.autoscaling, { maxReplicas: 6, targetCpuUtilization: 70 });
+            assert.equal(parseServingConfig({ strategy: "canary", canary, autoscaling: false }).autoscaling, undefined);
+        });
+
+        it("a YAML-null active slot or canary is not a live release", () => {
+            assert.throws(() => parseServingConfig({ strategy: "blueGreen", blueGreen: { active: "blue", slots: { blue: null, green: release() } } }), /blueGreen\.active: slot 'blue' holds no release/);
+            assert.throws(() => parseServingConfig({ strategy: "canary", canary: { ...canary, canary: null, canaryWeight: 10 } }), /canaryWeight: is 10 but there is no canary release/);
+        });
+
+        it("rejects a negative canary weight", () => {
+            assert.throws(() => parseServingConfig({ strategy: "canary", canary: { ...canary, canary: release(), canaryWeight: -5 } }), /canary\.canaryWeight: must be an integer percentage from 0 to 100, got -5/);
+        });
+    });
+
+    it("set-weight accepts decimal digits only (1e2 and 0x10 are not 100 and 16)", () => {
+        const text = `config:
+  mlops-platform:serving:
+    strategy: canary
+    canary:
+      canaryWeight: 0
+      stable: { model: m, version: "1", modelUri: "models:/m/1", metrics: { f1: 0.8 } }
+      canary: { model: m, version: "2", modelUri: "models:/m/2", metrics: { f1: 0.9 }, baseline: { version: "1", metrics: { f1: 0.8 } } }
+`;
+        for (const w of ["1e2", "0x10", "+5", "5.0", " 7 x"]) {
+            assert.throws(() => planRelease(text, "P.yaml", { kind: "set-weight", weight: w }), /weight must be an integer percentage from 0 to 100/, w);
+        }
+        assert.equal(planRelease(text, "P.yaml", { kind: "set-weight", weight: "007" }).config.canary!.canaryWeight, 7);
+    });
+});
