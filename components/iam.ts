@@ -33,3 +33,10 @@ export function serviceTrust(service: string, extraActions: string[] = []): Poli
         ],
     };
 }
+
+/**
+ * Tag on the CI roles (CiAccess), naming which one (`preview`, `deploy`, `image-push`). Key policies
+ * deny cryptographic use and key deletion to principals carrying it, and the deploy role cannot
+ * change the CI roles, so it cannot remove the tag from itself.
+ */
+export const CI_ROLE_TAG = "mlops.platform/ci-role";

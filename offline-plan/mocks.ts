@@ -26,6 +26,11 @@ function autoname(name: string, type: string): string {
     return `${name}-${hex(`${type}::${name}`, 7)}`;
 }
 
+/** Terraform's `namePrefix` naming: the prefix plus a 26-digit unique id (a timestamp and a counter). */
+function prefixedName(prefix: string, seed: string): string {
+    return `${prefix}${BigInt(`0x${hex(seed, 20)}`).toString().padStart(26, "0").slice(-26)}`;
+}
+
 type Outputs = Record<string, any>;
 type OutputFn = (name: string, inputs: Outputs, env: MockEnvironment) => { id?: string; outputs: Outputs };
 
@@ -69,7 +74,7 @@ const OUTPUTS: Record<string, OutputFn> = {
         };
     },
     "aws:iam/role:Role": (name, i, env) => {
-        const roleName = i.name ?? autoname(name, "role");
+        const roleName = i.name ?? (i.namePrefix ? prefixedName(i.namePrefix, `role::${name}`) : autoname(name, "role"));
         const p = i.path ?? "/";
         return {
             id: roleName,
@@ -77,7 +82,7 @@ const OUTPUTS: Record<string, OutputFn> = {
         };
     },
     "aws:iam/policy:Policy": (name, i, env) => {
-        const policyName = i.name ?? autoname(name, "policy");
+        const policyName = i.name ?? (i.namePrefix ? prefixedName(i.namePrefix, `policy::${name}`) : autoname(name, "policy"));
         const policyArn = `arn:${env.partition}:iam::${env.accountId}:policy${i.path ?? "/"}${policyName}`;
         return { id: policyArn, outputs: { name: policyName, arn: policyArn, policyId: `ANPA${hex(name, 17).toUpperCase()}` } };
     },
