@@ -231,10 +231,18 @@ export const DEPLOY_ACTIONS_BY_TYPE: Readonly<Record<string, TypePermissions>> =
             ...RDS_TAGS,
             // Storage and Performance Insights encryption with the database key.
             ...KMS_FOR_SERVICE,
-            // The RDS-managed master-password secret is created with the caller's rights.
+            // The RDS-managed master-password secret is created and encrypted with the caller's rights
+            // (RDS user guide, "Permissions required for Secrets Manager integration"); the database
+            // key allows CI crypto only through Secrets Manager (kms.ts ciCryptoViaServices), and
+            // reading the secret stays denied (NeverReadSecrets).
             "secretsmanager:CreateSecret",
+            "secretsmanager:UpdateSecret",
+            "secretsmanager:DeleteSecret",
+            "secretsmanager:RotateSecret",
             "secretsmanager:TagResource",
             "secretsmanager:DescribeSecret",
+            "kms:GenerateDataKey",
+            "kms:Decrypt",
         ],
     },
     "aws:rds/parameterGroup:ParameterGroup": {

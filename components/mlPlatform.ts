@@ -232,6 +232,8 @@ export class MlPlatform extends pulumi.ComponentResource {
                     finalSnapshot: c.tracking.dbFinalSnapshot,
                     backupRetentionDays: c.tracking.dbBackupRetentionDays,
                     passwordRotationDays: c.tracking.dbPasswordRotationDays,
+                    monitoringIntervalSeconds: c.tracking.dbMonitoringInterval,
+                    auditLogStatement: c.tracking.dbAuditLogStatement,
                 },
                 ...(c.tracking.authAdminSecret ? { auth: { adminSecretName: c.tracking.authAdminSecret } } : {}),
                 tags,

@@ -412,6 +412,23 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
         description: "Days automated database backups are kept.",
     },
     {
+        key: "trackingDbMonitoringInterval",
+        type: "integer",
+        group: "Tracking server",
+        default: 60,
+        min: 0,
+        max: 60,
+        description: "RDS Enhanced Monitoring granularity in seconds: 1, 5, 10, 15, 30 or 60 (0 turns it off; the security pack then fails the stack).",
+    },
+    {
+        key: "trackingDbAuditLogStatement",
+        type: "string",
+        group: "Tracking server",
+        allowed: ["ddl", "mod", "all"],
+        default: "ddl",
+        description: "PostgreSQL `log_statement` for the audit trail in the exported `postgresql` log: `ddl` (schema changes), `mod` (plus every write) or `all`.",
+    },
+    {
         key: "trackingDbPasswordRotationDays",
         type: "integer",
         group: "Tracking server",
@@ -654,6 +671,8 @@ export interface PlatformConfig {
         dbFinalSnapshot: boolean;
         dbBackupRetentionDays: number;
         dbPasswordRotationDays: number;
+        dbMonitoringInterval: number;
+        dbAuditLogStatement: "ddl" | "mod" | "all";
         authAdminSecret: string;
         clientSecret: string;
         hostname: string;
@@ -803,6 +822,9 @@ export function parsePlatformConfig(
     const existingVpc = v.existingVpc === undefined ? undefined : parseExistingVpc(problems, v.existingVpc);
     const addonVersions = v.eksAddonVersions === undefined ? {} : parseStringMap(problems, "eksAddonVersions", v.eksAddonVersions);
     const gpuPools = parseGpuPools(problems, v.gpuPools);
+    if (typeof v.trackingDbMonitoringInterval === "number" && ![0, 1, 5, 10, 15, 30, 60].includes(v.trackingDbMonitoringInterval)) {
+        problems.add(`${PROJECT}:trackingDbMonitoringInterval`, `must be 0 (off), 1, 5, 10, 15, 30 or 60 seconds, got ${describe(v.trackingDbMonitoringInterval)}`);
+    }
     if (typeof v.githubRepository === "string" && v.githubRepository !== "" && !/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(v.githubRepository)) {
         problems.add(`${PROJECT}:githubRepository`, `must be "owner/name", got ${describe(v.githubRepository)}`);
     }
@@ -943,6 +965,8 @@ export function parsePlatformConfig(
             dbFinalSnapshot: v.trackingDbFinalSnapshot,
             dbBackupRetentionDays: v.trackingDbBackupRetentionDays,
             dbPasswordRotationDays: v.trackingDbPasswordRotationDays,
+            dbMonitoringInterval: v.trackingDbMonitoringInterval,
+            dbAuditLogStatement: v.trackingDbAuditLogStatement,
             authAdminSecret: v.trackingAuthAdminSecret,
             clientSecret: v.trackingClientSecret,
             hostname: v.trackingHostname,
