@@ -277,6 +277,9 @@ export const DEPLOY_ACTIONS_BY_TYPE: Readonly<Record<string, TypePermissions>> =
             "s3:GetEncryptionConfiguration",
             "s3:GetBucketObjectLockConfiguration",
             "s3:GetBucketPolicy",
+            // Buckets created with Object Lock (the replicated access logs).
+            "s3:PutBucketObjectLockConfiguration",
+            "s3:PutBucketVersioning",
         ],
     },
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": { actions: ["s3:PutLifecycleConfiguration", "s3:GetLifecycleConfiguration"] },

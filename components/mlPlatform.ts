@@ -131,7 +131,9 @@ export class MlPlatform extends pulumi.ComponentResource {
                     managedNamePrefix: iamPrefix,
                     permissionsBoundaryArn: boundary.arn,
                     data: {
-                        bucketArns: pulumi.all([this.dataLake.rawBucketArn, this.dataLake.processedBucketArn, this.dataLake.artifactsBucketArn]),
+                        bucketArns: pulumi
+                            .all([this.dataLake.rawBucketArn, this.dataLake.processedBucketArn, this.dataLake.artifactsBucketArn, this.dataLake.replicaBucketArns])
+                            .apply(([raw, processed, artifacts, replicas]) => [raw, processed, artifacts, ...replicas]),
                         kmsKeyArns: [this.dataLake.kmsKeyArn],
                         forceDestroy: c.forceDestroy,
                     },

@@ -110,6 +110,31 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
         description: "Days after which incomplete multipart uploads are aborted in every bucket.",
     },
     {
+        key: "dataReplicationRegion",
+        type: "string",
+        group: "Data lake",
+        default: "",
+        description:
+            "Region to replicate every data bucket and the access logs to (S3 cross-region replication, delete markers not replicated, replicas encrypted with a key of that region); empty: no replication. Prod sets it.",
+    },
+    {
+        key: "dataReplicationStorageClass",
+        type: "string",
+        group: "Data lake",
+        allowed: ["STANDARD", "STANDARD_IA", "INTELLIGENT_TIERING", "GLACIER_IR"],
+        default: "STANDARD_IA",
+        description: "Storage class of the data replicas.",
+    },
+    {
+        key: "accessLogLockMode",
+        type: "string",
+        group: "Data lake",
+        allowed: ["COMPLIANCE", "GOVERNANCE"],
+        default: "COMPLIANCE",
+        description:
+            "Object Lock mode of the replicated access logs, kept `accessLogRetentionDays` (COMPLIANCE: nobody, root included, deletes them early). Applies with dataReplicationRegion.",
+    },
+    {
         key: "repositories",
         type: "array",
         group: "Container registry",
@@ -622,6 +647,7 @@ export interface PlatformConfig {
         noncurrentVersionExpirationDays: number;
         accessLogRetentionDays: number;
         multipartAbortDays: number;
+        replication?: { region: string; storageClass: "STANDARD" | "STANDARD_IA" | "INTELLIGENT_TIERING" | "GLACIER_IR"; accessLogLockMode: "COMPLIANCE" | "GOVERNANCE" };
     };
     registry: {
         repositories: string[];
@@ -822,6 +848,9 @@ export function parsePlatformConfig(
     const existingVpc = v.existingVpc === undefined ? undefined : parseExistingVpc(problems, v.existingVpc);
     const addonVersions = v.eksAddonVersions === undefined ? {} : parseStringMap(problems, "eksAddonVersions", v.eksAddonVersions);
     const gpuPools = parseGpuPools(problems, v.gpuPools);
+    if (typeof v.dataReplicationRegion === "string" && v.dataReplicationRegion !== "" && !/^[a-z]{2}(-gov)?-[a-z]+-\d$/.test(v.dataReplicationRegion)) {
+        problems.add(`${PROJECT}:dataReplicationRegion`, `must be an AWS region such as "us-west-2" (or empty for no replication), got ${describe(v.dataReplicationRegion)}`);
+    }
     if (typeof v.trackingDbMonitoringInterval === "number" && ![0, 1, 5, 10, 15, 30, 60].includes(v.trackingDbMonitoringInterval)) {
         problems.add(`${PROJECT}:trackingDbMonitoringInterval`, `must be 0 (off), 1, 5, 10, 15, 30 or 60 seconds, got ${describe(v.trackingDbMonitoringInterval)}`);
     }
@@ -912,6 +941,9 @@ export function parsePlatformConfig(
             noncurrentVersionExpirationDays: v.noncurrentVersionExpirationDays,
             accessLogRetentionDays: v.accessLogRetentionDays,
             multipartAbortDays: v.multipartAbortDays,
+            ...(v.dataReplicationRegion
+                ? { replication: { region: v.dataReplicationRegion, storageClass: v.dataReplicationStorageClass, accessLogLockMode: v.accessLogLockMode } }
+                : {}),
         },
         registry: {
             repositories: repositories as string[],

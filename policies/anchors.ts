@@ -25,6 +25,8 @@ export const POLICY_ANCHORS: Readonly<Record<string, string>> = {
     "s3-access-logging": "AG s3-bucket-logging-enabled, CKV_AWS_18, AVD-AWS-0089",
     "s3-lifecycle-abort-mpu": "CKV2_AWS_61, CKV_AWS_300, EX aws-ts-finops requireBucketLifecycleRules",
     "s3-no-force-destroy": "custom (data-loss guard)",
+    "s3-replication": "CKV_AWS_144 (issue 12 #9)",
+    "s3-log-versions-retained": "custom (audit logs stay recoverable; issue 12 #9)",
 
     // --- ECR (rows 15-20) ---
     "ecr-scan-on-push": "CKV_AWS_163, AVD-AWS-0030, CR enable-image-scan",

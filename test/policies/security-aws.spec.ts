@@ -416,6 +416,25 @@ const cases: Case[] = [
         assumeRolePolicy: doc({ Effect: "Allow", Action: "sts:AssumeRoleWithWebIdentity", Principal: { Federated: oidc }, Condition: { StringEquals: { "token.actions.githubusercontent.com:sub": "repo:acme/ml:ref:refs/heads/main" } } }),
         tags: { "mlops.platform/ci-role": "image-push" },
     })]),
+    fails("s3-replication", "prod bucket without a replica", "BucketReplicationConfig", [dataBucket], { config: { "s3-replication": { requireReplication: true } } }),
+    passes("s3-replication", "not required (dev)", [dataBucket]),
+    passes("s3-replication", "bucket replicated, delete markers kept back", (() => {
+        const replica = res(T.bucket, "replica", { bucket: "mlops-raw-replica" });
+        const cfg = res("aws:s3/bucketReplicationConfig:BucketReplicationConfig", "raw-replication", {
+            bucket: "mlops-raw",
+            role: "arn:aws:iam::123456789012:role/r",
+            rules: [{ id: "to-us-west-2", status: "Enabled", filter: {}, deleteMarkerReplication: { status: "Disabled" }, destination: { bucket: "arn:aws:s3:::mlops-raw-replica" } }],
+        }, { deps: { bucket: [dataBucket], rules: [replica] } });
+        return [dataBucket, replica, cfg];
+    })(), { config: { "s3-replication": { requireReplication: true } } }),
+    fails("s3-log-versions-retained", "log versions expire after one day", "noncurrentDays", (() => {
+        const lc = res(T.lifecycle, "logs-lc", { bucket: "mlops-logs", rules: [{ id: "x", status: "Enabled", filter: {}, noncurrentVersionExpiration: { noncurrentDays: 1 } }] }, { deps: { bucket: [logBucket] } });
+        return [logBucket, dataBucket, res(T.logging, "raw-logging", { bucket: "mlops-raw", targetBucket: "mlops-logs" }, { deps: { bucket: [dataBucket], targetBucket: [logBucket] } }), lc];
+    })()),
+    passes("s3-log-versions-retained", "log versions kept a year", (() => {
+        const lc = res(T.lifecycle, "logs-lc", { bucket: "mlops-logs", rules: [{ id: "x", status: "Enabled", filter: {}, noncurrentVersionExpiration: { noncurrentDays: 365 } }] }, { deps: { bucket: [logBucket] } });
+        return [logBucket, dataBucket, res(T.logging, "raw-logging", { bucket: "mlops-raw", targetBucket: "mlops-logs" }, { deps: { bucket: [dataBucket], targetBucket: [logBucket] } }), lc];
+    })()),
     // Security groups
     fails("sg-no-public-ingress", "SSH from anywhere (inline)", "ingress[0].cidrBlocks", [res(T.sg, "sg", { ingress: [{ protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["0.0.0.0/0"] }] })]),
     fails("sg-no-public-ingress", "IPv6 world on a vpc ingress rule", "cidrIpv6", [res(T.ingressRule, "in", { securityGroupId: "sg-1", ipProtocol: "tcp", fromPort: 5000, toPort: 5000, cidrIpv6: "::/0" })]),

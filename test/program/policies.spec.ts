@@ -218,6 +218,10 @@ describe("policy packs on the whole program", function () {
             name: "mlops-tracking-db-params",
             fn: (p) => (p.parameters = p.parameters.filter((x: any) => x.name !== "log_statement")),
         },
+        { policy: "s3-replication", stack: "prod", type: "aws:s3/bucketReplicationConfig:BucketReplicationConfig", name: "mlops-data-raw-replication", fn: (p) => (p.rules[0].deleteMarkerReplication.status = "Enabled") },
+        { policy: "s3-replication", stack: "prod", type: "aws:s3/bucketReplicationConfig:BucketReplicationConfig", name: "mlops-data-logs-replication", fn: (p) => (p.rules[0].status = "Disabled") },
+        // The old log lifecycle: overwritten or deleted access logs gone after one day.
+        { policy: "s3-log-versions-retained", stack: "prod", type: "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", name: "mlops-data-logs-lifecycle", fn: (p) => (p.rules[0].noncurrentVersionExpiration.noncurrentDays = 1) },
         {
             policy: "iam-no-admin-star",
             stack: "dev",
