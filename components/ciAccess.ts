@@ -510,9 +510,14 @@ export class CiAccess extends pulumi.ComponentResource {
         // Everything but IAM, from the resource types the program declares. Managed policies,
         // because the table exceeds the 10,240 characters a role's inline policies may total.
         const servicePolicies = pulumi
-            .all([pulumi.output(args.data.bucketArns), pulumi.output(args.data.kmsKeyArns)])
-            .apply(([bucketArns, kmsKeyArns]) =>
-                splitPolicy(deployServicePolicy({ dataBucketArns: bucketArns, dataKeyArns: kmsKeyArns, forceDestroy: args.data.forceDestroy ?? false } as DeployDataScope)),
+            .all([pulumi.output(args.data.bucketArns), pulumi.output(args.data.kmsKeyArns), partition, identity.accountId])
+            .apply(([bucketArns, kmsKeyArns, part, accountId]) =>
+                splitPolicy(
+                    deployServicePolicy({ dataBucketArns: bucketArns, dataKeyArns: kmsKeyArns, forceDestroy: args.data.forceDestroy ?? false, partition: part, accountId } as DeployDataScope & {
+                        partition: string;
+                        accountId: string;
+                    }),
+                ),
             );
         for (let i = 0; i < DEPLOY_SERVICE_POLICY_COUNT; i++) {
             const policy = new aws.iam.Policy(

@@ -304,7 +304,16 @@ export const DEPLOY_ACTIONS_BY_INVOKE: Readonly<Record<string, TypePermissions>>
     "aws:ec2/getVpc:getVpc": { actions: ["ec2:DescribeVpcs", "ec2:DescribeVpcAttribute"] },
     "aws:ecr/getAuthorizationToken:getAuthorizationToken": { actions: ["ecr:GetAuthorizationToken"] },
     "aws:eks/getAddonVersion:getAddonVersion": { actions: ["eks:DescribeAddonVersions"] },
+    // TEMPORARY (issue 12 #4 open): TrackingServer reads the RDS master secret at deploy time to
+    // write the in-cluster DB Secret. The deploy role may read that one kind of secret
+    // (`rds!db-*`, RDS-managed) and no other; it is cluster-admin, so it could read the
+    // Kubernetes Secret anyway. Remove this row, and the exception in deployServicePolicy, once
+    // the tracking server obtains its credentials in-cluster.
+    "aws:secretsmanager/getSecretVersion:getSecretVersion": { actions: ["secretsmanager:GetSecretValue", "kms:Decrypt"] },
 };
+
+/** The only secrets the deploy role may read (see the getSecretVersion row): RDS-managed master secrets. */
+export const READABLE_SECRET_NAME_PATTERN = "rds!db-*";
 
 /** Prefixes of types that need no AWS IAM action from the deployer (components, providers, Kubernetes objects). */
 export const NO_AWS_ACTIONS = [/^mlops-platform:/, /^pulumi:/, /^kubernetes:/];
@@ -328,7 +337,7 @@ export interface DeployDataScope {
  * The deploy role's permissions outside IAM: the table's actions on `*` (the types' ARNs are
  * mostly unknown before creation), and explicit denials of data reads that no Allow can undo.
  */
-export function deployServicePolicy(scope: DeployDataScope): PolicyDocument {
+export function deployServicePolicy(scope: DeployDataScope & { partition?: string; accountId?: string }): PolicyDocument {
     const actions = deployServiceActions();
     const byService = new Map<string, string[]>();
     for (const a of actions) {
@@ -361,11 +370,12 @@ export function deployServicePolicy(scope: DeployDataScope): PolicyDocument {
             Resource: scope.dataKeyArns,
         });
     }
+    statements.push({ Sid: "NeverReadParameters", Effect: "Deny", Action: ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"], Resource: "*" });
     statements.push({
-        Sid: "NeverReadSecrets",
+        Sid: "ReadNoSecretButTheRdsMasterSecret",
         Effect: "Deny",
-        Action: ["secretsmanager:GetSecretValue", "ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
-        Resource: "*",
+        Action: "secretsmanager:GetSecretValue",
+        NotResource: `arn:${scope.partition ?? "aws"}:secretsmanager:*:${scope.accountId ?? "*"}:secret:${READABLE_SECRET_NAME_PATTERN}`,
     });
     return { Version: "2012-10-17", Statement: statements };
 }

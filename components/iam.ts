@@ -7,6 +7,7 @@ export interface PolicyStatement {
     Principal?: pulumi.Input<"*" | Record<string, pulumi.Input<string | pulumi.Input<string>[]>>>;
     Action: pulumi.Input<string> | pulumi.Input<string>[];
     Resource?: pulumi.Input<string> | pulumi.Input<string>[];
+    NotResource?: pulumi.Input<string> | pulumi.Input<string>[];
     Condition?: Record<string, Record<string, pulumi.Input<string | boolean | pulumi.Input<string>[]>>>;
 }
 

@@ -150,7 +150,17 @@ for (const stack of ["dev", "prod"]) {
             }
             assert.equal(await deploy("kms:Decrypt", dataKey, {}, dataKeyPolicy), "ExplicitlyDenied");
             assert.equal(await deploy("kms:GenerateDataKey", dataKey, {}, dataKeyPolicy), "ExplicitlyDenied");
-            assert.equal(await deploy("secretsmanager:GetSecretValue", `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:rds!db-1234-AbCdEf`), "ExplicitlyDenied");
+            for (const secret of ["mlflow-admin-AbCdEf", "prod/api-keys-AbCdEf", "alertmanager-receivers-AbCdEf"]) {
+                assert.equal(await deploy("secretsmanager:GetSecretValue", `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${secret}`), "ExplicitlyDenied", secret);
+            }
+            assert.equal(await deploy("ssm:GetParameter", `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/prod/db-password`), "ExplicitlyDenied");
+        });
+
+        // Issue 12 #4 is open: the program still reads the RDS master secret at deploy time. This
+        // pins the exception to exactly that secret kind, and fails once the invoke is gone.
+        it("reads the RDS-managed master secret only while the program still calls getSecretVersion", async () => {
+            assert.ok(run.invokes.includes("aws:secretsmanager/getSecretVersion:getSecretVersion"), "the invoke is gone: drop the exception in deployPermissions.ts");
+            assert.equal(await deploy("secretsmanager:GetSecretValue", `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:rds!db-1234-AbCdEf`), "Allowed");
         });
 
         describe("the permissions boundary", () => {
