@@ -54,13 +54,14 @@ for (const stack of ["dev", "prod"]) {
             boundaryArn = boundary.outputs.arn;
             boundaryDoc = policyDoc(boundary);
             prefix = `mlops-platform-${stack}-`;
+            // The data buckets and, in prod, their cross-region replicas (all but the log buckets).
             dataBuckets = ofType(run.resources, "aws:s3/bucket:Bucket")
-                .filter((b) => /-(raw|processed|artifacts)$/.test(b.name))
+                .filter((b) => /-(raw|processed|artifacts|audit-logs)$/.test(b.name))
                 .map((b) => b.outputs.arn);
             const key = one(run.resources, "aws:kms/key:Key", "mlops-data-key");
             dataKey = key.outputs.arn;
             dataKeyPolicy = policyDoc(key);
-            assert.equal(dataBuckets.length, 3);
+            assert.equal(dataBuckets.length, stack === "prod" ? 7 : 3);
         });
 
         it("every AWS resource type and invoke of the program has a row in the deploy-permissions table", () => {

@@ -263,6 +263,11 @@ export const iamRoleCreationBounded: ResourceValidationPolicy = {
 };
 
 const boundarySchema = configSchema({
+    requireBoundary: {
+        type: "boolean",
+        default: false,
+        description: "Roles other than the CI roles carry a permissionsBoundary (the platform's stacks set it; a component used on its own has no boundary to carry).",
+    },
     requirePrefix: {
         type: "boolean",
         default: true,
@@ -273,14 +278,14 @@ const boundarySchema = configSchema({
 export const iamRoleBoundaryAndPrefix: ResourceValidationPolicy = {
     name: "iam-role-boundary-and-prefix",
     description:
-        "Every IAM role but the CI roles carries a permissions boundary, and every role is named under the stack's prefix `<project>-<stack>-` (so the deploy role's name-scoped rights cover exactly the stack's roles).",
+        "Every IAM role but the CI roles carries a permissions boundary (requireBoundary, set by the platform's stacks), and every role is named under the stack's prefix `<project>-<stack>-` (so the deploy role's name-scoped rights cover exactly the stack's roles).",
     severity: "high",
     enforcementLevel: "mandatory",
     configSchema: boundarySchema,
     validateResource: validateResourceOfType(aws.iam.Role, (role, args, report) => {
         const tags = tagsOf(role);
         const isCi = tags !== undefined && CI_ROLE_TAG in tags;
-        if (!isCi && read(role, "permissionsBoundary") === undefined) {
+        if (settings(args, boundarySchema).requireBoundary && !isCi && read(role, "permissionsBoundary") === undefined) {
             report("permissionsBoundary is not set; the stack's roles carry the platform's permissions boundary.");
         }
         if (!settings(args, boundarySchema).requirePrefix || !tags) return;
@@ -314,12 +319,12 @@ export const iamPodIdentityTrustConditions: ResourceValidationPolicy = {
 };
 
 const tagSchema = configSchema({
-    requiredTags: { type: "array", items: { type: "string" }, default: ["environment", "owner"], description: "Tag keys every IAM role carries." },
+    requiredTags: { type: "array", items: { type: "string" }, default: [] as string[], description: "Tag keys every IAM role carries (the platform's stacks: environment, owner)." },
 });
 
 export const iamRoleTags: ResourceValidationPolicy = {
     name: "iam-role-tags",
-    description: "Every IAM role carries the ownership tags (default `environment` and `owner`), so access reviews can attribute it.",
+    description: "Every IAM role carries the configured ownership tags (the platform's stacks: `environment` and `owner`), so access reviews can attribute it.",
     severity: "low",
     enforcementLevel: "mandatory",
     configSchema: tagSchema,
