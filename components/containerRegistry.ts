@@ -13,9 +13,10 @@ export interface ImageBuildSpec {
     /** Repository (one of `repositories`) the image is pushed to. */
     repository: string;
     /**
-     * Build context folder (absolute, or relative to the working directory, which is the project
-     * folder under `pulumi up`). It reaches the docker provider relative to the working directory,
-     * so the same commit declares the same Image from any checkout path or machine.
+     * Build context folder (absolute, or relative to the working directory). It reaches the docker
+     * provider relative to the working directory, which the engine sets for the program and the
+     * provider plugins alike (the folder of Pulumi.yaml's `main`), so the same commit declares the
+     * same Image from any checkout path or machine.
      */
     context: string;
     /** Dockerfile relative to the context. Default `Dockerfile`. */
@@ -95,9 +96,9 @@ export function validateContainerRegistryArgs(args: ContainerRegistryArgs): void
 }
 
 /**
- * A build path as the docker provider receives it: relative to the working directory (the Pulumi
- * project folder when the CLI runs the program), with `/` separators, so that state and plans do not
- * depend on where the repository is checked out.
+ * A build path as the docker provider receives it: relative to the working directory (which the
+ * engine sets to the folder of Pulumi.yaml's `main` for the program and the providers), with `/`
+ * separators, so that state and plans do not depend on where the repository is checked out.
  * @internal
  */
 export function portableBuildPath(p: string, cwd: string = process.cwd()): string {
@@ -233,8 +234,8 @@ export class ContainerRegistry extends pulumi.ComponentResource {
                     imageName: pulumi.interpolate`${repo.repositoryUrl}:${tag}`,
                     build: {
                         context: portableBuildPath(img.context),
-                        // pulumi-docker v4: an explicit dockerfile is relative to the Pulumi project
-                        // folder (the working directory), not to the context; unset means <context>/Dockerfile.
+                        // pulumi-docker v4: an explicit dockerfile is relative to the working directory,
+                        // not to the context; unset means <context>/Dockerfile.
                         dockerfile: img.dockerfile ? portableBuildPath(path.join(path.resolve(img.context), img.dockerfile)) : undefined,
                         platform: img.platform ?? "linux/amd64",
                         args: img.buildArgs,

@@ -106,12 +106,13 @@ async function runOnce(opts: RunOptions): Promise<ProgramRun> {
         region: config["aws:region"] ?? DEFAULT_MOCK_ENV.region,
         ...opts.mockEnvironment,
     };
-    // Pulumi's Node.js runtime runs the program in the project folder (cmd/run chdirs to --pwd);
-    // relative paths in the program (image build contexts) resolve the same way here.
+    // The engine runs the program (and the provider plugins) in the folder of Pulumi.yaml's `main`
+    // when it names a file (pkg/engine/project.go getPwdMain; cmd/run chdirs to --pwd): dist/ here.
+    // Relative paths in the program (image build contexts) resolve the same way offline.
     const cwd = process.cwd();
-    process.chdir(root);
+    process.chdir(path.dirname(program));
     const recorded = await record(
-        { project: stackConfig.project, stack: stackConfig.stack, config, secretKeys: stackConfig.secretKeys, env },
+        { project: stackConfig.project, stack: stackConfig.stack, config, secretKeys: stackConfig.secretKeys, env, cwd: root },
         async () => {
             // Re-evaluate the program and the project's own modules on every run.
             const distRoot = path.dirname(program);
@@ -142,6 +143,9 @@ export interface RecordContext {
     config: Record<string, string>;
     secretKeys: string[];
     env: MockEnvironment;
+    /** Folder relative paths in resource inputs (docker build contexts) resolve against, as the
+     * engine's plugins resolve them against the program folder. Default: the working directory. */
+    cwd?: string;
     /** Give up waiting for registrations after this long. Default 60 000 ms. */
     timeoutMs?: number;
 }
@@ -157,7 +161,7 @@ export interface Recorded {
  * waits until every registration settled, and returns what was registered.
  */
 export async function record(ctx: RecordContext, body: () => Record<string, unknown> | void | Promise<Record<string, unknown> | void>): Promise<Recorded> {
-    const mocks = new ProviderMocks(ctx.env);
+    const mocks = new ProviderMocks(ctx.env, ctx.cwd);
     // preview=true: the plan stands for `pulumi preview`.
     await pulumi.runtime.setMocks(mocks, ctx.project, ctx.stack, true);
     pulumi.runtime.setAllConfig(ctx.config, ctx.secretKeys);
@@ -220,11 +224,55 @@ export async function record(ctx: RecordContext, body: () => Record<string, unkn
         if (failures.length > 0) {
             throw failures[0];
         }
+        const engineRecords = withEngineUrns(records);
+        records.splice(0, records.length, ...engineRecords);
         records.sort((a, b) => (a.urn < b.urn ? -1 : a.urn > b.urn ? 1 : 0));
         return { resources: records, outputs, invokes: [...new Set(mocks.calls)].sort() };
     } finally {
         process.off("unhandledRejection", onRejection);
     }
+}
+
+/**
+ * The mock monitor qualifies a child's type with its parent's type only; the engine qualifies it
+ * with the whole chain of ancestor types (`A$B$C`, the stack excluded). Records get the engine's
+ * URNs, everywhere a URN appears, so the offline plan names resources as `pulumi preview` does.
+ */
+export function withEngineUrns(records: readonly RecordedResource[]): RecordedResource[] {
+    const byMockUrn = new Map(records.map((r) => [r.urn, r]));
+    const engine = new Map<string, string>();
+    const qualified = (r: RecordedResource): string => {
+        const parent = r.parent ? byMockUrn.get(r.parent) : undefined;
+        if (!parent || parent.type === "pulumi:pulumi:Stack") {
+            return r.type;
+        }
+        return `${qualified(parent)}$${r.type}`;
+    };
+    for (const r of records) {
+        const [stackPart, project] = r.urn.split("::"); // urn:pulumi:<stack> :: <project> :: <type> :: <name>
+        engine.set(r.urn, `${stackPart}::${project}::${qualified(r)}::${r.name}`);
+    }
+    const map = (u: string): string => engine.get(u) ?? u;
+    const mapValue = (v: any): any =>
+        typeof v === "string"
+            ? map(v)
+            : Array.isArray(v)
+              ? v.map(mapValue)
+              : v !== null && typeof v === "object"
+                ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, mapValue(x)]))
+                : v;
+    return records.map((r) => {
+        const providerUrn = r.provider ? r.provider.slice(0, r.provider.lastIndexOf("::")) : "";
+        return {
+            ...r,
+            urn: map(r.urn),
+            parent: r.parent ? map(r.parent) : r.parent,
+            provider: providerUrn ? `${map(providerUrn)}${r.provider.slice(providerUrn.length)}` : r.provider,
+            dependencies: r.dependencies.map(map),
+            propertyDependencies: Object.fromEntries(Object.entries(r.propertyDependencies).map(([k, v]) => [k, v.map(map)])),
+            inputs: mapValue(r.inputs),
+        };
+    });
 }
 
 function toRecord(req: any, resp: any): RecordedResource {

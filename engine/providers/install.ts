@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { promisify } from "util";
-import { MOCK_PROVIDER_VERSIONS } from "./provider";
+import { MOCK_PROVIDER_VERSIONS } from "./versions";
 
 const run = promisify(execFile);
 

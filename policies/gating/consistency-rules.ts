@@ -319,7 +319,7 @@ export const workloadIdentityTrust: StackValidationPolicy = {
         const config = withDefaults<{ requireAudience: boolean }>({ requireAudience: true }, args.getConfig<Partial<{ requireAudience: boolean }>>());
         const inv = buildInventory(args.resources);
         const saExists = (ns: string, name: string) =>
-            inv.serviceAccounts.some((sa) => sa.meta.name === name && sameNamespace(sa.meta.namespace, ns));
+            inv.serviceAccounts.some((sa) => !sa.planned || (sa.meta.name === name && sameNamespace(sa.meta.namespace, ns)));
         const associations = args.resources.filter((r) => r.type === POD_IDENTITY_ASSOCIATION_TYPE);
 
         for (const role of args.resources.filter((r) => r.type === IAM_ROLE_TYPE)) {

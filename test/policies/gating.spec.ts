@@ -295,6 +295,13 @@ const CASES: Case[] = [
           })];
       },
       expect: [] },
+    { policy: "workload-identity-trust", title: "ServiceAccounts without planned state (first preview through a provider of an unknown cluster) are unknown, not missing",
+      build: (rs) => {
+          const role = rs.find((r) => r.name === "trainer-role")!;
+          const unplanned = rs.filter((r) => r.type === "kubernetes:core/v1:ServiceAccount").map((r) => ({ ...r, inputs: {} }));
+          return [...rs.filter((r) => r.type !== "kubernetes:core/v1:ServiceAccount"), ...unplanned, association("trainer-pia-2", role, "trainer", "ml-batch")];
+      },
+      expect: [/is assumable by 2 ServiceAccounts/] },
     { policy: "workload-identity-trust", title: "a trust policy unknown at preview is left for the update (no advisory downgrade)",
       build: (rs) => mutate(rs, "server-role", (i) => { i.assumeRolePolicy = UNKNOWN_STRING; }), expect: [] },
 ];
