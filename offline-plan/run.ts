@@ -112,7 +112,7 @@ async function runOnce(opts: RunOptions): Promise<ProgramRun> {
     const cwd = process.cwd();
     process.chdir(path.dirname(program));
     const recorded = await record(
-        { project: stackConfig.project, stack: stackConfig.stack, config, secretKeys: stackConfig.secretKeys, env, cwd: root },
+        { project: stackConfig.project, stack: stackConfig.stack, config, secretKeys: stackConfig.secretKeys, env, cwd: path.dirname(program) },
         async () => {
             // Re-evaluate the program and the project's own modules on every run.
             const distRoot = path.dirname(program);
