@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { PolicyDocument, PolicyStatement, policyJson } from "./iam";
+import { DeployDataScope, deployServicePolicy } from "./deployPermissions";
+import { CI_ROLE_TAG, PolicyDocument, PolicyStatement, policyJson } from "./iam";
 import { Problems, checkInt, describe } from "./validation";
 
 /** GitHub Actions' OIDC issuer (host form, as IAM condition keys use it). */
@@ -33,9 +34,13 @@ export interface CiAccessArgs {
     imagePush?: CiTrust;
     /** ECR repositories the image-push role may push to (ContainerRegistry.repositoryArns). */
     imageRepositoryArns: pulumi.Input<pulumi.Input<string>[]>;
-    /** Name prefix of the IAM roles, policies and instance profiles the stack creates; the deploy role may manage only those. */
+    /** Name prefix of the IAM roles and policies the stack creates (`<project>-<stack>-`); the deploy role may manage only those. */
     managedNamePrefix: string;
-    /** Managed policies of the deploy role (everything but IAM). Default `PowerUserAccess`. */
+    /** ARN of the permissions boundary every role the deploy role creates must carry (see platformIam.ts). */
+    permissionsBoundaryArn: pulumi.Input<string>;
+    /** Data the deploy role must never read: the data lake's buckets (objects denied) and key (use denied). */
+    data: { bucketArns: pulumi.Input<pulumi.Input<string>[]>; kmsKeyArns: pulumi.Input<pulumi.Input<string>[]>; forceDestroy?: boolean };
+    /** Extra managed policies of the deploy role (never AdministratorAccess, IAMFullAccess or PowerUserAccess). Default none. */
     deployManagedPolicyArns?: string[];
     /** Maximum session of every role, seconds (900-43200). Default 3600. */
     maxSessionDurationSeconds?: number;
@@ -59,7 +64,7 @@ export interface CiAccessSettings {
 const REPOSITORY = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/[A-Za-z0-9._-]{1,100}$/;
 const OIDC_PROVIDER_ARN = /^arn:aws(-[a-z]+)*:iam::\d{12}:oidc-provider\/token\.actions\.githubusercontent\.com$/;
 const MANAGED_POLICY_ARN = /^arn:aws(-[a-z]+)*:iam::(aws|\d{12}):policy\/[\w+=,.@/-]+$/;
-const NAME_PREFIX = /^[A-Za-z0-9+=,.@_-]{3,40}$/;
+const NAME_PREFIX = /^[A-Za-z0-9+=,.@_-]{3,30}$/;
 
 function checkTrust(p: Problems, path: string, t: CiTrust): void {
     const lists: (keyof CiTrust)[] = ["branches", "tags", "environments"];
@@ -94,7 +99,7 @@ export function validateCiAccessArgs(args: CiAccessArgs): CiAccessSettings {
         deploy: args.deploy ?? { branches: ["main"] },
         imagePush: args.imagePush ?? { branches: ["main"] },
         managedNamePrefix: args.managedNamePrefix,
-        deployManagedPolicyArns: args.deployManagedPolicyArns ?? ["arn:aws:iam::aws:policy/PowerUserAccess"],
+        deployManagedPolicyArns: args.deployManagedPolicyArns ?? [],
         maxSessionDurationSeconds: args.maxSessionDurationSeconds ?? 3600,
         tags: args.tags ?? {},
     };
@@ -131,16 +136,16 @@ export function validateCiAccessArgs(args: CiAccessArgs): CiAccessSettings {
     p.check(
         typeof s.managedNamePrefix === "string" && NAME_PREFIX.test(s.managedNamePrefix),
         "managedNamePrefix",
-        `must be 3-40 characters of letters, digits and +=,.@_- (the name prefix of the stack's IAM resources), got ${describe(s.managedNamePrefix)}`,
+        `must be 3-30 characters of letters, digits and +=,.@_- (the name prefix of the stack's IAM resources), got ${describe(s.managedNamePrefix)}`,
     );
     s.deployManagedPolicyArns.forEach((a, i) =>
         p.check(MANAGED_POLICY_ARN.test(a), `deployManagedPolicyArns[${i}]`, `must be an IAM policy ARN, got ${describe(a)}`),
     );
     s.deployManagedPolicyArns.forEach((a, i) =>
         p.check(
-            !/:policy\/(AdministratorAccess|IAMFullAccess)$/.test(a),
+            !/:policy\/(AdministratorAccess|IAMFullAccess|PowerUserAccess)$/.test(a),
             `deployManagedPolicyArns[${i}]`,
-            "must not be AdministratorAccess or IAMFullAccess; IAM rights come from the scoped inline policy",
+            "must not be AdministratorAccess, IAMFullAccess or PowerUserAccess; the deploy role's rights come from the scoped policies derived from the program's resource types",
         ),
     );
     checkInt(p, "maxSessionDurationSeconds", s.maxSessionDurationSeconds, 900, 43200);
@@ -272,53 +277,105 @@ export function previewPolicy(): PolicyDocument {
     };
 }
 
-/** IAM management limited to the stack's own roles, policies and OIDC providers. */
-export function deployIamPolicy(partition: string, accountId: string, prefix: string): PolicyDocument {
-    const iam = (resource: string) => `arn:${partition}:iam::${accountId}:${resource}`;
+/**
+ * AWS managed policies the platform attaches to its roles (EKS control plane, nodes, CNI, EBS CSI,
+ * RDS Enhanced Monitoring). The deploy role may attach these and no other (so never AdministratorAccess).
+ */
+export const ATTACHABLE_MANAGED_POLICIES = [
+    "AmazonEKSClusterPolicy",
+    "AmazonEKSWorkerNodePolicy",
+    "AmazonEC2ContainerRegistryPullOnly",
+    "AmazonEKS_CNI_Policy",
+    "service-role/AmazonEBSCSIDriverPolicy",
+    "service-role/AmazonRDSEnhancedMonitoringRole",
+] as const;
+
+/** Services the platform's roles are passed to (iam:PassedToService). */
+export const PASSED_TO_SERVICES = ["eks.amazonaws.com", "ec2.amazonaws.com", "pods.eks.amazonaws.com", "vpc-flow-logs.amazonaws.com", "monitoring.rds.amazonaws.com", "s3.amazonaws.com"] as const;
+
+/** Service-linked roles AWS creates on first use of a service the platform uses. */
+export const SERVICE_LINKED_ROLE_SERVICES = ["eks.amazonaws.com", "eks-nodegroup.amazonaws.com", "autoscaling.amazonaws.com", "rds.amazonaws.com", "elasticloadbalancing.amazonaws.com"] as const;
+
+/** Where the deploy role's IAM rights apply: the stack's name prefix and its permissions boundary. */
+export interface DeployIamScope {
+    partition: string;
+    accountId: string;
+    /** Name prefix of every IAM role the stack creates, e.g. `mlops-platform-prod-`. */
+    prefix: string;
+    /** ARN of the permissions boundary every role the deploy role creates must carry. */
+    boundaryArn: string;
+}
+
+/**
+ * IAM rights of the deploy role. It creates and changes roles only under the stack's prefix and
+ * only when they carry the platform's permissions boundary (`iam:PermissionsBoundary`), attaches
+ * only the AWS managed policies the platform uses, and cannot touch the CI roles (`<prefix>ci-*`,
+ * its own included), the boundary policy, users or access keys.
+ */
+export function deployIamPolicy(scope: DeployIamScope): PolicyDocument {
+    const iam = (resource: string) => `arn:${scope.partition}:iam::${scope.accountId}:${resource}`;
+    const roles = iam(`role/${scope.prefix}*`);
+    const ciRoles = iam(`role/${scope.prefix}ci-*`);
+    const withBoundary = { StringEquals: { "iam:PermissionsBoundary": scope.boundaryArn } };
     const statements: PolicyStatement[] = [
+        {
+            Sid: "CreateAndChangeRolesOnlyWithTheBoundary",
+            Effect: "Allow",
+            Action: ["iam:CreateRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:PutRolePermissionsBoundary"],
+            Resource: roles,
+            Condition: withBoundary,
+        },
+        {
+            Sid: "AttachOnlyThePlatformsManagedPolicies",
+            Effect: "Allow",
+            Action: ["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
+            Resource: roles,
+            Condition: {
+                ...withBoundary,
+                ArnEquals: { "iam:PolicyARN": ATTACHABLE_MANAGED_POLICIES.map((p) => `arn:${scope.partition}:iam::aws:policy/${p}`) },
+            },
+        },
         {
             Sid: "ManageStackRoles",
             Effect: "Allow",
             Action: [
-                "iam:CreateRole",
-                "iam:DeleteRole",
                 "iam:GetRole",
+                "iam:DeleteRole",
                 "iam:UpdateRole",
                 "iam:UpdateRoleDescription",
                 "iam:UpdateAssumeRolePolicy",
                 "iam:TagRole",
                 "iam:UntagRole",
                 "iam:ListRoleTags",
-                "iam:PutRolePolicy",
                 "iam:GetRolePolicy",
-                "iam:DeleteRolePolicy",
                 "iam:ListRolePolicies",
-                "iam:AttachRolePolicy",
-                "iam:DetachRolePolicy",
                 "iam:ListAttachedRolePolicies",
                 "iam:ListInstanceProfilesForRole",
-                "iam:PassRole",
             ],
-            Resource: iam(`role/${prefix}*`),
+            Resource: roles,
         },
         {
-            Sid: "ManageStackPolicies",
+            Sid: "PassStackRolesToPlatformServices",
             Effect: "Allow",
-            Action: [
-                "iam:CreatePolicy",
-                "iam:DeletePolicy",
-                "iam:GetPolicy",
-                "iam:GetPolicyVersion",
-                "iam:ListPolicyVersions",
-                "iam:CreatePolicyVersion",
-                "iam:DeletePolicyVersion",
-                "iam:TagPolicy",
-                "iam:UntagPolicy",
-            ],
-            Resource: iam(`policy/${prefix}*`),
+            Action: "iam:PassRole",
+            Resource: roles,
+            Condition: { StringEquals: { "iam:PassedToService": [...PASSED_TO_SERVICES] } },
         },
         {
-            Sid: "ManageOidcProviders",
+            Sid: "ReadPolicies",
+            Effect: "Allow",
+            Action: ["iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListPolicyVersions", "iam:ListEntitiesForPolicy"],
+            Resource: [iam(`policy/${scope.prefix}*`), `arn:${scope.partition}:iam::aws:policy/*`],
+        },
+        {
+            Sid: "ServiceLinkedRoles",
+            Effect: "Allow",
+            Action: "iam:CreateServiceLinkedRole",
+            Resource: iam("role/aws-service-role/*"),
+            Condition: { StringEquals: { "iam:AWSServiceName": [...SERVICE_LINKED_ROLE_SERVICES] } },
+        },
+        {
+            Sid: "ManageClusterOidcProviders",
             Effect: "Allow",
             Action: [
                 "iam:CreateOpenIDConnectProvider",
@@ -330,11 +387,62 @@ export function deployIamPolicy(partition: string, accountId: string, prefix: st
                 "iam:AddClientIDToOpenIDConnectProvider",
                 "iam:RemoveClientIDFromOpenIDConnectProvider",
             ],
-            Resource: [iam("oidc-provider/oidc.eks.*"), iam(`oidc-provider/${GITHUB_OIDC_HOST}`)],
+            Resource: iam("oidc-provider/oidc.eks.*"),
         },
+        { Sid: "ReadGitHubOidcProvider", Effect: "Allow", Action: "iam:GetOpenIDConnectProvider", Resource: iam(`oidc-provider/${GITHUB_OIDC_HOST}`) },
         { Sid: "ListIam", Effect: "Allow", Action: ["iam:ListRoles", "iam:ListPolicies", "iam:ListOpenIDConnectProviders"], Resource: "*" },
+        {
+            // The CI roles (its own included) are changed only by an administrator run.
+            Sid: "NeverChangeTheCiRoles",
+            Effect: "Deny",
+            Action: [
+                "iam:CreateRole",
+                "iam:DeleteRole",
+                "iam:UpdateRole",
+                "iam:UpdateAssumeRolePolicy",
+                "iam:PutRolePolicy",
+                "iam:DeleteRolePolicy",
+                "iam:AttachRolePolicy",
+                "iam:DetachRolePolicy",
+                "iam:PutRolePermissionsBoundary",
+                "iam:DeleteRolePermissionsBoundary",
+                "iam:TagRole",
+                "iam:UntagRole",
+                "iam:PassRole",
+            ],
+            Resource: ciRoles,
+        },
+        {
+            Sid: "NeverChangeTheBoundaryOrCiPolicies",
+            Effect: "Deny",
+            Action: ["iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:TagPolicy", "iam:UntagPolicy"],
+            Resource: [scope.boundaryArn, iam(`policy/${scope.prefix}ci-*`)],
+        },
+        { Sid: "NeverRemoveBoundaries", Effect: "Deny", Action: "iam:DeleteRolePermissionsBoundary", Resource: "*" },
     ];
     return { Version: "2012-10-17", Statement: statements };
+}
+
+/** Managed policies the deploy role's service actions are split into (6,144 characters each at most). */
+export const DEPLOY_SERVICE_POLICY_COUNT = 3;
+const MANAGED_POLICY_MAX_CHARS = 6144;
+
+/**
+ * Splits a document's statements over {@link DEPLOY_SERVICE_POLICY_COUNT} documents under the
+ * managed-policy size limit; the Deny statements go into every part, so no part grants what they deny.
+ */
+export function splitPolicy(doc: PolicyDocument): PolicyDocument[] {
+    const denies = doc.Statement.filter((st) => st.Effect === "Deny");
+    const parts: PolicyStatement[][] = Array.from({ length: DEPLOY_SERVICE_POLICY_COUNT }, () => [...denies]);
+    const size = (sts: PolicyStatement[]) => JSON.stringify({ Version: "2012-10-17", Statement: sts }).length;
+    for (const st of doc.Statement.filter((x) => x.Effect === "Allow")) {
+        const part = parts.find((p) => size([...p, st]) <= MANAGED_POLICY_MAX_CHARS);
+        if (!part) {
+            throw new Error(`the deploy role's service actions need more than ${DEPLOY_SERVICE_POLICY_COUNT} managed policies; raise DEPLOY_SERVICE_POLICY_COUNT`);
+        }
+        part.push(st);
+    }
+    return parts.map((Statement) => ({ Version: "2012-10-17", Statement }));
 }
 
 /**
@@ -369,10 +477,12 @@ export class CiAccess extends pulumi.ComponentResource {
             new aws.iam.Role(
                 `${name}-${key}`,
                 {
+                    // `<prefix>ci-*`: the deploy role's own policy denies it any change to these roles.
+                    namePrefix: `${s.managedNamePrefix}ci-${key}-`,
                     description: `${description} (GitHub Actions, ${s.repository})`,
                     assumeRolePolicy: policyJson(githubTrustPolicy(providerArn, githubSubjects(s.repository, trust))),
                     maxSessionDuration: s.maxSessionDurationSeconds,
-                    tags: { ...s.tags, "mlops.platform/ci-role": key },
+                    tags: { ...s.tags, [CI_ROLE_TAG]: key },
                 },
                 child,
             );
@@ -390,11 +500,38 @@ export class CiAccess extends pulumi.ComponentResource {
             {
                 role: deploy.name,
                 policy: pulumi
-                    .all([partition, identity.accountId])
-                    .apply(([part, account]) => JSON.stringify(deployIamPolicy(part, account, s.managedNamePrefix))),
+                    .all([partition, identity.accountId, args.permissionsBoundaryArn])
+                    .apply(([part, account, boundaryArn]) =>
+                        JSON.stringify(deployIamPolicy({ partition: part, accountId: account, prefix: s.managedNamePrefix, boundaryArn })),
+                    ),
             },
             child,
         );
+        // Everything but IAM, from the resource types the program declares. Managed policies,
+        // because the table exceeds the 10,240 characters a role's inline policies may total.
+        const servicePolicies = pulumi
+            .all([pulumi.output(args.data.bucketArns), pulumi.output(args.data.kmsKeyArns), partition, identity.accountId])
+            .apply(([bucketArns, kmsKeyArns, part, accountId]) =>
+                splitPolicy(
+                    deployServicePolicy({ dataBucketArns: bucketArns, dataKeyArns: kmsKeyArns, forceDestroy: args.data.forceDestroy ?? false, partition: part, accountId } as DeployDataScope & {
+                        partition: string;
+                        accountId: string;
+                    }),
+                ),
+            );
+        for (let i = 0; i < DEPLOY_SERVICE_POLICY_COUNT; i++) {
+            const policy = new aws.iam.Policy(
+                `${name}-deploy-services-${i + 1}`,
+                {
+                    namePrefix: `${s.managedNamePrefix}ci-deploy-${i + 1}-`,
+                    description: `Deploy role: AWS actions of the program's resource types (part ${i + 1})`,
+                    policy: servicePolicies.apply((docs) => JSON.stringify(docs[i])),
+                    tags: s.tags,
+                },
+                child,
+            );
+            new aws.iam.RolePolicyAttachment(`${name}-deploy-services-${i + 1}`, { role: deploy.name, policyArn: policy.arn }, child);
+        }
 
         const push = role("image-push", "Pushes images to the platform's ECR repositories", s.imagePush);
         new aws.iam.RolePolicy(`${name}-image-push-ecr`, { role: push.name, policy: policyJson(imagePushPolicy(args.imageRepositoryArns)) }, child);

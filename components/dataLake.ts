@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { PolicyDocument, PolicyStatement, policyJson } from "./iam";
 import { customerManagedKey } from "./kms";
-import { Problems, checkInt } from "./validation";
+import { Problems, checkInt, describe } from "./validation";
 
 /** The data buckets a DataLake owns, by role. */
 export const DATA_BUCKET_ROLES = ["raw", "processed", "artifacts"] as const;
@@ -26,6 +26,22 @@ export interface DataLakeArgs {
     accessLogRetentionDays?: number;
     /** Days before incomplete multipart uploads are aborted. Default 7. */
     multipartAbortDays?: number;
+    /**
+     * Cross-region replication (S3 CRR) of every data bucket and of the access logs into replica
+     * buckets in another region, encrypted with a key of that region. Delete markers are not
+     * replicated, so deleting data in the primary region leaves the replica intact. Default off.
+     */
+    replication?: {
+        /** Replica region, e.g. `us-west-2`; must differ from the stack's region. */
+        region: string;
+        /** Storage class of data replicas. Default `STANDARD_IA`. */
+        storageClass?: "STANDARD" | "STANDARD_IA" | "INTELLIGENT_TIERING" | "GLACIER_IR";
+        /**
+         * Object Lock mode of the replicated access logs (retained `accessLogRetentionDays`):
+         * `COMPLIANCE` (nobody, root included, can delete them early) or `GOVERNANCE`. Default `COMPLIANCE`.
+         */
+        accessLogLockMode?: "COMPLIANCE" | "GOVERNANCE";
+    };
     /** Tags for every resource. */
     tags?: Record<string, string>;
 }
@@ -39,6 +55,7 @@ export interface DataLakeSettings {
     noncurrentVersionExpirationDays: number;
     accessLogRetentionDays: number;
     multipartAbortDays: number;
+    replication?: { region: string; storageClass: string; accessLogLockMode: "COMPLIANCE" | "GOVERNANCE" };
     tags: Record<string, string>;
 }
 
@@ -52,6 +69,15 @@ export function validateDataLakeArgs(args: DataLakeArgs): DataLakeSettings {
         noncurrentVersionExpirationDays: args.noncurrentVersionExpirationDays ?? 30,
         accessLogRetentionDays: args.accessLogRetentionDays ?? 90,
         multipartAbortDays: args.multipartAbortDays ?? 7,
+        ...(args.replication
+            ? {
+                  replication: {
+                      region: args.replication.region,
+                      storageClass: args.replication.storageClass ?? "STANDARD_IA",
+                      accessLogLockMode: args.replication.accessLogLockMode ?? "COMPLIANCE",
+                  },
+              }
+            : {}),
         tags: args.tags ?? {},
     };
     const p = new Problems("DataLake arguments");
@@ -66,6 +92,23 @@ export function validateDataLakeArgs(args: DataLakeArgs): DataLakeSettings {
         `must be greater than rawTransitionIaDays (${s.rawTransitionIaDays}), got ${s.rawTransitionGlacierDays}`,
     );
     p.check(!(s.protect && s.forceDestroy), "forceDestroy", "must be false when protect is true");
+    if (s.replication) {
+        p.check(
+            typeof s.replication.region === "string" && /^[a-z]{2}(-gov)?-[a-z]+-\d$/.test(s.replication.region),
+            "replication.region",
+            `must be an AWS region such as "us-west-2", got ${describe(s.replication.region)}`,
+        );
+        p.check(
+            ["STANDARD", "STANDARD_IA", "INTELLIGENT_TIERING", "GLACIER_IR"].includes(s.replication.storageClass),
+            "replication.storageClass",
+            `must be STANDARD, STANDARD_IA, INTELLIGENT_TIERING or GLACIER_IR, got ${describe(s.replication.storageClass)}`,
+        );
+        p.check(
+            s.replication.accessLogLockMode === "COMPLIANCE" || s.replication.accessLogLockMode === "GOVERNANCE",
+            "replication.accessLogLockMode",
+            `must be COMPLIANCE or GOVERNANCE, got ${describe(s.replication.accessLogLockMode)}`,
+        );
+    }
     p.throwIfAny();
     return s;
 }
@@ -81,6 +124,7 @@ export interface DataLakeGrant {
 interface BucketParts {
     bucket: aws.s3.Bucket;
     publicAccessBlock: aws.s3.BucketPublicAccessBlock;
+    versioning: aws.s3.BucketVersioning;
 }
 
 /**
@@ -95,6 +139,8 @@ export class DataLake extends pulumi.ComponentResource {
     public readonly processedBucket: pulumi.Output<string>;
     public readonly artifactsBucket: pulumi.Output<string>;
     public readonly logsBucket: pulumi.Output<string>;
+    /** ARNs of the cross-region replicas (data and access logs); empty without replication. */
+    public readonly replicaBucketArns: pulumi.Output<string[]>;
     /** Bucket ARNs by role. */
     public readonly rawBucketArn: pulumi.Output<string>;
     public readonly processedBucketArn: pulumi.Output<string>;
@@ -143,7 +189,8 @@ export class DataLake extends pulumi.ComponentResource {
                         status: "Enabled",
                         filter: {},
                         expiration: { days: s.accessLogRetentionDays },
-                        noncurrentVersionExpiration: { noncurrentDays: 1 },
+                        // An overwritten or deleted log stays recoverable for the whole retention.
+                        noncurrentVersionExpiration: { noncurrentDays: s.accessLogRetentionDays },
                         abortIncompleteMultipartUpload: { daysAfterInitiation: s.multipartAbortDays },
                     },
                 ],
@@ -195,6 +242,9 @@ export class DataLake extends pulumi.ComponentResource {
             new aws.s3.BucketNotification(`${name}-${role}-events`, { bucket: parts.bucket.id, eventbridge: true }, child);
         }
         this.buckets = buckets;
+        this.replicaBucketArns = s.replication
+            ? pulumi.all(this.replicate(name, s, { ...buckets, logs: logs.bucket }, identity.accountId))
+            : pulumi.output([]);
 
         // The log bucket accepts deliveries from the S3 logging service for our buckets only.
         new aws.s3.BucketPolicy(
@@ -205,6 +255,8 @@ export class DataLake extends pulumi.ComponentResource {
                     Version: "2012-10-17",
                     Statement: [
                         tlsOnly(logs.bucket.arn),
+                        // Protected stacks: nobody deletes audit logs; the lifecycle rule expires them.
+                        ...(s.protect ? [denyObjectDeletion(logs.bucket.arn)] : []),
                         {
                             Sid: "AllowS3ServerAccessLogs",
                             Effect: "Allow",
@@ -293,19 +345,216 @@ export class DataLake extends pulumi.ComponentResource {
         return policyJson(doc);
     }
 
+    /**
+     * Replica buckets in the replication region (their own key, logging and lifecycle), and one
+     * replication configuration per primary bucket. Returns the replica bucket ARNs.
+     */
+    private replicate(
+        name: string,
+        s: DataLakeSettings,
+        sources: Record<DataBucketRole | "logs", aws.s3.Bucket>,
+        accountId: pulumi.Output<string>,
+    ): pulumi.Output<string>[] {
+        const r = s.replication!;
+        const provider = new aws.Provider(`${name}-replica-region`, { region: r.region as aws.Region }, { parent: this });
+        const stateful: pulumi.CustomResourceOptions = { parent: this, provider, protect: s.protect, retainOnDelete: s.protect };
+        const child: pulumi.CustomResourceOptions = { parent: this, provider };
+        const replicaKey = customerManagedKey(
+            `${name}-replica-key`,
+            { description: `${name}: encrypts the data lake replicas in ${r.region}`, tags: { ...s.tags, Name: `${name}-replica-key` } },
+            stateful,
+        );
+        const partsOf = (role: string, sse: "aws:kms" | "AES256", lock?: { mode: string; days: number }) =>
+            this.createBucket(name, `replica-${role}`, s, stateful, child, sse, { key: replicaKey, lock });
+        // Server access logs of the replicas (same region), themselves not replicated.
+        const replicaLogs = partsOf("logs", "AES256");
+        const replicaOf: Record<string, BucketParts> = {};
+        for (const role of [...DATA_BUCKET_ROLES, "audit-logs"] as const) {
+            const parts =
+                role === "audit-logs" ? partsOf(role, "aws:kms", { mode: r.accessLogLockMode, days: s.accessLogRetentionDays }) : partsOf(role, "aws:kms");
+            replicaOf[role] = parts;
+            new aws.s3.BucketLogging(`${name}-replica-${role}-logging`, { bucket: parts.bucket.id, targetBucket: replicaLogs.bucket.id, targetPrefix: `${role}/` }, child);
+            new aws.s3.BucketPolicy(
+                `${name}-replica-${role}-policy`,
+                {
+                    bucket: parts.bucket.id,
+                    policy: policyJson({
+                        Version: "2012-10-17",
+                        // Protected stacks: the copy cannot be deleted by anyone (lifecycle still expires it).
+                        Statement: [tlsOnly(parts.bucket.arn), ...(s.protect ? [denyObjectDeletion(parts.bucket.arn)] : [])],
+                    }),
+                },
+                { parent: this, provider, dependsOn: [parts.publicAccessBlock] },
+            );
+            new aws.s3.BucketLifecycleConfiguration(
+                `${name}-replica-${role}-lifecycle`,
+                {
+                    bucket: parts.bucket.id,
+                    rules: [
+                        {
+                            id: "expire-replicas",
+                            status: "Enabled",
+                            filter: {},
+                            ...(role === "audit-logs" ? { expiration: { days: s.accessLogRetentionDays } } : {}),
+                            noncurrentVersionExpiration: { noncurrentDays: role === "audit-logs" ? s.accessLogRetentionDays : s.noncurrentVersionExpirationDays },
+                            abortIncompleteMultipartUpload: { daysAfterInitiation: s.multipartAbortDays },
+                        },
+                    ],
+                },
+                child,
+            );
+        }
+        new aws.s3.BucketLifecycleConfiguration(
+            `${name}-replica-logs-lifecycle`,
+            {
+                bucket: replicaLogs.bucket.id,
+                rules: [
+                    {
+                        id: "expire-access-logs",
+                        status: "Enabled",
+                        filter: {},
+                        expiration: { days: s.accessLogRetentionDays },
+                        noncurrentVersionExpiration: { noncurrentDays: s.accessLogRetentionDays },
+                        abortIncompleteMultipartUpload: { daysAfterInitiation: s.multipartAbortDays },
+                    },
+                ],
+            },
+            child,
+        );
+        new aws.s3.BucketPolicy(
+            `${name}-replica-logs-policy`,
+            {
+                bucket: replicaLogs.bucket.id,
+                policy: policyJson({
+                    Version: "2012-10-17",
+                    Statement: [
+                        tlsOnly(replicaLogs.bucket.arn),
+                        {
+                            Sid: "AllowS3ServerAccessLogs",
+                            Effect: "Allow",
+                            Principal: { Service: "logging.s3.amazonaws.com" },
+                            Action: "s3:PutObject",
+                            Resource: pulumi.interpolate`${replicaLogs.bucket.arn}/*`,
+                            Condition: {
+                                ArnLike: { "aws:SourceArn": Object.values(replicaOf).map((p) => p.bucket.arn) },
+                                StringEquals: { "aws:SourceAccount": accountId },
+                            },
+                        },
+                    ],
+                }),
+            },
+            { parent: this, provider, dependsOn: [replicaLogs.publicAccessBlock] },
+        );
+
+        // The role S3 replicates with: read versions of the sources, write replicas, keys via S3 only.
+        const sourceArns = Object.values(sources).map((b) => b.arn);
+        const targetArns = Object.values(replicaOf).map((p) => p.bucket.arn);
+        const role = new aws.iam.Role(
+            `${name}-replication-role`,
+            {
+                description: `${name}: S3 cross-region replication to ${r.region}`,
+                assumeRolePolicy: policyJson({
+                    Version: "2012-10-17",
+                    Statement: [
+                        { Effect: "Allow", Principal: { Service: "s3.amazonaws.com" }, Action: "sts:AssumeRole", Condition: { StringEquals: { "aws:SourceAccount": accountId } } },
+                    ],
+                }),
+                tags: s.tags,
+            },
+            { parent: this },
+        );
+        const rolePolicy = new aws.iam.RolePolicy(
+            `${name}-replication-policy`,
+            {
+                role: role.name,
+                policy: policyJson({
+                    Version: "2012-10-17",
+                    Statement: [
+                        { Sid: "ReadSourceConfiguration", Effect: "Allow", Action: ["s3:GetReplicationConfiguration", "s3:ListBucket"], Resource: sourceArns },
+                        {
+                            Sid: "ReadSourceVersions",
+                            Effect: "Allow",
+                            Action: ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging"],
+                            Resource: sourceArns.map((a) => pulumi.interpolate`${a}/*`),
+                        },
+                        {
+                            Sid: "WriteReplicas",
+                            Effect: "Allow",
+                            Action: ["s3:ReplicateObject", "s3:ReplicateTags", "s3:ObjectOwnerOverrideToBucketOwner"],
+                            Resource: targetArns.map((a) => pulumi.interpolate`${a}/*`),
+                        },
+                        {
+                            Sid: "DecryptSourcesViaS3",
+                            Effect: "Allow",
+                            Action: "kms:Decrypt",
+                            Resource: this.key.arn,
+                            Condition: { StringEquals: { "kms:ViaService": pulumi.interpolate`s3.${this.region}.amazonaws.com` } },
+                        },
+                        {
+                            Sid: "EncryptReplicasViaS3",
+                            Effect: "Allow",
+                            Action: ["kms:Encrypt", "kms:GenerateDataKey"],
+                            Resource: replicaKey.arn,
+                            Condition: { StringEquals: { "kms:ViaService": `s3.${r.region}.amazonaws.com` } },
+                        },
+                    ],
+                }),
+            },
+            { parent: this },
+        );
+        for (const [role2, source] of Object.entries(sources)) {
+            const kms = role2 !== "logs";
+            const target = replicaOf[kms ? role2 : "audit-logs"];
+            new aws.s3.BucketReplicationConfig(
+                `${name}-${role2}-replication`,
+                {
+                    bucket: source.id,
+                    role: role.arn,
+                    rules: [
+                        {
+                            id: `to-${r.region}`,
+                            status: "Enabled",
+                            filter: {},
+                            // A delete in the primary region must not reach the copy.
+                            deleteMarkerReplication: { status: "Disabled" },
+                            ...(kms ? { sourceSelectionCriteria: { sseKmsEncryptedObjects: { status: "Enabled" } } } : {}),
+                            destination: {
+                                bucket: target.bucket.arn,
+                                storageClass: kms ? r.storageClass : "STANDARD",
+                                ...(kms ? { encryptionConfiguration: { replicaKmsKeyId: replicaKey.arn } } : {}),
+                            },
+                        },
+                    ],
+                },
+                // Both sides must be versioned first.
+                { parent: this, dependsOn: [rolePolicy, target.versioning] },
+            );
+        }
+        return [...targetArns, replicaLogs.bucket.arn];
+    }
+
     private createBucket(
         name: string,
-        role: DataBucketRole | "logs",
+        role: string,
         s: DataLakeSettings,
         stateful: pulumi.CustomResourceOptions,
         child: pulumi.CustomResourceOptions,
         sse: "aws:kms" | "AES256",
+        extra: { key?: aws.kms.Key; lock?: { mode: string; days: number } } = {},
     ): BucketParts {
+        const key = extra.key ?? this.key;
         const bucket = new aws.s3.Bucket(
             `${name}-${role}`,
-            { forceDestroy: s.forceDestroy, tags: { ...s.tags, [DATA_CLASS_TAG]: role } },
+            { forceDestroy: s.forceDestroy, ...(extra.lock ? { objectLockEnabled: true } : {}), tags: { ...s.tags, [DATA_CLASS_TAG]: role } },
             stateful,
         );
+        if (extra.lock) {
+            new aws.s3.BucketObjectLockConfiguration(
+                `${name}-${role}-object-lock`,
+                { bucket: bucket.id, rule: { defaultRetention: { mode: extra.lock.mode, days: extra.lock.days } } },
+                stateful,
+            );
+        }
         new aws.s3.BucketOwnershipControls(
             `${name}-${role}-ownership`,
             { bucket: bucket.id, rule: { objectOwnership: "BucketOwnerEnforced" } },
@@ -323,20 +572,31 @@ export class DataLake extends pulumi.ComponentResource {
                 rules: [
                     {
                         applyServerSideEncryptionByDefault:
-                            sse === "aws:kms" ? { sseAlgorithm: "aws:kms", kmsMasterKeyId: this.key.arn } : { sseAlgorithm: "AES256" },
+                            sse === "aws:kms" ? { sseAlgorithm: "aws:kms", kmsMasterKeyId: key.arn } : { sseAlgorithm: "AES256" },
                         bucketKeyEnabled: sse === "aws:kms",
                     },
                 ],
             },
             child,
         );
-        new aws.s3.BucketVersioning(
+        const versioning = new aws.s3.BucketVersioning(
             `${name}-${role}-versioning`,
             { bucket: bucket.id, versioningConfiguration: { status: "Enabled" } },
             stateful,
         );
-        return { bucket, publicAccessBlock: pab };
+        return { bucket, publicAccessBlock: pab, versioning };
     }
+}
+
+/** Nobody deletes objects or versions (lifecycle expiration is not subject to bucket policies). */
+function denyObjectDeletion(bucketArn: pulumi.Output<string>): PolicyStatement {
+    return {
+        Sid: "DenyDeletingObjects",
+        Effect: "Deny",
+        Principal: "*",
+        Action: ["s3:DeleteObject", "s3:DeleteObjectVersion"],
+        Resource: pulumi.interpolate`${bucketArn}/*`,
+    };
 }
 
 function tlsOnly(bucketArn: pulumi.Output<string>): PolicyStatement {

@@ -293,6 +293,7 @@ export class GpuNodeGroup extends pulumi.ComponentResource {
                 iops: s.rootVolumeIops,
                 throughputMiBps: s.rootVolumeThroughput,
                 description: `GPU pool ${s.pool}`,
+                ...(cluster.ebsKmsKeyArn ? { kmsKeyArn: cluster.ebsKmsKeyArn } : {}),
                 tags,
             },
             child,

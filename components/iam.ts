@@ -7,6 +7,7 @@ export interface PolicyStatement {
     Principal?: pulumi.Input<"*" | Record<string, pulumi.Input<string | pulumi.Input<string>[]>>>;
     Action: pulumi.Input<string> | pulumi.Input<string>[];
     Resource?: pulumi.Input<string> | pulumi.Input<string>[];
+    NotResource?: pulumi.Input<string> | pulumi.Input<string>[];
     Condition?: Record<string, Record<string, pulumi.Input<string | boolean | pulumi.Input<string>[]>>>;
 }
 
@@ -33,3 +34,10 @@ export function serviceTrust(service: string, extraActions: string[] = []): Poli
         ],
     };
 }
+
+/**
+ * Tag on the CI roles (CiAccess), naming which one (`preview`, `deploy`, `image-push`). Key policies
+ * deny cryptographic use and key deletion to principals carrying it, and the deploy role cannot
+ * change the CI roles, so it cannot remove the tag from itself.
+ */
+export const CI_ROLE_TAG = "mlops.platform/ci-role";

@@ -3,7 +3,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterAutoscaler } from "./clusterAutoscaler";
 import { PolicyDocument, policyJson, serviceTrust } from "./iam";
-import { customerManagedKey } from "./kms";
+import { KMS_CRYPTO_ACTIONS, customerManagedKey } from "./kms";
 import { LOG_RETENTION_DAYS, parseCidr } from "./network";
 import { NodeDiskSettings, POOL_LABEL, checkNodeDisk, nodeLaunchTemplate } from "./nodeLaunchTemplate";
 import { Problems, checkInt, checkOneOf, describe } from "./validation";
@@ -266,10 +266,23 @@ export function principalSlug(arn: string): string {
 }
 
 /** Trust policy of a role for EKS Pod Identity (used for addon roles). */
-function podIdentityTrust(): PolicyDocument {
+/**
+ * Trust of an EKS Pod Identity role, limited to Pod Identity acting for this account's cluster
+ * (`aws:SourceAccount`, `aws:SourceArn`), so no other cluster's associations can use the role.
+ * https://docs.aws.amazon.com/eks/latest/userguide/pod-id-role.html
+ */
+export function podIdentityTrust(accountId: pulumi.Input<string>, clusterArn: pulumi.Input<string>): PolicyDocument {
     return {
         Version: "2012-10-17",
-        Statement: [{ Effect: "Allow", Principal: { Service: "pods.eks.amazonaws.com" }, Action: ["sts:AssumeRole", "sts:TagSession"] }],
+        Statement: [
+            {
+                Sid: "EksPodIdentity",
+                Effect: "Allow",
+                Principal: { Service: "pods.eks.amazonaws.com" },
+                Action: ["sts:AssumeRole", "sts:TagSession"],
+                Condition: { StringEquals: { "aws:SourceAccount": accountId }, ArnEquals: { "aws:SourceArn": clusterArn } },
+            },
+        ],
     };
 }
 
@@ -283,6 +296,8 @@ export interface NodeGroupTarget {
     provider: k8s.Provider;
     /** Resources that must exist before nodes join (the CNI and kube-proxy addons). */
     nodeDependencies?: pulumi.Resource[];
+    /** Customer-managed KMS key of the node volumes (default: the account's `aws/ebs` key). */
+    ebsKmsKeyArn?: pulumi.Input<string>;
 }
 
 /** Arguments of {@link MlCluster.workloadIdentity}. */
@@ -330,6 +345,8 @@ export class MlCluster extends pulumi.ComponentResource implements NodeGroupTarg
     public readonly storageClassName: pulumi.Output<string>;
     /** ARN of the KMS key that envelope-encrypts Kubernetes secrets. */
     public readonly secretsKeyArn: pulumi.Output<string>;
+    /** Customer-managed key of every EBS volume: node disks (launch templates) and persistent volumes (StorageClass). */
+    public readonly ebsKmsKeyArn: pulumi.Output<string>;
     /** Addons nodes need before they can join (vpc-cni, kube-proxy, pod identity agent). */
     public readonly nodeDependencies: pulumi.Resource[];
     /** Role ARN of the Cluster Autoscaler, when installed. */
@@ -356,6 +373,41 @@ export class MlCluster extends pulumi.ComponentResource implements NodeGroupTarg
             { description: `${s.clusterName}: envelope encryption of Kubernetes secrets`, tags: { ...s.tags, Name: `${s.clusterName}-secrets` } },
             stateful,
         );
+        // EBS: node disks are created by Auto Scaling's service-linked role (named by condition,
+        // since it may not exist yet when the key is created), persistent volumes by the EBS CSI
+        // driver (its Pod Identity role, through IAM). https://docs.aws.amazon.com/autoscaling/ec2/userguide/key-policy-requirements-EBS-encryption.html
+        const autoscalingSlr = pulumi.interpolate`arn:${partition}:iam::${identity.accountId}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling`;
+        const ebsKey = customerManagedKey(
+            `${name}-ebs-key`,
+            {
+                description: `${s.clusterName}: encrypts node volumes and persistent volumes`,
+                extraStatements: [
+                    {
+                        Sid: "AutoScalingUsesKeyForNodeVolumes",
+                        Effect: "Allow",
+                        Principal: { AWS: "*" },
+                        Action: [...KMS_CRYPTO_ACTIONS, "kms:DescribeKey"],
+                        Resource: "*",
+                        Condition: { StringEquals: { "kms:CallerAccount": identity.accountId }, ArnEquals: { "aws:PrincipalArn": autoscalingSlr } },
+                    },
+                    {
+                        Sid: "AutoScalingGrantsForNodeVolumes",
+                        Effect: "Allow",
+                        Principal: { AWS: "*" },
+                        Action: "kms:CreateGrant",
+                        Resource: "*",
+                        Condition: {
+                            StringEquals: { "kms:CallerAccount": identity.accountId },
+                            ArnEquals: { "aws:PrincipalArn": autoscalingSlr },
+                            Bool: { "kms:GrantIsForAWSResource": "true" },
+                        },
+                    },
+                ],
+                tags: { ...s.tags, Name: `${s.clusterName}-ebs` },
+            },
+            stateful,
+        );
+        this.ebsKmsKeyArn = ebsKey.arn;
         const logGroupName = `/aws/eks/${s.clusterName}/cluster`;
         const logsKey = customerManagedKey(
             `${name}-logs-key`,
@@ -520,7 +572,7 @@ export class MlCluster extends pulumi.ComponentResource implements NodeGroupTarg
         const addonRole = (key: string, policy: string): aws.iam.Role => {
             const role = new aws.iam.Role(
                 `${name}-${key}-role`,
-                { description: `${s.clusterName}: ${key} addon (EKS Pod Identity)`, assumeRolePolicy: policyJson(podIdentityTrust()), tags: s.tags },
+                { description: `${s.clusterName}: ${key} addon (EKS Pod Identity)`, assumeRolePolicy: policyJson(podIdentityTrust(identity.accountId, cluster.arn)), tags: s.tags },
                 child,
             );
             new aws.iam.RolePolicyAttachment(`${name}-${key}-policy`, { role: role.name, policyArn: managedPolicy(policy) }, child);
@@ -541,7 +593,13 @@ export class MlCluster extends pulumi.ComponentResource implements NodeGroupTarg
             new aws.ebs.EncryptionByDefault(`${name}-ebs-encryption`, { enabled: true }, { parent: this, retainOnDelete: true });
         }
 
-        const systemDisk: NodeDiskSettings = { amiType: "AL2023_x86_64_STANDARD", volumeSizeGiB: s.system.rootVolumeSizeGiB, iops: 3000, throughputMiBps: 125 };
+        const systemDisk: NodeDiskSettings = {
+            amiType: "AL2023_x86_64_STANDARD",
+            volumeSizeGiB: s.system.rootVolumeSizeGiB,
+            iops: 3000,
+            throughputMiBps: 125,
+            kmsKeyArn: ebsKey.arn,
+        };
         const systemTemplate = nodeLaunchTemplate(
             `${name}-system-lt`,
             { ...systemDisk, description: `${s.clusterName}: system nodes`, tags: { ...s.tags, [POOL_LABEL]: SYSTEM_POOL } },
@@ -570,6 +628,34 @@ export class MlCluster extends pulumi.ComponentResource implements NodeGroupTarg
 
         addon("coredns", {}, [systemNodes]);
         const ebsRole = addonRole("ebs-csi", "service-role/AmazonEBSCSIDriverPolicy");
+        // The managed policy has no KMS rights: volumes with the platform key need them.
+        // https://docs.aws.amazon.com/eks/latest/userguide/ebs-csi.html (KMS encryption)
+        new aws.iam.RolePolicy(
+            `${name}-ebs-csi-kms`,
+            {
+                role: ebsRole.name,
+                policy: policyJson({
+                    Version: "2012-10-17",
+                    Statement: [
+                        {
+                            Sid: "GrantsForVolumes",
+                            Effect: "Allow",
+                            Action: ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"],
+                            Resource: ebsKey.arn,
+                            Condition: { Bool: { "kms:GrantIsForAWSResource": "true" } },
+                        },
+                        {
+                            Sid: "UseKeyForVolumes",
+                            Effect: "Allow",
+                            Action: [...KMS_CRYPTO_ACTIONS, "kms:DescribeKey"],
+                            Resource: ebsKey.arn,
+                            Condition: { StringEquals: { "kms:ViaService": pulumi.interpolate`ec2.${region}.amazonaws.com` } },
+                        },
+                    ],
+                }),
+            },
+            child,
+        );
         addon("aws-ebs-csi-driver", { podIdentityAssociations: [{ roleArn: ebsRole.arn, serviceAccount: "ebs-csi-controller-sa" }] }, [
             systemNodes,
             this.podIdentityAgent,
@@ -596,7 +682,7 @@ export class MlCluster extends pulumi.ComponentResource implements NodeGroupTarg
             {
                 metadata: { name: DEFAULT_STORAGE_CLASS, annotations: { "storageclass.kubernetes.io/is-default-class": "true" } },
                 provisioner: "ebs.csi.aws.com",
-                parameters: { type: "gp3", encrypted: "true", fsType: "ext4" },
+                parameters: { type: "gp3", encrypted: "true", kmsKeyId: ebsKey.arn, fsType: "ext4" },
                 volumeBindingMode: "WaitForFirstConsumer",
                 allowVolumeExpansion: true,
                 reclaimPolicy: "Delete",

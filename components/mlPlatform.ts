@@ -16,6 +16,7 @@ import { RESTRICTED_NAMESPACE_LABELS } from "./k8s-security";
 import { MlCluster } from "./mlCluster";
 import { Network } from "./network";
 import { ServingStack, servingStackArgs } from "./servingStack";
+import { platformBoundary, platformIamTransformation, stackIamPrefix } from "./platformIam";
 import { TrackingServer } from "./trackingServer";
 import { TrainingJob } from "./trainingJob";
 
@@ -49,10 +50,25 @@ export class MlPlatform extends pulumi.ComponentResource {
     public readonly drift?: DriftMonitor;
 
     constructor(name: string, args: MlPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("mlops-platform:index:MlPlatform", name, {}, opts);
+        // Every IAM role below gets the stack's name prefix and permissions boundary (platformIam.ts);
+        // the boundary is created first thing below, before any role registers.
+        const iamPrefix = stackIamPrefix(args.config.project, args.config.stack);
+        const boundaryHolder: { arn?: pulumi.Output<string> } = {};
+        const boundaryArn = () => {
+            if (!boundaryHolder.arn) {
+                throw new Error("MlPlatform: a role was declared before the permissions boundary");
+            }
+            return boundaryHolder.arn;
+        };
+        super("mlops-platform:index:MlPlatform", name, {}, {
+            ...opts,
+            transformations: [...(opts?.transformations ?? []), platformIamTransformation(iamPrefix, name, boundaryArn)],
+        });
         const c = args.config;
         const tags = { owner: c.owner, environment: c.environment, "pulumi:project": c.project, "pulumi:stack": c.stack };
         const prefix = `${c.project}-${c.stack}`.toLowerCase();
+        const boundary = platformBoundary(`${name}-permissions-boundary`, { prefix: iamPrefix, tags }, { parent: this });
+        boundaryHolder.arn = boundary.arn;
 
         this.dataLake = new DataLake(
             `${name}-data`,
@@ -113,7 +129,15 @@ export class MlPlatform extends pulumi.ComponentResource {
                     deploy: c.ci.deploy,
                     imagePush: c.ci.imagePush,
                     imageRepositoryArns: this.registry.repositoryArns.apply((a) => Object.values(a)),
-                    managedNamePrefix: `${prefix}-`,
+                    managedNamePrefix: iamPrefix,
+                    permissionsBoundaryArn: boundary.arn,
+                    data: {
+                        bucketArns: pulumi
+                            .all([this.dataLake.rawBucketArn, this.dataLake.processedBucketArn, this.dataLake.artifactsBucketArn, this.dataLake.replicaBucketArns])
+                            .apply(([raw, processed, artifacts, replicas]) => [raw, processed, artifacts, ...replicas]),
+                        kmsKeyArns: [this.dataLake.kmsKeyArn],
+                        forceDestroy: c.forceDestroy,
+                    },
                     tags,
                 },
                 { parent: this },
@@ -211,6 +235,8 @@ export class MlPlatform extends pulumi.ComponentResource {
                     finalSnapshot: c.tracking.dbFinalSnapshot,
                     backupRetentionDays: c.tracking.dbBackupRetentionDays,
                     passwordRotationDays: c.tracking.dbPasswordRotationDays,
+                    monitoringIntervalSeconds: c.tracking.dbMonitoringInterval,
+                    auditLogStatement: c.tracking.dbAuditLogStatement,
                 },
                 ...(c.tracking.authAdminSecret ? { auth: { adminSecretName: c.tracking.authAdminSecret } } : {}),
                 tags,
@@ -262,6 +288,7 @@ export class MlPlatform extends pulumi.ComponentResource {
                     shmSize: t.shmSize,
                     activeDeadlineSeconds: t.activeDeadlineSeconds,
                     waitForCompletion: t.waitForCompletion,
+                    tags,
                 },
                 { parent: this, dependsOn: [trainingNs] },
             );

@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ROLE_LABEL } from "../release-contract/annotations";
+import { policyJson } from "./iam";
 import { customerManagedKey } from "./kms";
 import {
     RESTRICTED_NAMESPACE_LABELS,
@@ -64,6 +65,13 @@ export interface TrackingServerDatabaseArgs {
     performanceInsights?: boolean;
     /** Apply modifications immediately instead of in the maintenance window. Default false. */
     applyImmediately?: boolean;
+    /** Enhanced Monitoring granularity, seconds: 1, 5, 10, 15, 30 or 60 (0 turns it off). Default 60. */
+    monitoringIntervalSeconds?: number;
+    /**
+     * Statements PostgreSQL logs for audit (`log_statement`, exported to CloudWatch with the
+     * `postgresql` log): `ddl` (schema changes), `mod` (plus every write) or `all`. Default `ddl`.
+     */
+    auditLogStatement?: "ddl" | "mod" | "all";
 }
 
 export interface TrackingServerArgs {
@@ -192,6 +200,8 @@ export function validateTrackingServerArgs(args: TrackingServerArgs): TrackingSe
             passwordRotationDays: db.passwordRotationDays ?? 30,
             performanceInsights: db.performanceInsights ?? true,
             applyImmediately: db.applyImmediately ?? false,
+            monitoringIntervalSeconds: db.monitoringIntervalSeconds ?? 60,
+            auditLogStatement: db.auditLogStatement ?? "ddl",
         },
         tags: args.tags ?? {},
     };
@@ -237,6 +247,12 @@ export function validateTrackingServerArgs(args: TrackingServerArgs): TrackingSe
     }
     checkInt(p, "database.backupRetentionDays", d.backupRetentionDays, 7, 35);
     checkInt(p, "database.passwordRotationDays", d.passwordRotationDays, 0, 1000);
+    p.check(
+        [0, 1, 5, 10, 15, 30, 60].includes(d.monitoringIntervalSeconds as number),
+        "database.monitoringIntervalSeconds",
+        `must be 0 (off), 1, 5, 10, 15, 30 or 60, got ${describe(d.monitoringIntervalSeconds)}`,
+    );
+    checkOneOf(p, "database.auditLogStatement", d.auditLogStatement, ["ddl", "mod", "all"] as const);
     if (s.protect) {
         p.check(d.deletionProtection, "database.deletionProtection", "must be true when protect is true");
         p.check(d.finalSnapshot, "database.finalSnapshot", "must be true when protect is true");
@@ -406,6 +422,8 @@ export class TrackingServer extends pulumi.ComponentResource {
                 `${name}-db-key`,
                 {
                     description: `${name}: encrypts the MLflow database, its Performance Insights data and master-password secret`,
+                    // RDS creates the master-password secret with the deploying role's rights.
+                    ciCryptoViaServices: ["secretsmanager"],
                     tags: { ...tags, Name: `${name}-db-key` },
                 },
                 stateful,
@@ -444,12 +462,47 @@ export class TrackingServer extends pulumi.ComponentResource {
             `${name}-db-params`,
             {
                 family: `postgres${major}`,
-                description: `${name}: MLflow PostgreSQL ${major} (TLS only)`,
-                parameters: [{ name: "rds.force_ssl", value: "1" }],
+                description: `${name}: MLflow PostgreSQL ${major} (TLS only, statement audit log)`,
+                parameters: [
+                    { name: "rds.force_ssl", value: "1" },
+                    // Audit trail in the exported `postgresql` log; dynamic, so no reboot.
+                    { name: "log_statement", value: d.auditLogStatement },
+                ],
                 tags,
             },
             child,
         );
+        // Enhanced Monitoring publishes OS metrics through this role (RDS assumes it for this account only).
+        let monitoringRoleArn: pulumi.Output<string> | undefined;
+        if (d.monitoringIntervalSeconds > 0) {
+            const accountId = aws.getCallerIdentityOutput({}, { parent: this }).accountId;
+            const partition = aws.getPartitionOutput({}, { parent: this }).partition;
+            const monitoringRole = new aws.iam.Role(
+                `${name}-db-monitoring-role`,
+                {
+                    description: `${name}: RDS Enhanced Monitoring of the MLflow database`,
+                    assumeRolePolicy: policyJson({
+                        Version: "2012-10-17",
+                        Statement: [
+                            {
+                                Effect: "Allow",
+                                Principal: { Service: "monitoring.rds.amazonaws.com" },
+                                Action: "sts:AssumeRole",
+                                Condition: { StringEquals: { "aws:SourceAccount": accountId } },
+                            },
+                        ],
+                    }),
+                    tags,
+                },
+                child,
+            );
+            const attachment = new aws.iam.RolePolicyAttachment(
+                `${name}-db-monitoring-policy`,
+                { role: monitoringRole.name, policyArn: pulumi.interpolate`arn:${partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole` },
+                child,
+            );
+            monitoringRoleArn = pulumi.all([monitoringRole.arn, attachment.id]).apply(([arn]) => arn);
+        }
         const db = new aws.rds.Instance(
             `${name}-db`,
             {
@@ -482,6 +535,8 @@ export class TrackingServer extends pulumi.ComponentResource {
                 performanceInsightsKmsKeyId: d.performanceInsights ? kmsKeyArn : undefined,
                 performanceInsightsRetentionPeriod: d.performanceInsights ? 7 : undefined,
                 caCertIdentifier: "rds-ca-rsa2048-g1",
+                monitoringInterval: d.monitoringIntervalSeconds,
+                monitoringRoleArn,
                 applyImmediately: d.applyImmediately,
                 tags,
             },

@@ -58,14 +58,29 @@ export function workloadTrustPolicy(
     namespace: pulumi.Input<string>,
     serviceAccountName: string,
     oidc?: { providerArn: pulumi.Input<string>; issuerUrl: pulumi.Input<string> },
+    cluster?: { accountId: pulumi.Input<string>; clusterArn: pulumi.Input<string> },
 ): pulumi.Output<PolicyDocument> {
     if (mode === "podIdentity") {
-        // Pod Identity assumes the role only for the ServiceAccount named by the association
+        if (!cluster) {
+            throw new Error("workloadTrustPolicy: Pod Identity needs the account and cluster ARN (trust conditions)");
+        }
+        // Pod Identity assumes the role only for the ServiceAccount named by the association, and
+        // the conditions keep other accounts' and clusters' associations out
         // (https://docs.aws.amazon.com/eks/latest/userguide/pod-id-role.html).
-        return pulumi.output<PolicyDocument>({
-            Version: "2012-10-17",
-            Statement: [{ Sid: "EksPodIdentity", Effect: "Allow", Principal: { Service: "pods.eks.amazonaws.com" }, Action: ["sts:AssumeRole", "sts:TagSession"] }],
-        });
+        return pulumi.all([cluster.accountId, cluster.clusterArn]).apply(
+            ([accountId, clusterArn]): PolicyDocument => ({
+                Version: "2012-10-17",
+                Statement: [
+                    {
+                        Sid: "EksPodIdentity",
+                        Effect: "Allow",
+                        Principal: { Service: "pods.eks.amazonaws.com" },
+                        Action: ["sts:AssumeRole", "sts:TagSession"],
+                        Condition: { StringEquals: { "aws:SourceAccount": accountId }, ArnEquals: { "aws:SourceArn": clusterArn } },
+                    },
+                ],
+            }),
+        );
     }
     if (!oidc) {
         throw new Error("workloadTrustPolicy: IRSA needs the OIDC provider ARN and issuer URL");
@@ -107,11 +122,15 @@ export class WorkloadIdentity extends pulumi.ComponentResource {
         super("mlops-platform:index:WorkloadIdentity", name, {}, opts);
         validateWorkloadIdentityArgs(args);
         const mode = args.mode ?? "podIdentity";
+        const account = aws.getCallerIdentityOutput({}, { parent: this }).accountId;
+        const partition = aws.getPartitionOutput({}, { parent: this }).partition;
+        const region = aws.getRegionOutput({}, { parent: this }).region;
         const trust = workloadTrustPolicy(
             mode,
             args.namespace,
             args.serviceAccountName,
             mode === "irsa" ? { providerArn: args.oidcProviderArn!, issuerUrl: args.oidcIssuerUrl! } : undefined,
+            { accountId: account, clusterArn: pulumi.interpolate`arn:${partition}:eks:${region}:${account}:cluster/${args.clusterName}` },
         );
         this.role = new aws.iam.Role(
             `${name}-role`,

@@ -112,6 +112,31 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
         description: "Days after which incomplete multipart uploads are aborted in every bucket.",
     },
     {
+        key: "dataReplicationRegion",
+        type: "string",
+        group: "Data lake",
+        default: "",
+        description:
+            "Region to replicate every data bucket and the access logs to (S3 cross-region replication, delete markers not replicated, replicas encrypted with a key of that region); empty: no replication. Prod sets it.",
+    },
+    {
+        key: "dataReplicationStorageClass",
+        type: "string",
+        group: "Data lake",
+        allowed: ["STANDARD", "STANDARD_IA", "INTELLIGENT_TIERING", "GLACIER_IR"],
+        default: "STANDARD_IA",
+        description: "Storage class of the data replicas.",
+    },
+    {
+        key: "accessLogLockMode",
+        type: "string",
+        group: "Data lake",
+        allowed: ["COMPLIANCE", "GOVERNANCE"],
+        default: "COMPLIANCE",
+        description:
+            "Object Lock mode of the replicated access logs, kept `accessLogRetentionDays` (COMPLIANCE: nobody, root included, deletes them early). Applies with dataReplicationRegion.",
+    },
+    {
         key: "repositories",
         type: "array",
         group: "Container registry",
@@ -414,6 +439,23 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
         description: "Days automated database backups are kept.",
     },
     {
+        key: "trackingDbMonitoringInterval",
+        type: "integer",
+        group: "Tracking server",
+        default: 60,
+        min: 0,
+        max: 60,
+        description: "RDS Enhanced Monitoring granularity in seconds: 1, 5, 10, 15, 30 or 60 (0 turns it off; the security pack then fails the stack).",
+    },
+    {
+        key: "trackingDbAuditLogStatement",
+        type: "string",
+        group: "Tracking server",
+        allowed: ["ddl", "mod", "all"],
+        default: "ddl",
+        description: "PostgreSQL `log_statement` for the audit trail in the exported `postgresql` log: `ddl` (schema changes), `mod` (plus every write) or `all`.",
+    },
+    {
         key: "trackingDbPasswordRotationDays",
         type: "integer",
         group: "Tracking server",
@@ -670,6 +712,7 @@ export interface PlatformConfig {
         noncurrentVersionExpirationDays: number;
         accessLogRetentionDays: number;
         multipartAbortDays: number;
+        replication?: { region: string; storageClass: "STANDARD" | "STANDARD_IA" | "INTELLIGENT_TIERING" | "GLACIER_IR"; accessLogLockMode: "COMPLIANCE" | "GOVERNANCE" };
     };
     registry: {
         repositories: string[];
@@ -719,6 +762,8 @@ export interface PlatformConfig {
         dbFinalSnapshot: boolean;
         dbBackupRetentionDays: number;
         dbPasswordRotationDays: number;
+        dbMonitoringInterval: number;
+        dbAuditLogStatement: "ddl" | "mod" | "all";
         authAdminSecret: string;
         clientSecret: string;
         hostname: string;
@@ -925,6 +970,12 @@ export function parsePlatformConfig(
     const existingVpc = v.existingVpc === undefined ? undefined : parseExistingVpc(problems, v.existingVpc);
     const addonVersions = v.eksAddonVersions === undefined ? {} : parseStringMap(problems, "eksAddonVersions", v.eksAddonVersions);
     const gpuPools = parseGpuPools(problems, v.gpuPools);
+    if (typeof v.dataReplicationRegion === "string" && v.dataReplicationRegion !== "" && !/^[a-z]{2}(-gov)?-[a-z]+-\d$/.test(v.dataReplicationRegion)) {
+        problems.add(`${PROJECT}:dataReplicationRegion`, `must be an AWS region such as "us-west-2" (or empty for no replication), got ${describe(v.dataReplicationRegion)}`);
+    }
+    if (typeof v.trackingDbMonitoringInterval === "number" && ![0, 1, 5, 10, 15, 30, 60].includes(v.trackingDbMonitoringInterval)) {
+        problems.add(`${PROJECT}:trackingDbMonitoringInterval`, `must be 0 (off), 1, 5, 10, 15, 30 or 60 seconds, got ${describe(v.trackingDbMonitoringInterval)}`);
+    }
     if (typeof v.githubRepository === "string" && v.githubRepository !== "" && !/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(v.githubRepository)) {
         problems.add(`${PROJECT}:githubRepository`, `must be "owner/name", got ${describe(v.githubRepository)}`);
     }
@@ -1012,6 +1063,9 @@ export function parsePlatformConfig(
             noncurrentVersionExpirationDays: v.noncurrentVersionExpirationDays,
             accessLogRetentionDays: v.accessLogRetentionDays,
             multipartAbortDays: v.multipartAbortDays,
+            ...(v.dataReplicationRegion
+                ? { replication: { region: v.dataReplicationRegion, storageClass: v.dataReplicationStorageClass, accessLogLockMode: v.accessLogLockMode } }
+                : {}),
         },
         registry: {
             repositories: repositories as string[],
@@ -1065,6 +1119,8 @@ export function parsePlatformConfig(
             dbFinalSnapshot: v.trackingDbFinalSnapshot,
             dbBackupRetentionDays: v.trackingDbBackupRetentionDays,
             dbPasswordRotationDays: v.trackingDbPasswordRotationDays,
+            dbMonitoringInterval: v.trackingDbMonitoringInterval,
+            dbAuditLogStatement: v.trackingDbAuditLogStatement,
             authAdminSecret: v.trackingAuthAdminSecret,
             clientSecret: v.trackingClientSecret,
             hostname: v.trackingHostname,

@@ -25,6 +25,8 @@ export const POLICY_ANCHORS: Readonly<Record<string, string>> = {
     "s3-access-logging": "AG s3-bucket-logging-enabled, CKV_AWS_18, AVD-AWS-0089",
     "s3-lifecycle-abort-mpu": "CKV2_AWS_61, CKV_AWS_300, EX aws-ts-finops requireBucketLifecycleRules",
     "s3-no-force-destroy": "custom (data-loss guard)",
+    "s3-replication": "CKV_AWS_144 (issue 12 #9)",
+    "s3-log-versions-retained": "custom (audit logs stay recoverable; issue 12 #9)",
 
     // --- ECR (rows 15-20) ---
     "ecr-scan-on-push": "CKV_AWS_163, AVD-AWS-0030, CR enable-image-scan",
@@ -52,6 +54,7 @@ export const POLICY_ANCHORS: Readonly<Record<string, string>> = {
     "nodes-no-public-ip": "CKV_AWS_88, CR aws-ec2-launchtemplate-disallow-public-ip",
     "nodes-no-secrets-in-userdata": "CKV_AWS_46, AVD-AWS-0129",
     "ebs-default-encryption": "CKV_AWS_106",
+    "ebs-cmk": "CKV_AWS_189 (volumes), AVD-AWS-0027 (issue 12 #15)",
     "gpu-nodegroup-taint": "custom (ML)",
     // catalog row 35 is implemented as two policies: size bounds, and the instance-type allowlist
     "gpu-nodegroup-bounds": "custom (ML cost: GPU budget)",
@@ -73,12 +76,15 @@ export const POLICY_ANCHORS: Readonly<Record<string, string>> = {
     "rds-perf-insights-kms": "CKV_AWS_354, AVD-AWS-0078, CR",
     "rds-force-ssl": "CKV2_AWS_69",
     "rds-managed-password": "custom (no master password in program or state)",
+    "rds-enhanced-monitoring": "CKV_AWS_118 (issue 12 #12)",
+    "rds-audit-logging": "CIS AWS RDS PostgreSQL logging, CKV2_AWS_30 (issue 12 #12)",
 
     // --- KMS / Secrets Manager (rows 49-52) ---
     "kms-rotation": "AG cmk-backing-key-rotation-enabled, CKV_AWS_7, AVD-AWS-0065, CR enable-key-rotation",
     "kms-no-lockout-bypass": "CR disallow-bypass-policy-lockout-safety-check",
     "kms-policy-no-wildcard-principal": "CKV_AWS_33",
     "secrets-cmk": "CKV_AWS_149, CR",
+    "kms-key-policy-separation": "custom (key administrators vs key users; CI never decrypts or deletes keys; issue 12 #7)",
 
     // --- IAM / security groups (rows 53-59) ---
     "iam-no-wildcard-action": "CKV_AWS_63/49, AVD-AWS-0057",
@@ -87,6 +93,11 @@ export const POLICY_ANCHORS: Readonly<Record<string, string>> = {
     "iam-trust-restricted": "CKV_AWS_60/61, CKV_AWS_358/393",
     "iam-no-user-policies": "CKV_AWS_40, AVD-AWS-0143, CR onlyPermissionsViaGroups",
     "iam-role-policy-conflicts": "AG iam-role-no-policy-management-conflicts",
+    "iam-role-creation-bounded": "custom (delegated role creation needs iam:PermissionsBoundary; issue 12 #3)",
+    "iam-role-boundary-and-prefix": "custom (one name prefix and boundary per stack; issue 12 #3)",
+    "iam-pod-identity-trust-conditions": "custom (EKS Pod Identity trust with aws:SourceAccount/aws:SourceArn; issue 12 #15)",
+    "iam-role-tags": "custom (ownership tags on roles; issue 12 #15)",
+    "iam-ci-trust-environments": "CKV_AWS_358 logic (GitHub OIDC pinned to protected environments; issue 12 #15)",
     // catalog row 59 is implemented as two policies
     "sg-no-public-ingress": "CR disallow-public-internet-ingress, CKV_AWS_24/25/260/277, AVD-AWS-0107",
     "sg-rule-conflicts": "AG security-group-no-rule-management-conflicts",

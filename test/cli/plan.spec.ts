@@ -36,7 +36,8 @@ describe("mlops plan (as a user runs it)", () => {
         const plan = JSON.parse(pa.toString());
         assert.equal(plan.stack, "prod");
         assert.ok(plan.resources.length > 40);
-        assert.equal(plan.counts["aws:s3/bucket:Bucket"], 4);
+        // Raw, processed, artifacts and logs, and in prod their cross-region replicas plus the replicas' log bucket.
+        assert.equal(plan.counts["aws:s3/bucket:Bucket"], 9);
     });
 
     it("fails clearly on an unknown stack, listing the stacks that exist", () => {

@@ -5,7 +5,16 @@ import { RecordedResource } from "../../offline-plan/types";
 import { assertInvalid, inventory, one, ofType, policyDoc } from "../helpers/resources";
 
 const REPOS = ["arn:aws:ecr:us-east-1:123456789012:repository/mlops-dev/trainer", "arn:aws:ecr:us-east-1:123456789012:repository/mlops-dev/server"];
-const BASE: CiAccessArgs = { repository: "acme/ml-platform", imageRepositoryArns: REPOS, managedNamePrefix: "mlops-" };
+const BOUNDARY = "arn:aws:iam::123456789012:policy/mlops-dev-permissions-boundary";
+const DATA_BUCKETS = ["arn:aws:s3:::mlops-dev-raw", "arn:aws:s3:::mlops-dev-processed"];
+const DATA_KEY = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555";
+const BASE: CiAccessArgs = {
+    repository: "acme/ml-platform",
+    imageRepositoryArns: REPOS,
+    managedNamePrefix: "mlops-dev-",
+    permissionsBoundaryArn: BOUNDARY,
+    data: { bucketArns: DATA_BUCKETS, kmsKeyArns: [DATA_KEY] },
+};
 const SUB = "token.actions.githubusercontent.com:sub";
 const AUD = "token.actions.githubusercontent.com:aud";
 
@@ -42,8 +51,13 @@ describe("CiAccess", () => {
                 "aws:iam/role:Role ci-preview",
                 "aws:iam/rolePolicy:RolePolicy ci-preview-read",
                 "aws:iam/role:Role ci-deploy",
-                "aws:iam/rolePolicyAttachment:RolePolicyAttachment ci-deploy-PowerUserAccess",
                 "aws:iam/rolePolicy:RolePolicy ci-deploy-iam",
+                "aws:iam/policy:Policy ci-deploy-services-1",
+                "aws:iam/policy:Policy ci-deploy-services-2",
+                "aws:iam/policy:Policy ci-deploy-services-3",
+                "aws:iam/rolePolicyAttachment:RolePolicyAttachment ci-deploy-services-1",
+                "aws:iam/rolePolicyAttachment:RolePolicyAttachment ci-deploy-services-2",
+                "aws:iam/rolePolicyAttachment:RolePolicyAttachment ci-deploy-services-3",
                 "aws:iam/role:Role ci-image-push",
                 "aws:iam/rolePolicy:RolePolicy ci-image-push-ecr",
             ].sort(),
@@ -93,18 +107,36 @@ describe("CiAccess", () => {
         assert.ok(deny.Action.includes("secretsmanager:GetSecretValue") && deny.Action.includes("ssm:GetParameter"));
     });
 
-    it("gives the deploy role PowerUserAccess plus IAM rights only on the stack's own names", () => {
-        assert.equal(
-            one(resources, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "ci-deploy-PowerUserAccess").inputs.policyArn,
-            "arn:aws:iam::aws:policy/PowerUserAccess",
-        );
+    it("names every CI role under the stack prefix and `ci-`, tagged as a CI role", () => {
+        for (const key of ["preview", "deploy", "image-push"]) {
+            const r = one(resources, "aws:iam/role:Role", `ci-${key}`);
+            assert.equal(r.inputs.namePrefix, `mlops-dev-ci-${key}-`);
+            assert.ok(r.inputs.namePrefix.length <= 38, "namePrefix leaves room for the provider's 26-character suffix");
+            assert.equal(r.inputs.tags["mlops.platform/ci-role"], key);
+        }
+    });
+
+    it("gives the deploy role no AWS managed policy, IAM rights only under the prefix and with the boundary", () => {
+        const attached = ofType(resources, "aws:iam/rolePolicyAttachment:RolePolicyAttachment").map((a) => a.inputs.policyArn);
+        assert.ok(!attached.some((a: string) => a.startsWith("arn:aws:iam::aws:policy/")), `no AWS managed policy: ${attached}`);
         const doc = policyDoc(one(resources, "aws:iam/rolePolicy:RolePolicy", "ci-deploy-iam"));
-        const roles = doc.Statement.find((s: any) => s.Sid === "ManageStackRoles");
-        assert.equal(roles.Resource, "arn:aws:iam::123456789012:role/mlops-*");
-        assert.ok(roles.Action.includes("iam:PassRole"));
-        assert.equal(doc.Statement.find((s: any) => s.Sid === "ManageStackPolicies").Resource, "arn:aws:iam::123456789012:policy/mlops-*");
+        const create = doc.Statement.find((s: any) => s.Sid === "CreateAndChangeRolesOnlyWithTheBoundary");
+        assert.equal(create.Resource, "arn:aws:iam::123456789012:role/mlops-dev-*");
+        assert.deepEqual(create.Condition, { StringEquals: { "iam:PermissionsBoundary": BOUNDARY } });
+        assert.equal(doc.Statement.find((s: any) => s.Sid === "NeverChangeTheCiRoles").Resource, "arn:aws:iam::123456789012:role/mlops-dev-ci-*");
         for (const s of doc.Statement) {
             assert.ok(![].concat(s.Action).some((a: string) => a === "*" || a === "iam:*"), `${s.Sid} has no wildcard action`);
+        }
+    });
+
+    it("puts the deploy role's service actions in managed policies under the size limit, each carrying the data denials", () => {
+        for (const i of [1, 2, 3]) {
+            const p = one(resources, "aws:iam/policy:Policy", `ci-deploy-services-${i}`);
+            assert.ok(p.inputs.policy.length <= 6144, `part ${i} is ${p.inputs.policy.length} characters`);
+            const doc = JSON.parse(p.inputs.policy);
+            const deny = doc.Statement.find((s: any) => s.Sid === "NeverReadDataObjects");
+            assert.deepEqual(deny.Resource, DATA_BUCKETS.map((b) => `${b}/*`));
+            assert.ok(doc.Statement.some((s: any) => s.Sid === "NeverUseTheDataKey" && s.Resource.includes(DATA_KEY)));
         }
     });
 
@@ -134,7 +166,7 @@ describe("validateCiAccessArgs", () => {
         const s = validateCiAccessArgs(BASE);
         assert.deepEqual(githubSubjects(s.repository, s.preview), ["repo:acme/ml-platform:ref:refs/heads/main", "repo:acme/ml-platform:pull_request"]);
         assert.deepEqual(githubSubjects(s.repository, s.deploy), ["repo:acme/ml-platform:ref:refs/heads/main"]);
-        assert.deepEqual(s.deployManagedPolicyArns, ["arn:aws:iam::aws:policy/PowerUserAccess"]);
+        assert.deepEqual(s.deployManagedPolicyArns, []);
     });
     it("rejects a repository that is not owner/name", () => assertInvalid(v({ repository: "ml-platform" }), "repository", /owner\/name/));
     it("rejects a wildcard repository", () => assertInvalid(v({ repository: "acme/*" }), "repository"));
@@ -149,6 +181,10 @@ describe("validateCiAccessArgs", () => {
         assertInvalid(v({ imageRepositoryArns: ["arn:aws:ecr:us-east-1:123456789012:repository/*"] }), "imageRepositoryArns[0]", /no wildcards/));
     it("rejects AdministratorAccess for the deploy role", () =>
         assertInvalid(v({ deployManagedPolicyArns: ["arn:aws:iam::aws:policy/AdministratorAccess"] }), "deployManagedPolicyArns[0]"));
+    it("rejects PowerUserAccess for the deploy role (it reads every object, key and secret)", () =>
+        assertInvalid(v({ deployManagedPolicyArns: ["arn:aws:iam::aws:policy/PowerUserAccess"] }), "deployManagedPolicyArns[0]", /PowerUserAccess/));
+    it("rejects a name prefix that leaves no room in IAM's 64-character role names", () =>
+        assertInvalid(v({ managedNamePrefix: "a-very-long-project-name-and-stack-" }), "managedNamePrefix"));
     it("rejects a missing name prefix", () => assertInvalid(v({ managedNamePrefix: "" }), "managedNamePrefix"));
     it("rejects a session longer than 12 hours", () => assertInvalid(v({ maxSessionDurationSeconds: 86400 }), "maxSessionDurationSeconds"));
 });

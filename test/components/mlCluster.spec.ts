@@ -57,6 +57,7 @@ describe("MlCluster", () => {
             direct,
             [
                 "aws:kms/key:Key mlc-secrets-key",
+                "aws:kms/key:Key mlc-ebs-key",
                 "aws:kms/key:Key mlc-logs-key",
                 "aws:cloudwatch/logGroup:LogGroup mlc-control-plane-logs",
                 "aws:iam/role:Role mlc-cluster-role",
@@ -81,6 +82,7 @@ describe("MlCluster", () => {
                 "aws:eks/addon:Addon mlc-coredns",
                 "aws:iam/role:Role mlc-ebs-csi-role",
                 "aws:iam/rolePolicyAttachment:RolePolicyAttachment mlc-ebs-csi-policy",
+                "aws:iam/rolePolicy:RolePolicy mlc-ebs-csi-kms",
                 "aws:eks/addon:Addon mlc-aws-ebs-csi-driver",
                 "pulumi:providers:kubernetes mlc-k8s",
                 "kubernetes:storage.k8s.io/v1:StorageClass mlc-gp3",
@@ -299,12 +301,28 @@ describe("MlCluster", () => {
         }
     });
 
-    it("makes an encrypted gp3 StorageClass the default", () => {
+    it("puts node volumes on the EBS key (Auto Scaling may use it) and pins addon Pod Identity trust to the cluster", () => {
+        const ebsKey = one(resources, "aws:kms/key:Key", "mlc-ebs-key");
+        const lt = one(resources, "aws:ec2/launchTemplate:LaunchTemplate", "mlc-system-lt").inputs;
+        assert.ok(lt.blockDeviceMappings.every((m: any) => m.ebs.kmsKeyId === ebsKey.outputs.arn));
+        const asg = policyDoc(ebsKey).Statement.find((s: any) => s.Sid === "AutoScalingUsesKeyForNodeVolumes");
+        assert.equal(asg.Condition.ArnEquals["aws:PrincipalArn"], "arn:aws:iam::123456789012:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling");
+        const csiKms = policyDoc(one(resources, "aws:iam/rolePolicy:RolePolicy", "mlc-ebs-csi-kms"));
+        assert.ok(csiKms.Statement.every((s: any) => s.Resource === ebsKey.outputs.arn));
+        const cluster = one(resources, "aws:eks/cluster:Cluster", "mlc-cluster").outputs.arn;
+        for (const role of ["mlc-vpc-cni-role", "mlc-ebs-csi-role"]) {
+            const trust = policyDoc(one(resources, T.role, role), "assumeRolePolicy").Statement[0];
+            assert.deepEqual(trust.Condition, { StringEquals: { "aws:SourceAccount": "123456789012" }, ArnEquals: { "aws:SourceArn": cluster } });
+        }
+    });
+
+    it("makes a gp3 StorageClass encrypted with the cluster's EBS key the default", () => {
         const sc = one(resources, "kubernetes:storage.k8s.io/v1:StorageClass", "mlc-gp3").inputs;
         assert.equal(sc.metadata.name, "gp3-encrypted");
         assert.equal(sc.metadata.annotations["storageclass.kubernetes.io/is-default-class"], "true");
         assert.equal(sc.provisioner, "ebs.csi.aws.com");
-        assert.deepEqual(sc.parameters, { type: "gp3", encrypted: "true", fsType: "ext4" });
+        const ebsKey = one(resources, "aws:kms/key:Key", "mlc-ebs-key").outputs.arn;
+        assert.deepEqual(sc.parameters, { type: "gp3", encrypted: "true", kmsKeyId: ebsKey, fsType: "ext4" });
         assert.equal(sc.volumeBindingMode, "WaitForFirstConsumer");
         assert.equal(sc.allowVolumeExpansion, true);
         assert.equal(outputs.sc, "gp3-encrypted");

@@ -80,6 +80,8 @@ describe("TrackingServer", () => {
                 "aws:iam/role:Role tracking-identity-role",
                 "aws:iam/rolePolicy:RolePolicy tracking-identity-artifacts",
                 "aws:kms/key:Key tracking-db-key",
+                "aws:iam/role:Role tracking-db-monitoring-role",
+                "aws:iam/rolePolicyAttachment:RolePolicyAttachment tracking-db-monitoring-policy",
                 "aws:rds/instance:Instance tracking-db",
                 "aws:rds/parameterGroup:ParameterGroup tracking-db-params",
                 "aws:rds/subnetGroup:SubnetGroup tracking-db-subnets",
@@ -130,12 +132,32 @@ describe("TrackingServer", () => {
         assert.equal(db.multiAz, false);
     });
 
-    it("forces TLS through its own parameter group", () => {
+    it("forces TLS and logs DDL statements for audit through its own parameter group", () => {
         const pg = one(resources, "aws:rds/parameterGroup:ParameterGroup", "tracking-db-params");
         assert.equal(pg.inputs.family, "postgres17");
-        assert.deepEqual(pg.inputs.parameters, [{ name: "rds.force_ssl", value: "1" }]);
+        assert.deepEqual(pg.inputs.parameters, [
+            { name: "rds.force_ssl", value: "1" },
+            { name: "log_statement", value: "ddl" },
+        ]);
         assert.equal(one(resources, RDS, "tracking-db").inputs.parameterGroupName, pg.outputs.name);
     });
+
+    it("turns on Enhanced Monitoring every 60 s through a role only RDS monitoring of this account assumes", () => {
+        const db = one(resources, RDS, "tracking-db").inputs;
+        const role = one(resources, "aws:iam/role:Role", "tracking-db-monitoring-role");
+        assert.equal(db.monitoringInterval, 60);
+        assert.equal(db.monitoringRoleArn, role.outputs.arn);
+        const trust = policyDoc(role, "assumeRolePolicy").Statement[0];
+        assert.deepEqual(trust.Principal, { Service: "monitoring.rds.amazonaws.com" });
+        assert.deepEqual(trust.Condition, { StringEquals: { "aws:SourceAccount": "123456789012" } });
+        assert.equal(
+            one(resources, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "tracking-db-monitoring-policy").inputs.policyArn,
+            "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
+        );
+    });
+
+    it("rejects an Enhanced Monitoring interval RDS does not offer", () =>
+        assertInvalid(() => validateTrackingServerArgs(args({ database: { monitoringIntervalSeconds: 20 } })), "database.monitoringIntervalSeconds"));
 
     it("admits PostgreSQL only from the client security groups, and opens nothing outbound", () => {
         const sg = one(resources, "aws:ec2/securityGroup:SecurityGroup", "tracking-db-sg").inputs;

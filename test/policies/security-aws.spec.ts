@@ -119,7 +119,7 @@ const goodGpuGroup = {
 };
 const goodLaunchTemplate = {
     metadataOptions: { httpTokens: "required", httpPutResponseHopLimit: 1, httpEndpoint: "enabled" },
-    blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { encrypted: "true", volumeSize: 200, volumeType: "gp3" } }],
+    blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { encrypted: "true", kmsKeyId: KEY_ARN, volumeSize: 200, volumeType: "gp3" } }],
     userData: b64("#!/bin/bash\n/etc/eks/bootstrap.sh mlops\n"),
 };
 const goodDb = {
@@ -141,6 +141,8 @@ const goodDb = {
     performanceInsightsKmsKeyId: KEY_ARN,
     manageMasterUserPassword: true,
     username: "mlflow",
+    monitoringInterval: 60,
+    monitoringRoleArn: "arn:aws:iam::123456789012:role/mlops-dev-tracking-db-monitoring-1",
 };
 const goodRepo = {
     name: "mlops/trainer",
@@ -149,7 +151,16 @@ const goodRepo = {
     encryptionConfigurations: [{ encryptionType: "KMS", kmsKey: KEY_ARN }],
     forceDelete: false,
 };
-const goodKey = { description: "data", enableKeyRotation: true, policy: doc({ Effect: "Allow", Principal: { AWS: "arn:aws:iam::123456789012:root" }, Action: "kms:*", Resource: "*" }) };
+const ROOT = { AWS: "arn:aws:iam::123456789012:root" };
+const CI_TAGGED = { Null: { "aws:PrincipalTag/mlops.platform/ci-role": "false" } };
+/** Administration and use in separate statements, CI roles denied use and deletion (components/kms.ts). */
+const separatedKeyPolicy = [
+    { Sid: "Admins", Effect: "Allow", Principal: ROOT, Action: ["kms:Create*", "kms:Describe*", "kms:Put*", "kms:ScheduleKeyDeletion"], Resource: "*" },
+    { Sid: "Users", Effect: "Allow", Principal: ROOT, Action: ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"], Resource: "*" },
+    { Sid: "CiNoUse", Effect: "Deny", Principal: { AWS: "*" }, Action: ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*"], Resource: "*", Condition: CI_TAGGED },
+    { Sid: "CiNoDelete", Effect: "Deny", Principal: { AWS: "*" }, Action: ["kms:ScheduleKeyDeletion", "kms:PutKeyPolicy"], Resource: "*", Condition: CI_TAGGED },
+];
+const goodKey = { description: "data", enableKeyRotation: true, policy: doc(...separatedKeyPolicy) };
 const trust = (stmt: any) => doc({ Effect: "Allow", Action: "sts:AssumeRole", Principal: { Service: "ec2.amazonaws.com" }, ...stmt });
 const oidc = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com";
 
@@ -358,6 +369,76 @@ const cases: Case[] = [
             res(T.rpa, "a", { role: "trainer", policyArn: "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess" }, { deps: { role: [role] } }),
         ];
     })()),
+    // Issue 12
+    fails("kms-key-policy-separation", "root kms:* (administration and use together)", "kms:PutKeyPolicy", [res(T.key, "k", { ...goodKey, policy: doc({ Effect: "Allow", Principal: ROOT, Action: "kms:*", Resource: "*" }) })]),
+    fails("kms-key-policy-separation", "no denial for the CI roles", "CI roles", [res(T.key, "k", { ...goodKey, policy: doc(...separatedKeyPolicy.slice(0, 2)) })]),
+    passes("kms-key-policy-separation", "administrators and users apart, CI denied", [res(T.key, "k", goodKey)]),
+    fails("ebs-cmk", "launch template volume on the AWS-managed key", "kmsKeyId", [res(T.lt, "lt", { ...goodLaunchTemplate, blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { encrypted: "true", volumeSize: 200 } }] })]),
+    fails("ebs-cmk", "EBS CSI StorageClass without a key", "kmsKeyId", [res("kubernetes:storage.k8s.io/v1:StorageClass", "sc", { provisioner: "ebs.csi.aws.com", parameters: { type: "gp3", encrypted: "true" } })]),
+    passes("ebs-cmk", "launch template and StorageClass with the platform key", [
+        res(T.lt, "lt", goodLaunchTemplate),
+        res("kubernetes:storage.k8s.io/v1:StorageClass", "sc", { provisioner: "ebs.csi.aws.com", parameters: { type: "gp3", encrypted: "true", kmsKeyId: KEY_ARN } }),
+    ]),
+    fails("rds-enhanced-monitoring", "monitoring off", "monitoringInterval", [res(T.db, "db", { ...goodDb, monitoringInterval: 0 })]),
+    fails("rds-enhanced-monitoring", "interval without a role", "monitoringRoleArn", [res(T.db, "db", { ...goodDb, monitoringRoleArn: undefined })]),
+    passes("rds-enhanced-monitoring", "60 s with a role", [res(T.db, "db", goodDb)]),
+    fails("rds-audit-logging", "parameter group without statement logging", "log_statement", (() => {
+        const pg = res(T.paramGroup, "pg", { name: "mlflow-pg17", family: "postgres17", parameters: [{ name: "rds.force_ssl", value: "1" }] });
+        return [pg, res(T.db, "db", { ...goodDb, parameterGroupName: "mlflow-pg17" }, { deps: { parameterGroupName: [pg] } })];
+    })(), { stackWide: false }),
+    fails("rds-audit-logging", "default parameter group", "parameterGroupName", [res(T.db, "db", goodDb)]),
+    passes("rds-audit-logging", "log_statement ddl", (() => {
+        const pg = res(T.paramGroup, "pg", { name: "mlflow-pg17", family: "postgres17", parameters: [{ name: "log_statement", value: "ddl" }] });
+        return [pg, res(T.db, "db", { ...goodDb, parameterGroupName: "mlflow-pg17" }, { deps: { parameterGroupName: [pg] } })];
+    })()),
+    passes("rds-audit-logging", "pgaudit loaded and configured", (() => {
+        const pg = res(T.paramGroup, "pg", { name: "mlflow-pg17", family: "postgres17", parameters: [{ name: "shared_preload_libraries", value: "pg_stat_statements,pgaudit" }, { name: "pgaudit.log", value: "ddl,role" }] });
+        return [pg, res(T.db, "db", { ...goodDb, parameterGroupName: "mlflow-pg17" }, { deps: { parameterGroupName: [pg] } })];
+    })()),
+    fails("iam-role-creation-bounded", "CreateRole without a boundary condition", "iam:PermissionsBoundary", [res(T.rolePolicy, "p", { role: "deploy", policy: doc({ Effect: "Allow", Action: ["iam:CreateRole", "iam:AttachRolePolicy"], Resource: "arn:aws:iam::123456789012:role/mlops-*" }) })]),
+    fails("iam-role-creation-bounded", "iam:Put* (covers PutRolePolicy)", "iam:PutRolePolicy", [res(T.iamPolicy, "p", { policy: doc({ Effect: "Allow", Action: "iam:Put*", Resource: "*" }) })]),
+    passes("iam-role-creation-bounded", "CreateRole only with the boundary", [res(T.rolePolicy, "p", { role: "deploy", policy: doc({ Effect: "Allow", Action: "iam:CreateRole", Resource: "arn:aws:iam::123456789012:role/mlops-*", Condition: { StringEquals: { "iam:PermissionsBoundary": "arn:aws:iam::123456789012:policy/b" } } }) })]),
+    fails("iam-no-admin-managed", "PowerUserAccess attachment", "PowerUserAccess", [res(T.rpa, "a", { role: "r", policyArn: "arn:aws:iam::aws:policy/PowerUserAccess" })]),
+    fails("iam-role-boundary-and-prefix", "role without a boundary", "permissionsBoundary", [res(T.role, "r", { assumeRolePolicy: trust({}), namePrefix: "mlops-dev-r-", tags: { "pulumi:project": "mlops", "pulumi:stack": "dev" } })], { config: { "iam-role-boundary-and-prefix": { requireBoundary: true } } }),
+    passes("iam-role-boundary-and-prefix", "boundary not required (a component on its own)", [res(T.role, "r", { assumeRolePolicy: trust({}) })]),
+    fails("iam-role-boundary-and-prefix", "auto-named role", "mlops-dev-", [res(T.role, "r", { assumeRolePolicy: trust({}), permissionsBoundary: "arn:aws:iam::123456789012:policy/b", tags: { "pulumi:project": "mlops", "pulumi:stack": "dev" } })]),
+    passes("iam-role-boundary-and-prefix", "bounded role under the prefix", [res(T.role, "r", { assumeRolePolicy: trust({}), namePrefix: "mlops-dev-node-", permissionsBoundary: "arn:aws:iam::123456789012:policy/b", tags: { "pulumi:project": "mlops", "pulumi:stack": "dev" } })]),
+    passes("iam-role-boundary-and-prefix", "CI role without a boundary", [res(T.role, "r", { assumeRolePolicy: trust({}), namePrefix: "mlops-dev-ci-deploy-", tags: { "mlops.platform/ci-role": "deploy", "pulumi:project": "mlops", "pulumi:stack": "dev" } })]),
+    fails("iam-pod-identity-trust-conditions", "Pod Identity trust without conditions", "aws:SourceAccount", [res(T.role, "r", { assumeRolePolicy: doc({ Effect: "Allow", Principal: { Service: "pods.eks.amazonaws.com" }, Action: ["sts:AssumeRole", "sts:TagSession"] }) })]),
+    passes("iam-pod-identity-trust-conditions", "Pod Identity trust pinned to the account and cluster", [res(T.role, "r", { assumeRolePolicy: doc({ Effect: "Allow", Principal: { Service: "pods.eks.amazonaws.com" }, Action: ["sts:AssumeRole", "sts:TagSession"], Condition: { StringEquals: { "aws:SourceAccount": "123456789012" }, ArnEquals: { "aws:SourceArn": "arn:aws:eks:us-east-1:123456789012:cluster/mlops" } } }) })]),
+    fails("iam-role-tags", "role without owner", "owner", [res(T.role, "r", { assumeRolePolicy: trust({}), tags: { environment: "prod" } })], { config: { "iam-role-tags": { requiredTags: ["environment", "owner"] } } }),
+    passes("iam-role-tags", "role with environment and owner", [res(T.role, "r", { assumeRolePolicy: trust({}), tags: { environment: "prod", owner: "ml-platform" } })], { config: { "iam-role-tags": { requiredTags: ["environment", "owner"] } } }),
+    fails("iam-ci-trust-environments", "prod image push trusting main", "refs/heads/main", [res(T.role, "r", {
+        assumeRolePolicy: doc({ Effect: "Allow", Action: "sts:AssumeRoleWithWebIdentity", Principal: { Federated: oidc }, Condition: { StringEquals: { "token.actions.githubusercontent.com:sub": "repo:acme/ml:ref:refs/heads/main" } } }),
+        tags: { "mlops.platform/ci-role": "image-push" },
+    })], { config: { "iam-ci-trust-environments": { environmentOnlyCiRoles: ["deploy", "image-push"] } } }),
+    passes("iam-ci-trust-environments", "prod image push trusting the prod environment", [res(T.role, "r", {
+        assumeRolePolicy: doc({ Effect: "Allow", Action: "sts:AssumeRoleWithWebIdentity", Principal: { Federated: oidc }, Condition: { StringEquals: { "token.actions.githubusercontent.com:sub": "repo:acme/ml:environment:prod" } } }),
+        tags: { "mlops.platform/ci-role": "image-push" },
+    })], { config: { "iam-ci-trust-environments": { environmentOnlyCiRoles: ["deploy", "image-push"] } } }),
+    passes("iam-ci-trust-environments", "dev: branches allowed (not configured)", [res(T.role, "r", {
+        assumeRolePolicy: doc({ Effect: "Allow", Action: "sts:AssumeRoleWithWebIdentity", Principal: { Federated: oidc }, Condition: { StringEquals: { "token.actions.githubusercontent.com:sub": "repo:acme/ml:ref:refs/heads/main" } } }),
+        tags: { "mlops.platform/ci-role": "image-push" },
+    })]),
+    fails("s3-replication", "prod bucket without a replica", "BucketReplicationConfig", [dataBucket], { config: { "s3-replication": { requireReplication: true } } }),
+    passes("s3-replication", "not required (dev)", [dataBucket]),
+    passes("s3-replication", "bucket replicated, delete markers kept back", (() => {
+        const replica = res(T.bucket, "replica", { bucket: "mlops-raw-replica" });
+        const cfg = res("aws:s3/bucketReplicationConfig:BucketReplicationConfig", "raw-replication", {
+            bucket: "mlops-raw",
+            role: "arn:aws:iam::123456789012:role/r",
+            rules: [{ id: "to-us-west-2", status: "Enabled", filter: {}, deleteMarkerReplication: { status: "Disabled" }, destination: { bucket: "arn:aws:s3:::mlops-raw-replica" } }],
+        }, { deps: { bucket: [dataBucket], rules: [replica] } });
+        return [dataBucket, replica, cfg];
+    })(), { config: { "s3-replication": { requireReplication: true } } }),
+    fails("s3-log-versions-retained", "log versions expire after one day", "noncurrentDays", (() => {
+        const lc = res(T.lifecycle, "logs-lc", { bucket: "mlops-logs", rules: [{ id: "x", status: "Enabled", filter: {}, noncurrentVersionExpiration: { noncurrentDays: 1 } }] }, { deps: { bucket: [logBucket] } });
+        return [logBucket, dataBucket, res(T.logging, "raw-logging", { bucket: "mlops-raw", targetBucket: "mlops-logs" }, { deps: { bucket: [dataBucket], targetBucket: [logBucket] } }), lc];
+    })()),
+    passes("s3-log-versions-retained", "log versions kept a year", (() => {
+        const lc = res(T.lifecycle, "logs-lc", { bucket: "mlops-logs", rules: [{ id: "x", status: "Enabled", filter: {}, noncurrentVersionExpiration: { noncurrentDays: 365 } }] }, { deps: { bucket: [logBucket] } });
+        return [logBucket, dataBucket, res(T.logging, "raw-logging", { bucket: "mlops-raw", targetBucket: "mlops-logs" }, { deps: { bucket: [dataBucket], targetBucket: [logBucket] } }), lc];
+    })()),
     // Security groups
     fails("sg-no-public-ingress", "SSH from anywhere (inline)", "ingress[0].cidrBlocks", [res(T.sg, "sg", { ingress: [{ protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["0.0.0.0/0"] }] })]),
     fails("sg-no-public-ingress", "IPv6 world on a vpc ingress rule", "cidrIpv6", [res(T.ingressRule, "in", { securityGroupId: "sg-1", ipProtocol: "tcp", fromPort: 5000, toPort: 5000, cidrIpv6: "::/0" })]),
@@ -440,9 +521,10 @@ describe("security pack: AWS rules (over gRPC)", () => {
             res(T.nodeGroup, "gpu", goodGpuGroup),
             res(T.lt, "lt", goodLaunchTemplate),
             res(T.ebsDefault, "ebs", { enabled: true }),
-            res(T.db, "db", goodDb),
             res(T.key, "key", goodKey),
         ];
+        const pg = res(T.paramGroup, "pg", { name: "mlflow-pg17", family: "postgres17", parameters: [{ name: "rds.force_ssl", value: "1" }, { name: "log_statement", value: "ddl" }] });
+        fixtures.push(pg, res(T.db, "db", { ...goodDb, parameterGroupName: "mlflow-pg17" }, { deps: { parameterGroupName: [pg] } }));
         const fixtureRepo = fixtures.find((r) => r.type === T.repo)!;
         fixtures.push(res(T.ecrLifecycle, "repo-lifecycle", { repository: goodRepo.name, policy: "{}" }, { deps: { repository: [fixtureRepo] } }));
         const result = await pack.run(fixtures);

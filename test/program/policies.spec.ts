@@ -191,6 +191,66 @@ describe("policy packs on the whole program", function () {
             fn: (p) => p.spec.rules.unshift({ matches: [{ path: { type: "PathPrefix", value: "/" }, headers: [{ type: "Exact", name: "x-model-track", value: "canary" }] }], backendRefs: [{ group: "", kind: "Service", name: "credit-risk-canary", port: 80, weight: 1 }] }),
         },
         { policy: "kube-prometheus-stack-hardening", stack: "prod", type: "kubernetes:helm.sh/v4:Chart", name: "mlops-monitoring-stack", fn: (p) => (p.values.grafana.initChownData.enabled = true) },
+        // Issue 12: each finding's old shape, caught by the policy added for it.
+        {
+            policy: "iam-role-creation-bounded",
+            stack: "prod",
+            type: "aws:iam/rolePolicy:RolePolicy",
+            name: "mlops-ci-deploy-iam",
+            fn: (p) => {
+                const doc = JSON.parse(p.policy);
+                for (const st of doc.Statement) delete st.Condition?.StringEquals?.["iam:PermissionsBoundary"];
+                p.policy = JSON.stringify(doc);
+            },
+        },
+        { policy: "iam-no-admin-managed", stack: "prod", type: "aws:iam/rolePolicyAttachment:RolePolicyAttachment", name: "mlops-ci-deploy-services-1", fn: (p) => (p.policyArn = "arn:aws:iam::aws:policy/PowerUserAccess") },
+        { policy: "iam-role-boundary-and-prefix", stack: "dev", type: "aws:iam/role:Role", name: "mlops-cluster-node-role", fn: (p) => delete p.permissionsBoundary },
+        { policy: "iam-role-boundary-and-prefix", stack: "prod", type: "aws:iam/role:Role", name: "mlops-tracking-identity-role", fn: (p) => delete p.namePrefix },
+        {
+            policy: "iam-pod-identity-trust-conditions",
+            stack: "dev",
+            type: "aws:iam/role:Role",
+            name: "mlops-train-identity-role",
+            fn: (p) => {
+                const doc = JSON.parse(p.assumeRolePolicy);
+                delete doc.Statement[0].Condition;
+                p.assumeRolePolicy = JSON.stringify(doc);
+            },
+        },
+        // The trainer role lacked the environment/owner tags (issue 12 #15).
+        { policy: "iam-role-tags", stack: "dev", type: "aws:iam/role:Role", name: "mlops-train-identity-role", fn: (p) => delete p.tags.owner },
+        {
+            policy: "iam-ci-trust-environments",
+            stack: "prod",
+            type: "aws:iam/role:Role",
+            name: "mlops-ci-image-push",
+            fn: (p) => {
+                const doc = JSON.parse(p.assumeRolePolicy);
+                doc.Statement[0].Condition.StringEquals["token.actions.githubusercontent.com:sub"] = ["repo:example-org/mlops-platform:ref:refs/heads/main"];
+                p.assumeRolePolicy = JSON.stringify(doc);
+            },
+        },
+        {
+            policy: "kms-key-policy-separation",
+            stack: "prod",
+            type: "aws:kms/key:Key",
+            name: "mlops-data-key",
+            fn: (p) => (p.policy = JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { AWS: "arn:aws:iam::123456789012:root" }, Action: "kms:*", Resource: "*" }] })),
+        },
+        { policy: "ebs-cmk", stack: "prod", type: "aws:ec2/launchTemplate:LaunchTemplate", name: "mlops-gpu-training-lt", fn: (p) => delete p.blockDeviceMappings[0].ebs.kmsKeyId },
+        { policy: "ebs-cmk", stack: "dev", type: "kubernetes:storage.k8s.io/v1:StorageClass", name: "mlops-cluster-gp3", fn: (p) => delete p.parameters.kmsKeyId },
+        { policy: "rds-enhanced-monitoring", stack: "prod", type: "aws:rds/instance:Instance", name: "mlops-tracking-db", fn: (p) => (p.monitoringInterval = 0) },
+        {
+            policy: "rds-audit-logging",
+            stack: "prod",
+            type: "aws:rds/parameterGroup:ParameterGroup",
+            name: "mlops-tracking-db-params",
+            fn: (p) => (p.parameters = p.parameters.filter((x: any) => x.name !== "log_statement")),
+        },
+        { policy: "s3-replication", stack: "prod", type: "aws:s3/bucketReplicationConfig:BucketReplicationConfig", name: "mlops-data-raw-replication", fn: (p) => (p.rules[0].deleteMarkerReplication.status = "Enabled") },
+        { policy: "s3-replication", stack: "prod", type: "aws:s3/bucketReplicationConfig:BucketReplicationConfig", name: "mlops-data-logs-replication", fn: (p) => (p.rules[0].status = "Disabled") },
+        // The old log lifecycle: overwritten or deleted access logs gone after one day.
+        { policy: "s3-log-versions-retained", stack: "prod", type: "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", name: "mlops-data-logs-lifecycle", fn: (p) => (p.rules[0].noncurrentVersionExpiration.noncurrentDays = 1) },
         {
             policy: "iam-no-admin-star",
             stack: "dev",

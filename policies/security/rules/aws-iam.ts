@@ -10,7 +10,7 @@ import {
     validateResourceOfType,
 } from "@pulumi/policy";
 
-import { describe, hasWildcardPrincipal, isServiceWildcard, parsePolicyDocument, Statement } from "./aws-iam-documents";
+import { actionMatches, describe, hasWildcardPrincipal, isServiceWildcard, parsePolicyDocument, Statement } from "./aws-iam-documents";
 import { validateStackWith } from "./aws-stack";
 import { configSchema, globMatch, list, read, settings, str, strings, UNKNOWN, where } from "./aws-values";
 
@@ -93,7 +93,7 @@ const managedSchema = configSchema({
     forbiddenPolicies: {
         type: "array",
         items: { type: "string" },
-        default: ["AdministratorAccess", "IAMFullAccess"],
+        default: ["AdministratorAccess", "IAMFullAccess", "PowerUserAccess"],
         description: "AWS managed policy names that must not be attached.",
     },
 });
@@ -106,7 +106,7 @@ function forbiddenArn(arn: any, names: string[]): string | undefined {
 
 export const iamNoAdminManaged: ResourceValidationPolicy = {
     name: "iam-no-admin-managed",
-    description: "No role, user or group gets the AdministratorAccess / IAMFullAccess managed policies (CKV_AWS_274/275, CKV2_AWS_56).",
+    description: "No role, user or group gets the AdministratorAccess / IAMFullAccess / PowerUserAccess managed policies (CKV_AWS_274/275, CKV2_AWS_56; PowerUserAccess reads every object, key and secret).",
     severity: "critical",
     enforcementLevel: "mandatory",
     configSchema: managedSchema,
@@ -236,4 +236,142 @@ function isNonEmpty(v: any): boolean {
     return v === UNKNOWN || (typeof v === "string" && v.trim() !== "") || (!!v && typeof v === "object");
 }
 
-export const iamPolicies = [iamNoWildcardAction, iamNoAdminStar, iamNoAdminManaged, iamTrustRestricted, iamNoUserPolicies, iamRolePolicyConflicts];
+/** Tag the platform puts on its CI roles (components/iam.ts CI_ROLE_TAG). */
+const CI_ROLE_TAG = "mlops.platform/ci-role";
+const tagsOf = (role: any): Record<string, unknown> | undefined => {
+    const t = read(role, "tags");
+    return t && t !== UNKNOWN && typeof t === "object" ? (t as Record<string, unknown>) : undefined;
+};
+
+/** Role-changing actions that must carry an iam:PermissionsBoundary condition when delegated. */
+const ROLE_WRITES = ["iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:PutRolePermissionsBoundary"];
+
+export const iamRoleCreationBounded: ResourceValidationPolicy = {
+    name: "iam-role-creation-bounded",
+    description:
+        "A permission to create roles or change their policies (iam:CreateRole, PutRolePolicy, AttachRolePolicy, PutRolePermissionsBoundary) carries an iam:PermissionsBoundary condition, so whoever holds it cannot mint an unbounded administrator.",
+    severity: "critical",
+    enforcementLevel: "mandatory",
+    validateResource: forEachAllow((s, label, report) => {
+        const hits = ROLE_WRITES.filter((t) => s.actions.some((a) => actionMatches(a, t)));
+        if (hits.length === 0) return;
+        const keys = Object.values(s.condition).flatMap((kv) => Object.keys(kv).map((k) => k.toLowerCase()));
+        if (!keys.includes("iam:permissionsboundary")) {
+            report(`${label} allows ${hits.join(", ")} without a Condition on iam:PermissionsBoundary.`);
+        }
+    }),
+};
+
+const boundarySchema = configSchema({
+    requireBoundary: {
+        type: "boolean",
+        default: false,
+        description: "Roles other than the CI roles carry a permissionsBoundary (the platform's stacks set it; a component used on its own has no boundary to carry).",
+    },
+    requirePrefix: {
+        type: "boolean",
+        default: true,
+        description: "Role names (name or namePrefix) start with `<pulumi:project>-<pulumi:stack>-` (from the role's tags).",
+    },
+});
+
+export const iamRoleBoundaryAndPrefix: ResourceValidationPolicy = {
+    name: "iam-role-boundary-and-prefix",
+    description:
+        "Every IAM role but the CI roles carries a permissions boundary (requireBoundary, set by the platform's stacks), and every role is named under the stack's prefix `<project>-<stack>-` (so the deploy role's name-scoped rights cover exactly the stack's roles).",
+    severity: "high",
+    enforcementLevel: "mandatory",
+    configSchema: boundarySchema,
+    validateResource: validateResourceOfType(aws.iam.Role, (role, args, report) => {
+        const tags = tagsOf(role);
+        const isCi = tags !== undefined && CI_ROLE_TAG in tags;
+        if (settings(args, boundarySchema).requireBoundary && !isCi && read(role, "permissionsBoundary") === undefined) {
+            report("permissionsBoundary is not set; the stack's roles carry the platform's permissions boundary.");
+        }
+        if (!settings(args, boundarySchema).requirePrefix || !tags) return;
+        const project = tags["pulumi:project"];
+        const stack = tags["pulumi:stack"];
+        if (typeof project !== "string" || typeof stack !== "string") return;
+        const prefix = `${project}-${stack}-`.toLowerCase();
+        const name = str(read(role, "name")) ?? str(read(role, "namePrefix"));
+        if (name === UNKNOWN) return;
+        if (typeof name !== "string" || !name.startsWith(prefix)) {
+            report(`name/namePrefix is ${name === undefined ? "not set (auto-named from the logical name)" : `"${name}"`}; it must start with "${prefix}".`);
+        }
+    }),
+};
+
+export const iamPodIdentityTrustConditions: ResourceValidationPolicy = {
+    name: "iam-pod-identity-trust-conditions",
+    description: "Roles trusting EKS Pod Identity (pods.eks.amazonaws.com) pin the source account and cluster (aws:SourceAccount and aws:SourceArn conditions).",
+    severity: "medium",
+    enforcementLevel: "mandatory",
+    validateResource: validateResourceOfType(aws.iam.Role, (role, _a, report) => {
+        const parsed = parsePolicyDocument(read(role, "assumeRolePolicy"));
+        if (parsed === UNKNOWN || parsed === undefined || "error" in parsed) return;
+        parsed.statements.forEach((s, i) => {
+            if (s.effect !== "Allow" || !(s.principals?.Service ?? []).includes("pods.eks.amazonaws.com")) return;
+            const keys = Object.values(s.condition).flatMap((kv) => Object.keys(kv).map((k) => k.toLowerCase()));
+            const missing = ["aws:SourceAccount", "aws:SourceArn"].filter((k) => !keys.includes(k.toLowerCase()));
+            if (missing.length > 0) report(`assumeRolePolicy ${describe(s, i)} trusts pods.eks.amazonaws.com without ${missing.join(" and ")} conditions.`);
+        });
+    }),
+};
+
+const tagSchema = configSchema({
+    requiredTags: { type: "array", items: { type: "string" }, default: [] as string[], description: "Tag keys every IAM role carries (the platform's stacks: environment, owner)." },
+});
+
+export const iamRoleTags: ResourceValidationPolicy = {
+    name: "iam-role-tags",
+    description: "Every IAM role carries the configured ownership tags (the platform's stacks: `environment` and `owner`), so access reviews can attribute it.",
+    severity: "low",
+    enforcementLevel: "mandatory",
+    configSchema: tagSchema,
+    validateResource: validateResourceOfType(aws.iam.Role, (role, args, report) => {
+        if (read(role, "tags") === UNKNOWN) return;
+        const tags = tagsOf(role) ?? {};
+        const missing = settings(args, tagSchema).requiredTags.filter((k) => typeof tags[k] !== "string" || tags[k] === "");
+        if (missing.length > 0) report(`tags lack ${missing.join(", ")}.`);
+    }),
+};
+
+const ciTrustSchema = configSchema({
+    environmentOnlyCiRoles: {
+        type: "array",
+        items: { type: "string" },
+        default: [] as string[],
+        description: "CI roles (value of the mlops.platform/ci-role tag, e.g. deploy, image-push) that only protected GitHub environments may assume.",
+    },
+});
+
+export const iamCiTrustEnvironments: ResourceValidationPolicy = {
+    name: "iam-ci-trust-environments",
+    description: "The configured CI roles (prod: deploy and image-push) trust only GitHub environments (`repo:<r>:environment:<e>`), never a branch, tag or pull request.",
+    severity: "high",
+    enforcementLevel: "mandatory",
+    configSchema: ciTrustSchema,
+    validateResource: validateResourceOfType(aws.iam.Role, (role, args, report) => {
+        const key = tagsOf(role)?.[CI_ROLE_TAG];
+        if (typeof key !== "string" || !settings(args, ciTrustSchema).environmentOnlyCiRoles.includes(key)) return;
+        const parsed = parsePolicyDocument(read(role, "assumeRolePolicy"));
+        if (parsed === UNKNOWN || parsed === undefined || "error" in parsed) return;
+        const subs = parsed.statements.filter((s) => s.effect === "Allow").flatMap((s) => conditionValues(s, ":sub"));
+        const bad = subs.filter((v) => !/^repo:[^:]+:environment:[^:*?]+$/.test(v));
+        if (bad.length > 0) report(`assumeRolePolicy trusts ${bad.map((v) => `"${v}"`).join(", ")}; the ${key} role may trust only GitHub environments.`);
+    }),
+};
+
+export const iamPolicies = [
+    iamNoWildcardAction,
+    iamNoAdminStar,
+    iamNoAdminManaged,
+    iamTrustRestricted,
+    iamNoUserPolicies,
+    iamRolePolicyConflicts,
+    iamRoleCreationBounded,
+    iamRoleBoundaryAndPrefix,
+    iamPodIdentityTrustConditions,
+    iamRoleTags,
+    iamCiTrustEnvironments,
+];

@@ -3,7 +3,7 @@
 import * as aws from "@pulumi/aws";
 import { ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
 
-import { conditionKeys, describe, hasRestrictingCondition, hasWildcardPrincipal, parsePolicyDocument } from "./aws-iam-documents";
+import { actionMatches, conditionKeys, describe, hasRestrictingCondition, hasWildcardPrincipal, parsePolicyDocument, Statement } from "./aws-iam-documents";
 import { bool, isSet, read, str, UNKNOWN } from "./aws-values";
 
 /** Asymmetric and HMAC keys cannot rotate automatically. */
@@ -64,4 +64,37 @@ export const secretsCmk: ResourceValidationPolicy = {
     }),
 };
 
-export const kmsPolicies = [kmsRotation, kmsNoLockoutBypass, kmsPolicyNoWildcardPrincipal, secretsCmk];
+/** Tag the platform puts on its CI roles (components/iam.ts CI_ROLE_TAG). */
+const CI_ROLE_TAG_CONDITION = "aws:principaltag/mlops.platform/ci-role";
+const CRYPTO = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom"];
+const LIFECYCLE = ["kms:PutKeyPolicy", "kms:ScheduleKeyDeletion"];
+const covers = (s: Statement, targets: string[]) => targets.filter((t) => s.actions.some((a) => actionMatches(a, t)));
+
+export const kmsKeyPolicySeparation: ResourceValidationPolicy = {
+    name: "kms-key-policy-separation",
+    description:
+        "KMS key policies separate key administration from key use (no Allow grants kms:* or both key-policy/deletion and encrypt/decrypt rights), and deny the CI roles (aws:PrincipalTag/mlops.platform/ci-role) decryption and key deletion.",
+    severity: "high",
+    enforcementLevel: "mandatory",
+    validateResource: validateResourceOfType(aws.kms.Key, (key, _a, report) => {
+        const parsed = parsePolicyDocument(read(key, "policy"));
+        if (parsed === UNKNOWN || parsed === undefined) return;
+        if ("error" in parsed) return report(`policy: ${parsed.error}`);
+        parsed.statements.forEach((s, i) => {
+            if (s.effect !== "Allow") return;
+            const crypto = covers(s, CRYPTO);
+            const admin = covers(s, LIFECYCLE);
+            if (crypto.length > 0 && admin.length > 0) {
+                report(`policy ${describe(s, i)} grants key administration (${admin.join(", ")}) and key use (${crypto.join(", ")}) together; give administrators and users separate statements.`);
+            }
+        });
+        const ciDenied = (target: string) =>
+            parsed.statements.some((s) => s.effect === "Deny" && conditionKeys(s).includes(CI_ROLE_TAG_CONDITION) && covers(s, [target]).length > 0);
+        const missing = ["kms:Decrypt", "kms:ScheduleKeyDeletion"].filter((t) => !ciDenied(t));
+        if (missing.length > 0) {
+            report(`policy has no Deny of ${missing.join(", ")} for the CI roles (Condition on aws:PrincipalTag/mlops.platform/ci-role).`);
+        }
+    }),
+};
+
+export const kmsPolicies = [kmsRotation, kmsNoLockoutBypass, kmsPolicyNoWildcardPrincipal, secretsCmk, kmsKeyPolicySeparation];

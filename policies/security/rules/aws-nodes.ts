@@ -4,7 +4,7 @@ import * as aws from "@pulumi/aws";
 import { ResourceValidationPolicy, StackValidationPolicy, validateResourceOfType } from "@pulumi/policy";
 
 import { validateStackWith } from "./aws-stack";
-import { bool, configSchema, globMatch, list, num, read, settings, str, strings, UNKNOWN, where } from "./aws-values";
+import { bool, configSchema, globMatch, isSet, list, num, read, settings, str, strings, UNKNOWN, where } from "./aws-values";
 
 export const nodesImdsv2: ResourceValidationPolicy = {
     name: "nodes-imdsv2",
@@ -67,6 +67,31 @@ export const nodesEbsEncrypted: ResourceValidationPolicy = {
             }
         });
     }),
+};
+
+export const ebsCmk: ResourceValidationPolicy = {
+    name: "ebs-cmk",
+    description:
+        "EBS volumes use a customer-managed KMS key: launch templates set blockDeviceMappings[].ebs.kmsKeyId, EBS CSI StorageClasses set parameters.kmsKeyId (CKV_AWS_189 for volumes).",
+    severity: "medium",
+    enforcementLevel: "mandatory",
+    validateResource: [
+        validateResourceOfType(aws.ec2.LaunchTemplate, (lt, _a, report) => {
+            const mappings = list(read(lt, "blockDeviceMappings"));
+            if (mappings === UNKNOWN) return;
+            mappings.forEach((m, i) => {
+                const ebs = read(m, "ebs");
+                if (!ebs || ebs === UNKNOWN) return;
+                if (!isSet(ebs, "kmsKeyId")) report(`${where("blockDeviceMappings", i, "ebs", "kmsKeyId")} is not set; the AWS-managed aws/ebs key would be used.`);
+            });
+        }),
+        (args, report) => {
+            if (args.type !== "kubernetes:storage.k8s.io/v1:StorageClass" || str(read(args.props, "provisioner")) !== "ebs.csi.aws.com") return;
+            if (!isSet(read(args.props, "parameters") ?? {}, "kmsKeyId")) {
+                report(`StorageClass parameters.kmsKeyId is not set; the EBS CSI driver would use the AWS-managed aws/ebs key.`);
+            }
+        },
+    ],
 };
 
 export const nodesNoPublicIp: ResourceValidationPolicy = {
@@ -241,4 +266,5 @@ export const nodePolicies = [
     gpuNodegroupTaint,
     gpuNodegroupBounds,
     gpuInstanceTypesAllowed,
+    ebsCmk,
 ];

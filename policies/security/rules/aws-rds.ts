@@ -297,6 +297,63 @@ export const rdsManagedPassword: ResourceValidationPolicy = {
     }),
 };
 
+const MONITORING_INTERVALS = [1, 5, 10, 15, 30, 60];
+
+export const rdsEnhancedMonitoring: ResourceValidationPolicy = {
+    name: "rds-enhanced-monitoring",
+    description: "RDS instances have Enhanced Monitoring on (monitoringInterval 1-60 s with a monitoringRoleArn) (CKV_AWS_118).",
+    severity: "low",
+    enforcementLevel: "mandatory",
+    validateResource: validateResourceOfType(aws.rds.Instance, (db, args, report) => {
+        if (governedElsewhere(db, args)) return;
+        const interval = num(read(db, "monitoringInterval"));
+        if (interval === UNKNOWN) return;
+        if (interval === undefined || !MONITORING_INTERVALS.includes(interval)) {
+            report(`monitoringInterval is ${interval ?? "not set"}; set one of ${MONITORING_INTERVALS.join(", ")} seconds.`);
+        } else if (!isSet(db, "monitoringRoleArn")) {
+            report("monitoringRoleArn is not set; Enhanced Monitoring needs a role trusted by monitoring.rds.amazonaws.com.");
+        }
+    }),
+};
+
+/** Does a PostgreSQL parameter group log statements (log_statement, or pgaudit loaded and configured)? */
+function auditParams(pg: PolicyResource): boolean | typeof UNKNOWN {
+    const params = list(read(pg.props, "parameters"));
+    if (params === UNKNOWN) return UNKNOWN;
+    const value = (n: string) => str(read(params.find((p) => str(read(p, "name")) === n), "value"));
+    const logStatement = value("log_statement");
+    if (typeof logStatement === "string" && ["ddl", "mod", "all"].includes(logStatement)) return true;
+    const preload = value("shared_preload_libraries");
+    const pgaudit = value("pgaudit.log");
+    return typeof preload === "string" && preload.split(",").map((x) => x.trim()).includes("pgaudit") && typeof pgaudit === "string" && pgaudit !== "none";
+}
+
+export const rdsAuditLogging: StackValidationPolicy = {
+    name: "rds-audit-logging",
+    description: "PostgreSQL instances log statements for audit: their parameter group sets log_statement (ddl, mod or all) or loads pgaudit with pgaudit.log.",
+    severity: "low",
+    enforcementLevel: "mandatory",
+    validateStack: validateStackWith([aws.rds.Instance], (dbs, args, report) => {
+        const groups = args.resources.filter((r) => r.isType(aws.rds.ParameterGroup));
+        for (const db of dbs) {
+            if (str(read(db.props, "engine")) !== "postgres") continue;
+            const groupName = read(db.props, "parameterGroupName");
+            const linked = groups.find(
+                (g) =>
+                    (db.propertyDependencies?.parameterGroupName ?? []).some((d) => d.urn === g.urn) ||
+                    (typeof groupName === "string" && str(read(g.props, "name")) === groupName),
+            );
+            if (groupName === undefined || groupName === null) {
+                report(`instance "${db.name}": parameterGroupName is not set; the default group logs no statements (set log_statement or pgaudit).`, db.urn);
+                continue;
+            }
+            if (!linked) continue; // managed outside this stack
+            const ok = auditParams(linked);
+            if (ok === false) report(`instance "${db.name}": parameter group "${linked.name}" parameters set neither log_statement (ddl/mod/all) nor pgaudit.`, db.urn);
+        }
+    }),
+};
+
 export const rdsPolicies = [
     rdsStorageEncrypted,
     rdsCmk,
@@ -311,4 +368,6 @@ export const rdsPolicies = [
     rdsPerfInsightsKms,
     rdsForceSsl,
     rdsManagedPassword,
+    rdsEnhancedMonitoring,
+    rdsAuditLogging,
 ];

@@ -458,6 +458,96 @@ export const s3NoForceDestroy: ResourceValidationPolicy = {
 };
 
 /** Exported for tests: the full S3 list, in catalog order. */
+const replicationSchema = configSchema({
+    requireReplication: { type: "boolean", default: false, description: "Require a cross-region (or cross-bucket) replica of every bucket that is not itself a replica or a replica's log target (prod)." },
+    exemptBuckets: exemptBucketsSchema.properties.exemptBuckets,
+});
+
+/** Buckets that receive replicas (a replication configuration's destination). */
+function replicaBuckets(all: PolicyResource[]): Set<string> {
+    const configs = all.filter((r) => r.isType(aws.s3.BucketReplicationConfig));
+    const out = new Set<string>();
+    for (const b of all.filter(isBucket)) {
+        const arn = str(read(b.props, "arn"));
+        const isDest = configs.some((c) => {
+            if ((c.propertyDependencies?.rules ?? []).some((d) => d.urn === b.urn)) return true;
+            const rules = list(read(c.props, "rules"));
+            return rules !== UNKNOWN && rules.some((r) => typeof arn === "string" && str(read(r, "destination", "bucket")) === arn);
+        });
+        if (isDest) out.add(b.urn);
+    }
+    return out;
+}
+
+export const s3Replication: StackValidationPolicy = {
+    name: "s3-replication",
+    description:
+        "With requireReplication (prod), every bucket holding data or logs replicates to another bucket (BucketReplicationConfig, enabled rule, delete markers not replicated); replicas and the replicas' own log bucket are exempt.",
+    severity: "medium",
+    enforcementLevel: "mandatory",
+    configSchema: replicationSchema,
+    validateStack: validateStackWith([aws.s3.Bucket, aws.s3.BucketV2], (_b, args, report) => {
+        const c = settings(args, replicationSchema);
+        if (!c.requireReplication) return;
+        const configs = args.resources.filter((r) => r.isType(aws.s3.BucketReplicationConfig));
+        const replicas = replicaBuckets(args.resources);
+        const replicaLogTargets = new Set(
+            args.resources
+                .filter((l) => l.isType(aws.s3.BucketLogging) && args.resources.some((b) => replicas.has(b.urn) && targets(l, b)))
+                .flatMap((l) => args.resources.filter((b) => isBucket(b) && targets(l, b, "targetBucket")).map((b) => b.urn)),
+        );
+        perBucket(args, report, c.exemptBuckets, (b) => {
+            if (replicas.has(b.urn) || replicaLogTargets.has(b.urn)) return undefined;
+            const mine = configs.filter((cfg) => targets(cfg, b));
+            if (mine.length === 0) return "no aws.s3.BucketReplicationConfig replicates this bucket; its data has no copy outside the bucket and region.";
+            const rules = mine.flatMap((cfg) => {
+                const r = list(read(cfg.props, "rules"));
+                return r === UNKNOWN ? [] : r;
+            });
+            if (!rules.some((r) => str(read(r, "status")) === "Enabled")) return "its replication configuration has no enabled rule.";
+            if (rules.some((r) => str(read(r, "deleteMarkerReplication", "status")) === "Enabled")) {
+                return "rules[].deleteMarkerReplication.status is Enabled; a delete would reach the replica.";
+            }
+            return undefined;
+        });
+    }),
+};
+
+const logRetentionSchema = configSchema({
+    minNoncurrentDays: {
+        type: "integer",
+        default: 30,
+        description: "Days an overwritten or deleted access log version must stay recoverable (lifecycle noncurrentVersionExpiration).",
+    },
+});
+
+export const s3LogVersionsRetained: StackValidationPolicy = {
+    name: "s3-log-versions-retained",
+    description: "Access-log buckets keep noncurrent versions at least minNoncurrentDays (default 30), so a deleted audit log stays recoverable.",
+    severity: "medium",
+    enforcementLevel: "mandatory",
+    configSchema: logRetentionSchema,
+    validateStack: validateStackWith([aws.s3.Bucket, aws.s3.BucketV2], (_b, args, report) => {
+        const min = settings(args, logRetentionSchema).minNoncurrentDays;
+        const lifecycles = args.resources.filter((r) => r.isType(aws.s3.BucketLifecycleConfiguration) || r.isType(aws.s3.BucketLifecycleConfigurationV2));
+        const logTargets = logTargetBuckets(args.resources);
+        perBucket(args, report, [], (b) => {
+            if (!logTargets.has(b.urn)) return undefined;
+            for (const lc of lifecycles.filter((l) => targets(l, b))) {
+                const rules = list(read(lc.props, "rules"));
+                if (rules === UNKNOWN) continue;
+                for (const [i, r] of rules.entries()) {
+                    const days = num(read(r, "noncurrentVersionExpiration", "noncurrentDays"));
+                    if (str(read(r, "status")) === "Enabled" && typeof days === "number" && days < min) {
+                        return `lifecycle "${lc.name}" ${where("rules", i, "noncurrentVersionExpiration", "noncurrentDays")} is ${days}; keep noncurrent log versions at least ${min} days.`;
+                    }
+                }
+            }
+            return undefined;
+        });
+    }),
+};
+
 export const s3Policies = [
     s3SseConfigured,
     s3SseKms,
@@ -474,4 +564,6 @@ export const s3Policies = [
     s3AccessLogging,
     s3LifecycleAbortMpu,
     s3NoForceDestroy,
+    s3Replication,
+    s3LogVersionsRetained,
 ];
