@@ -121,7 +121,7 @@ describe("engine tier: the real Pulumi CLI with our Node.js language host", func
         fs.writeFileSync(path.join(programDir, "package.json"), JSON.stringify({ name: "fixture", private: true }));
         fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(programDir, "node_modules"));
         fs.writeFileSync(path.join(packDir, "PulumiPolicy.yaml"), "runtime: nodejs\ndescription: fixture pack\n");
-        fs.writeFileSync(path.join(packDir, "package.json"), JSON.stringify({ name: "fixture-policies", main: "index.js" }));
+        fs.writeFileSync(path.join(packDir, "package.json"), JSON.stringify({ name: "fixture-policies", version: "0.1.0", main: "index.js" }));
         fs.writeFileSync(path.join(packDir, "index.js"), POLICY_PACK);
         fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(packDir, "node_modules"));
 
@@ -145,7 +145,7 @@ describe("engine tier: the real Pulumi CLI with our Node.js language host", func
 
     it("the CLI finds the language host on PATH, not a downloaded one", async () => {
         const r = await ok(["plugin", "ls", "--json"]);
-        assert.deepEqual(JSON.parse(r.stdout || "[]"), [], "no plugin may be installed in the isolated PULUMI_HOME");
+        assert.deepEqual(JSON.parse(r.stdout.trim() || "[]") ?? [], [], "no plugin may be installed in the isolated PULUMI_HOME");
         assert.ok(env.PATH!.split(path.delimiter).includes(engineBinDir));
     });
 
