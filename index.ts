@@ -5,6 +5,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { MlPlatform } from "./components/mlPlatform";
 import { loadPlatformConfig } from "./config/load";
+import { assertCompiledProgramCurrent } from "./config/source-freshness";
 
 /** The folder holding Pulumi.yaml (this file runs from the project root or from dist/). */
 function projectRoot(): string {
@@ -19,6 +20,7 @@ function projectRoot(): string {
     return dir;
 }
 
+assertCompiledProgramCurrent(projectRoot(), __dirname);
 const config = loadPlatformConfig();
 const platform = new MlPlatform("mlops", { config, projectRoot: projectRoot() });
 

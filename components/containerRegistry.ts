@@ -12,7 +12,11 @@ import { Problems, checkDnsLabel, checkInt, describe } from "./validation";
 export interface ImageBuildSpec {
     /** Repository (one of `repositories`) the image is pushed to. */
     repository: string;
-    /** Build context folder (absolute, or relative to the working directory). */
+    /**
+     * Build context folder (absolute, or relative to the working directory, which is the project
+     * folder under `pulumi up`). It reaches the docker provider relative to the working directory,
+     * so the same commit declares the same Image from any checkout path or machine.
+     */
     context: string;
     /** Dockerfile relative to the context. Default `Dockerfile`. */
     dockerfile?: string;
@@ -88,6 +92,17 @@ export function validateContainerRegistryArgs(args: ContainerRegistryArgs): void
         }
     });
     p.throwIfAny();
+}
+
+/**
+ * A build path as the docker provider receives it: relative to the working directory (the Pulumi
+ * project folder when the CLI runs the program), with `/` separators, so that state and plans do not
+ * depend on where the repository is checked out.
+ * @internal
+ */
+export function portableBuildPath(p: string, cwd: string = process.cwd()): string {
+    const rel = path.relative(cwd, path.resolve(cwd, p)).split(path.sep).join("/");
+    return rel === "" ? "." : rel;
 }
 
 /** Content hash of a build context: every file's relative path and bytes, in sorted order. */
@@ -217,8 +232,10 @@ export class ContainerRegistry extends pulumi.ComponentResource {
                 {
                     imageName: pulumi.interpolate`${repo.repositoryUrl}:${tag}`,
                     build: {
-                        context: path.resolve(img.context),
-                        dockerfile: path.join(path.resolve(img.context), img.dockerfile ?? "Dockerfile"),
+                        context: portableBuildPath(img.context),
+                        // pulumi-docker v4: an explicit dockerfile is relative to the Pulumi project
+                        // folder (the working directory), not to the context; unset means <context>/Dockerfile.
+                        dockerfile: img.dockerfile ? portableBuildPath(path.join(path.resolve(img.context), img.dockerfile)) : undefined,
                         platform: img.platform ?? "linux/amd64",
                         args: img.buildArgs,
                     },

@@ -106,6 +106,10 @@ async function runOnce(opts: RunOptions): Promise<ProgramRun> {
         region: config["aws:region"] ?? DEFAULT_MOCK_ENV.region,
         ...opts.mockEnvironment,
     };
+    // Pulumi's Node.js runtime runs the program in the project folder (cmd/run chdirs to --pwd);
+    // relative paths in the program (image build contexts) resolve the same way here.
+    const cwd = process.cwd();
+    process.chdir(root);
     const recorded = await record(
         { project: stackConfig.project, stack: stackConfig.stack, config, secretKeys: stackConfig.secretKeys, env },
         async () => {
@@ -120,7 +124,7 @@ async function runOnce(opts: RunOptions): Promise<ProgramRun> {
             const exported: Record<string, unknown> = require(program);
             return exported;
         },
-    );
+    ).finally(() => process.chdir(cwd));
     return {
         project: stackConfig.project,
         stack: stackConfig.stack,
@@ -200,13 +204,11 @@ export async function record(ctx: RecordContext, body: () => Record<string, unkn
         const exported = (await settle(Promise.resolve(body()))) ?? {};
         const outputs: Record<string, unknown> = {};
         for (const [key, value] of Object.entries(exported)) {
-            if (pulumi.Output.isInstance(value)) {
-                const o = value as any;
-                const v = await settle(o.promise());
-                outputs[key] = (await settle(o.isSecret)) ? SECRET_PLACEHOLDER : v;
-            } else {
-                outputs[key] = value;
-            }
+            // pulumi.output() lifts Outputs nested in plain objects and arrays, as the engine does
+            // when it serializes stack exports (a plain object of Outputs is a valid export).
+            const o = pulumi.output(value) as any;
+            const v = await settle(o.promise());
+            outputs[key] = (await settle(o.isSecret)) ? SECRET_PLACEHOLDER : v;
         }
         // Wait until every registration (including late ones from applies) has settled.
         let count = -1;

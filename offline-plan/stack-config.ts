@@ -145,5 +145,19 @@ export function loadStackConfig(root: string, stack: string): StackConfig {
             secretKeys.add(key);
         }
     }
+    // The CLI refuses a stack that lacks a key the project declares without `default` or `value`
+    // (sdk/go/common/workspace/config.go mergeConfig): so does the offline plan, with its message.
+    const missing = Object.entries(declared)
+        .filter(([key, decl]) => key.startsWith(`${projectName}:`) && decl.default === undefined && decl.value === undefined && !(key in config))
+        .map(([key]) => key.slice(projectName.length + 1))
+        .sort();
+    if (missing.length > 0) {
+        const list = missing.map((k) => `'${k}'`);
+        const names = list.length === 1 ? list[0] : `${list.slice(0, -1).join(", ")} and ${list[list.length - 1]}`;
+        throw new StackConfigError(
+            `validating stack config: Stack '${stack}' is missing configuration value${missing.length === 1 ? "" : "s"} ${names} ` +
+                `(Pulumi.yaml declares ${missing.length === 1 ? "it" : "them"} without a default, which makes ${missing.length === 1 ? "it" : "them"} required)`,
+        );
+    }
     return { project: projectName, stack, config, secretKeys: [...secretKeys].sort() };
 }

@@ -2,7 +2,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ContainerRegistry, contextDigest, validateContainerRegistryArgs } from "../../components/containerRegistry";
+import { ContainerRegistry, contextDigest, portableBuildPath, validateContainerRegistryArgs } from "../../components/containerRegistry";
 import { recordResources } from "../../offline-plan/run";
 import { RecordedResource } from "../../offline-plan/types";
 import { assertInvalid, inventory, one, ofType, policyDoc } from "../helpers/resources";
@@ -89,7 +89,11 @@ describe("ContainerRegistry", () => {
         const tag = `src-${contextDigest(context).slice(0, 12)}`;
         assert.equal(image.inputs.imageName, `123456789012.dkr.ecr.us-east-1.amazonaws.com/mlops-dev/trainer:${tag}`);
         assert.equal(image.inputs.build.platform, "linux/amd64");
-        assert.equal(image.inputs.build.context, context);
+        // The provider gets the context relative to the working directory (the project folder under
+        // `pulumi up`), never an absolute path, and no dockerfile when it is the context's Dockerfile.
+        assert.equal(image.inputs.build.context, path.relative(process.cwd(), context).split(path.sep).join("/"));
+        assert.ok(!path.isAbsolute(image.inputs.build.context));
+        assert.equal(image.inputs.build.dockerfile, undefined);
         assert.ok(image.secretInputs.includes("registry"), "registry credentials are secret");
         assert.equal(image.inputs.registry.password, "[secret]");
         assert.match(outputs.refs.trainer, /^123456789012\.dkr\.ecr\.us-east-1\.amazonaws\.com\/mlops-dev\/trainer@sha256:[0-9a-f]{64}$/);
@@ -114,6 +118,15 @@ describe("ContainerRegistry", () => {
             assert.equal(r.protect, true);
             assert.equal(r.retainOnDelete, true);
         }
+    });
+});
+
+describe("portableBuildPath", () => {
+    it("makes build paths relative to the working directory with / separators", () => {
+        assert.equal(portableBuildPath("/work/repo/images/mlflow", "/work/repo"), "images/mlflow");
+        assert.equal(portableBuildPath("images/mlflow", "/work/repo"), "images/mlflow");
+        assert.equal(portableBuildPath("/work/repo", "/work/repo"), ".");
+        assert.equal(portableBuildPath("/work/shared/ctx", "/work/repo"), "../shared/ctx");
     });
 });
 

@@ -32,6 +32,23 @@ config:
 `;
 
 describe("loadStackConfig", () => {
+    it("refuses a stack that lacks a key Pulumi.yaml declares without a default, as the CLI does", () => {
+        const yaml = `name: demo\nruntime: nodejs\nconfig:\n  vpc:\n    description: no default\n  zones:\n    description: none either\n  size:\n    type: integer\n    default: 3\n`;
+        const dir = project({ "Pulumi.yaml": yaml, "Pulumi.dev.yaml": "config:\n  demo:zones: [a]\n" });
+        assert.throws(() => loadStackConfig(dir, "dev"), (e: Error) => e instanceof StackConfigError && /Stack 'dev' is missing configuration value 'vpc'/.test(e.message));
+        const two = project({ "Pulumi.yaml": yaml, "Pulumi.dev.yaml": "config: {}\n" });
+        assert.throws(() => loadStackConfig(two, "dev"), /missing configuration values 'vpc' and 'zones'/);
+    });
+
+    it("the project's Pulumi.yaml declares only keys with a default, so every committed stack passes the CLI's check", () => {
+        for (const stack of listStacks(ROOT)) {
+            assert.doesNotThrow(() => loadStackConfig(ROOT, stack), stack);
+        }
+        // An empty stack file, as `pulumi stack init` of a new stack leaves it, is accepted too.
+        const dir = project({ "Pulumi.yaml": fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8"), "Pulumi.fresh.yaml": "config: {}\n" });
+        assert.doesNotThrow(() => loadStackConfig(dir, "fresh"));
+    });
+
     it("merges Pulumi.yaml defaults with the stack file, namespacing keys as the CLI does", () => {
         const dir = project({ "Pulumi.yaml": PROJECT_YAML, "Pulumi.dev.yaml": "config:\n  demo:name: dev-name\n  other:key: 1\n" });
         const c = loadStackConfig(dir, "dev");

@@ -342,14 +342,37 @@ describe("security pack: Kubernetes rules (via the gRPC policy runner)", functio
         assert.deepEqual(kinds, ["CronJob", "Deployment", "Job", "Pod", "ReplicaSet", "StatefulSet"]);
     });
 
-    it("an image unknown at preview downgrades only that check on that resource to advisory (engine behaviour)", async () => {
+    it("an image unknown at preview (built in the same stack) is not judged until `pulumi up` knows it", async () => {
         const rs = mutate(compliantK8sStack(), "churn-server", (i) => { i.spec.template.spec.containers[0].image = UNKNOWN_STRING; });
         const r = await run(rs);
-        const img = r.violations.filter((v) => v.policyName === "k8s-image-pinned-registry");
-        assert.equal(img.length, 1);
-        assert.equal(img[0].enforcementLevel, "advisory");
-        assert.match(img[0].message, /can't run policy 'k8s-image-pinned-registry'.*during preview/);
-        assert.deepEqual(k8sViolations(r).filter((v) => v.policyName !== "k8s-image-pinned-registry"), []);
+        assert.deepEqual(k8sViolations(r), [], describeViolations(k8sViolations(r)));
+        // The same container with a known, unpinned image is still a violation.
+        const bad = mutate(compliantK8sStack(), "churn-server", (i) => { i.spec.template.spec.containers[0].image = "nginx:latest"; });
+        assert.ok((await run(bad)).violations.some((v) => v.policyName === "k8s-image-pinned-registry" && v.enforcementLevel === "mandatory"));
+    });
+
+    describe("a namespace unknown at preview (created by the same stack) is unknown, not unset", () => {
+        const inUnknownNs = () => mutate(compliantK8sStack(), "churn-server", (i) => { i.metadata.namespace = UNKNOWN_STRING; });
+
+        it("k8s-no-default-namespace does not call it missing", async () => {
+            const r = await run(inUnknownNs());
+            assert.deepEqual(r.violations.filter((v) => v.policyName === "k8s-no-default-namespace"), []);
+            const unset = mutate(compliantK8sStack(), "churn-server", (i) => { delete i.metadata.namespace; });
+            assert.ok((await run(unset)).violations.some((v) => v.policyName === "k8s-no-default-namespace" && /does not set metadata.namespace/.test(v.message)));
+        });
+
+        it("an exemption by name still applies while the namespace is unknown; a known other namespace does not match", async () => {
+            const tagged = (ns: string) =>
+                mutate(compliantK8sStack(), "churn-server", (i) => {
+                    i.metadata.namespace = ns;
+                    i.spec.template.spec.containers[0].image = "quay.io/prometheus/pushgateway:v1.11.2";
+                });
+            const cfg = { "k8s-image-pinned-registry": { exemptions: [{ namespace: "monitoring", name: "churn-server", reason: "upstream image" }] } };
+            const unknownNs = await session.run(tagged(UNKNOWN_STRING), cfg);
+            assert.deepEqual(unknownNs.violations.filter((v) => v.policyName === "k8s-image-pinned-registry"), []);
+            const otherNs = await session.run(tagged("ml-serving"), cfg);
+            assert.ok(otherNs.violations.some((v) => v.policyName === "k8s-image-pinned-registry"));
+        });
     });
 
     it("stack policies tolerate unknown replicas instead of going advisory", async () => {

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { loadGateConfig } from "../../cli/gate";
-import { renderPackConfig, renderPulumiYaml, renderReadme } from "../../cli/gen-config";
+import { renderPackConfig, renderPulumiYaml, renderReadme, undeclaredOptionalKeys } from "../../cli/gen-config";
 import { parseServingConfig } from "../../components/servingConfig";
 import { CONFIG_KEYS, parsePlatformConfig } from "../../config/schema";
 import { assertInvalid } from "../helpers/resources";
@@ -12,11 +12,17 @@ const ROOT = path.resolve(__dirname, "..", "..", "..");
 const ctx = { project: "mlops-platform", stack: "dev" };
 
 describe("stack configuration schema", () => {
-    it("Pulumi.yaml declares every key with type, description and default, generated from the schema", () => {
+    it("Pulumi.yaml declares every key that has a default, with type, description and default, generated from the schema", () => {
         const text = fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8");
         assert.equal(renderPulumiYaml(text), text, "Pulumi.yaml is stale: run npm run gen:config");
         const declared = YAML.parse(text).config;
-        assert.deepEqual(Object.keys(declared).sort(), CONFIG_KEYS.map((k) => k.key).sort());
+        assert.deepEqual(Object.keys(declared).sort(), CONFIG_KEYS.filter((k) => k.default !== undefined).map((k) => k.key).sort());
+        // The CLI makes a declaration without `default` required; optional keys are left undeclared.
+        for (const [key, decl] of Object.entries<any>(declared)) {
+            assert.ok(decl.default !== undefined || decl.value !== undefined, `${key} is declared without a default, so the CLI would require it in every stack`);
+        }
+        assert.deepEqual(undeclaredOptionalKeys().sort(), CONFIG_KEYS.filter((k) => k.default === undefined).map((k) => k.key).sort());
+        assert.ok(text.includes(undeclaredOptionalKeys().join(", ")), "Pulumi.yaml names the optional keys it leaves undeclared");
         for (const spec of CONFIG_KEYS.filter((k) => k.type !== "object" && k.items !== "object")) {
             assert.equal(declared[spec.key].type, spec.type, spec.key);
             assert.ok(declared[spec.key].description, `${spec.key} has a description`);

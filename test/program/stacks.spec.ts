@@ -51,6 +51,29 @@ describe("whole program, both stacks", function () {
         assert.equal(o.dvcRemoteUrl, `s3://${o.rawBucket}/dvc`);
     });
 
+    it("exports hold values, never the text of an unresolved Output (nested Outputs are lifted as the engine does)", () => {
+        for (const run of Object.values(runs)) {
+            const text = JSON.stringify(run.outputs);
+            assert.ok(!text.includes("Calling [toJSON] on an [Output<T>]"), text.slice(0, 300));
+            assert.ok(!text.includes("Output<T>"));
+        }
+        const o = runs.prod.outputs as any;
+        assert.match(o.ciRoleArns.deploy, /^arn:aws:iam::123456789012:role\//);
+        assert.deepEqual(Object.keys(o.gpuPools).sort(), ["serving", "training"]);
+        for (const name of Object.values<string>(o.gpuPools)) {
+            assert.equal(typeof name, "string");
+        }
+    });
+
+    it("no input carries an unresolved account, region or partition (`undefined` inside an ARN or service name)", () => {
+        for (const run of Object.values(runs)) {
+            for (const r of run.resources) {
+                const text = JSON.stringify(r.inputs);
+                assert.ok(!/arn:undefined|:undefined:|\.undefined\.|undefined\.amazonaws|"undefined"/.test(text), `${r.type} ${r.name}: ${text.match(/.{0,60}undefined.{0,40}/)?.[0]}`);
+            }
+        }
+    });
+
     it("the program only calls invokes the mock layer knows (unknown ones fail the run)", () => {
         assert.ok(runs.dev.invokes.includes("aws:index/getCallerIdentity:getCallerIdentity"));
     });

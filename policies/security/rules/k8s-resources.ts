@@ -116,8 +116,14 @@ export function readStringMap(get: () => unknown): StringMap {
 export interface K8sMeta {
     /** metadata.name, else the Pulumi logical name (the provider auto-names from it). */
     name: string;
-    /** metadata.namespace; undefined when not set literally (the provider's default applies). */
+    /** metadata.namespace; undefined when not set literally (the provider's default applies) or unknown. */
     namespace?: string;
+    /**
+     * True when metadata.namespace is set but unknown (during a first preview it comes from a
+     * Namespace the same stack creates). Not "unset": rules must not judge it, and `pulumi up`
+     * runs the policies again with the value known.
+     */
+    namespaceUnknown?: boolean;
     labels: Record<string, string>;
     annotations: Record<string, string>;
 }
@@ -128,6 +134,7 @@ export function metaOf(props: Record<string, any>, logicalName: string): K8sMeta
     return {
         name: typeof name === "string" && name ? name : logicalName,
         namespace: typeof namespace === "string" && namespace ? namespace : undefined,
+        namespaceUnknown: namespace === UNKNOWN,
         labels: readStringMap(() => props.metadata?.labels).values,
         annotations: readStringMap(() => props.metadata?.annotations).values,
     };
@@ -251,11 +258,14 @@ export const exemptionsSchema: PolicyConfigJSONSchema = {
 
 /** The exemption matching `meta`, if any. A missing namespace only matches the pattern "*". */
 export function findExemption(exemptions: readonly Exemption[] | undefined, meta: K8sMeta): Exemption | undefined {
+    // An unknown namespace (first preview) cannot be matched yet: the name decides at preview, and
+    // `pulumi up` checks again with the namespace known, so an exemption never widens beyond its
+    // namespace for what is deployed.
     return (exemptions ?? []).find(
         (e) =>
             typeof e?.namespace === "string" &&
             typeof e?.name === "string" &&
-            globMatch(e.namespace, meta.namespace ?? "") &&
+            (meta.namespaceUnknown === true || globMatch(e.namespace, meta.namespace ?? "")) &&
             globMatch(e.name, meta.name),
     );
 }

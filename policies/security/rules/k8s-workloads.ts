@@ -148,7 +148,11 @@ export const imagePinnedRegistry: ResourceValidationPolicy = workloadPolicy<Exem
     defaults: { allowedRegistries: ["*.dkr.ecr.*.amazonaws.com/*"], requireDigest: true },
     check: ({ pod, config }, report) => {
         for (const c of containersOf(pod)) {
-            const image = c.container.image;
+            const image = lit(() => c.container.image);
+            if (image === UNKNOWN) {
+                // Computed from another resource (an image built in this stack): judged at `pulumi up`.
+                continue;
+            }
             if (typeof image !== "string" || !image) {
                 report(`container '${c.name}' has no image`);
                 continue;
@@ -268,7 +272,7 @@ export const noDefaultNamespace: ResourceValidationPolicy = k8sResourcePolicy<Ex
     check: ({ meta, config }, report) => {
         if (meta.namespace === "default") {
             report("is in the 'default' namespace");
-        } else if (meta.namespace === undefined && config.requireExplicitNamespace) {
+        } else if (meta.namespace === undefined && !meta.namespaceUnknown && config.requireExplicitNamespace) {
             report("does not set metadata.namespace (it would land in the provider's default namespace)");
         }
     },
