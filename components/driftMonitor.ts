@@ -265,7 +265,11 @@ export function assertReadOnlyPolicy(subject: string, path: string, json: string
 }
 
 /** The drift check's command-line arguments (plain values resolved). */
-export function driftCheckArgs(s: DriftMonitorSettings, r: { referenceUri: string; batchUri: string; pushgatewayUrl: string }): string[] {
+export function driftCheckArgs(
+    s: DriftMonitorSettings,
+    r: { referenceUri: pulumi.Input<string>; batchUri: pulumi.Input<string>; pushgatewayUrl: pulumi.Input<string> },
+): pulumi.Input<string>[] {
+    const pushgateway = typeof r.pushgatewayUrl === "string" ? r.pushgatewayUrl.replace(/\/$/, "") : pulumi.output(r.pushgatewayUrl).apply((u) => u.replace(/\/$/, ""));
     return [
         "--reference",
         r.referenceUri,
@@ -283,7 +287,7 @@ export function driftCheckArgs(s: DriftMonitorSettings, r: { referenceUri: strin
         String(s.minRows),
         ...(s.features ? ["--features", s.features.join(",")] : []),
         "--pushgateway",
-        r.pushgatewayUrl.replace(/\/$/, ""),
+        pushgateway,
         "--push-job",
         DRIFT_PUSH_JOB,
         "--drift-exit-code",
@@ -421,60 +425,55 @@ export class DriftMonitor extends pulumi.ComponentResource {
         const region = aws.getRegionOutput({}, { parent: this });
         const tmp = scratchVolume("tmp", "/tmp", s.scratchSize);
         const configErrorCodes = s.failJobOnDrift ? [DRIFT_EXIT_CODES.drift, DRIFT_EXIT_CODES.config] : [DRIFT_EXIT_CODES.config];
-        const jobSpec = pulumi
-            .all([
-                pulumi.output(args.image).apply((i) => assertDigestPinned(subject, "image", i)),
-                args.reference.uri,
-                args.batch.uri,
-                args.pushgatewayUrl,
-                region.region,
-                identity.serviceAccountName,
-            ])
-            .apply(([image, referenceUri, batchUri, pushgatewayUrl, awsRegion, sa]): k8s.types.input.batch.v1.JobSpec => ({
-                backoffLimit: s.backoffLimit,
-                activeDeadlineSeconds: s.activeDeadlineSeconds,
-                ttlSecondsAfterFinished: s.ttlSecondsAfterFinished,
-                podFailurePolicy: {
-                    rules: [
-                        // Configuration/data errors (and drift, when it fails the Job) give the same answer on retry.
-                        { action: "FailJob", onExitCodes: { containerName: DRIFT_CONTAINER, operator: "In", values: configErrorCodes } },
-                        { action: "Ignore", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] },
+        // Built with Output leaves, not inside one apply: the spec's structure stays known at preview
+        // (when the image is built in the same stack) so the policy packs can judge it.
+        const image = pulumi.output(args.image).apply((i) => assertDigestPinned(subject, "image", i));
+        const [referenceUri, batchUri, pushgatewayUrl, awsRegion, sa] = [args.reference.uri, args.batch.uri, args.pushgatewayUrl, region.region, identity.serviceAccountName];
+        const jobSpec: k8s.types.input.batch.v1.JobSpec = {
+            backoffLimit: s.backoffLimit,
+            activeDeadlineSeconds: s.activeDeadlineSeconds,
+            ttlSecondsAfterFinished: s.ttlSecondsAfterFinished,
+            podFailurePolicy: {
+                rules: [
+                    // Configuration/data errors (and drift, when it fails the Job) give the same answer on retry.
+                    { action: "FailJob", onExitCodes: { containerName: DRIFT_CONTAINER, operator: "In", values: configErrorCodes } },
+                    { action: "Ignore", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] },
+                ],
+            },
+            template: {
+                metadata: { labels },
+                spec: {
+                    restartPolicy: "Never",
+                    serviceAccountName: sa,
+                    // Pod Identity / IRSA inject their own projected token; no API token is needed.
+                    automountServiceAccountToken: false,
+                    enableServiceLinks: false,
+                    securityContext: restrictedPodSecurityContext(WORKLOAD_UID),
+                    containers: [
+                        {
+                            name: DRIFT_CONTAINER,
+                            image,
+                            command: s.command,
+                            args: driftCheckArgs(s, { referenceUri, batchUri, pushgatewayUrl }),
+                            env: [
+                                { name: "HOME", value: "/tmp" },
+                                { name: "TMPDIR", value: "/tmp" },
+                                { name: "PYTHONDONTWRITEBYTECODE", value: "1" },
+                                { name: "AWS_REGION", value: awsRegion },
+                                { name: "AWS_DEFAULT_REGION", value: awsRegion },
+                                // The summary JSON becomes the pod's termination message.
+                                { name: "MLOPS_RESULT_FILE", value: "/dev/termination-log" },
+                            ],
+                            resources: containerResources(s.resources),
+                            securityContext: restrictedContainerSecurityContext(),
+                            volumeMounts: [tmp.mount],
+                            terminationMessagePolicy: "FallbackToLogsOnError",
+                        },
                     ],
+                    volumes: [tmp.volume],
                 },
-                template: {
-                    metadata: { labels },
-                    spec: {
-                        restartPolicy: "Never",
-                        serviceAccountName: sa,
-                        // Pod Identity / IRSA inject their own projected token; no API token is needed.
-                        automountServiceAccountToken: false,
-                        enableServiceLinks: false,
-                        securityContext: restrictedPodSecurityContext(WORKLOAD_UID),
-                        containers: [
-                            {
-                                name: DRIFT_CONTAINER,
-                                image,
-                                command: s.command,
-                                args: driftCheckArgs(s, { referenceUri, batchUri, pushgatewayUrl }),
-                                env: [
-                                    { name: "HOME", value: "/tmp" },
-                                    { name: "TMPDIR", value: "/tmp" },
-                                    { name: "PYTHONDONTWRITEBYTECODE", value: "1" },
-                                    { name: "AWS_REGION", value: awsRegion },
-                                    { name: "AWS_DEFAULT_REGION", value: awsRegion },
-                                    // The summary JSON becomes the pod's termination message.
-                                    { name: "MLOPS_RESULT_FILE", value: "/dev/termination-log" },
-                                ],
-                                resources: containerResources(s.resources),
-                                securityContext: restrictedContainerSecurityContext(),
-                                volumeMounts: [tmp.mount],
-                                terminationMessagePolicy: "FallbackToLogsOnError",
-                            },
-                        ],
-                        volumes: [tmp.volume],
-                    },
-                },
-            }));
+            },
+        };
 
         const cronJob = new k8s.batch.v1.CronJob(
             `${name}-cronjob`,

@@ -330,16 +330,20 @@ export function specHash(spec: unknown): string {
     return crypto.createHash("sha256").update(canonicalJson(spec)).digest("hex").slice(0, 10);
 }
 
-/** Values resolved from Inputs before the spec is built. @internal */
-interface Resolved {
-    image: string;
-    trackingUri: string;
-    dataUri: string;
-    dataVersion: string;
-    args: string[];
-    env: Record<string, string>;
-    region: string;
-    serviceAccountName: string;
+/**
+ * The values a Job spec is built from. Leaves may be Outputs: the spec handed to the provider keeps
+ * its structure known while a leaf (an image built in the same stack) is unknown at preview, so the
+ * policy packs can judge everything else. For the spec hash they are resolved first. @internal
+ */
+interface JobValues {
+    image: pulumi.Input<string>;
+    trackingUri: pulumi.Input<string>;
+    dataUri: pulumi.Input<string>;
+    dataVersion: pulumi.Input<string>;
+    args: pulumi.Input<string>[];
+    env: Record<string, pulumi.Input<string>>;
+    region: pulumi.Input<string>;
+    serviceAccountName: pulumi.Input<string>;
 }
 
 type JobSpec = k8s.types.input.batch.v1.JobSpec;
@@ -350,11 +354,14 @@ type EnvVar = k8s.types.input.core.v1.EnvVar;
  * carry it are left out) and for CronJobs (each Job's name comes from the downward API).
  * @internal
  */
-export function buildJobSpec(s: TrainingJobSettings, r: Resolved, jobName: string | undefined, cron: boolean): JobSpec {
+export function buildJobSpec(s: TrainingJobSettings, r: JobValues, jobName: pulumi.Input<string> | undefined, cron: boolean): JobSpec {
     const runTags: Record<string, string> = { ...s.runTags, "mlops.k8s.namespace": s.namespace };
-    if (jobName) {
-        runTags["mlops.k8s.job"] = jobName;
-    }
+    const runTagsJson: pulumi.Input<string> =
+        jobName === undefined
+            ? canonicalJson(runTags)
+            : typeof jobName === "string"
+              ? canonicalJson({ ...runTags, "mlops.k8s.job": jobName })
+              : pulumi.output(jobName).apply((n) => canonicalJson({ ...runTags, "mlops.k8s.job": n }));
     const env: EnvVar[] = [
         { name: "MLFLOW_TRACKING_URI", value: r.trackingUri },
         { name: "MLFLOW_EXPERIMENT_NAME", value: s.experimentName },
@@ -374,7 +381,7 @@ export function buildJobSpec(s: TrainingJobSettings, r: Resolved, jobName: strin
         { name: "MLOPS_DATA_URI", value: r.dataUri },
         { name: "MLOPS_DATA_VERSION", value: r.dataVersion },
         { name: "MLOPS_IMAGE_DIGEST", value: r.image },
-        { name: "MLOPS_RUN_TAGS", value: canonicalJson(runTags) },
+        { name: "MLOPS_RUN_TAGS", value: runTagsJson },
         // The result JSON becomes the pod's termination message (kubectl describe / Job status).
         { name: "MLOPS_RESULT_FILE", value: "/dev/termination-log" },
         { name: "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD", value: String(s.multipartUpload) },
@@ -516,18 +523,16 @@ export class TrainingJob extends pulumi.ComponentResource {
         );
 
         const region = aws.getRegionOutput({}, { parent: this });
-        const resolved: pulumi.Output<Resolved> = pulumi
-            .all({
-                image: pulumi.output(args.image).apply((i) => assertDigestPinned("TrainingJob arguments", "image", i)),
-                trackingUri: args.tracking.uri,
-                dataUri: args.data.uri,
-                dataVersion: args.data.version,
-                args: pulumi.output(args.args ?? []),
-                env: pulumi.output(args.env ?? {}),
-                region: region.region,
-                serviceAccountName: identity.serviceAccountName,
-            })
-            .apply((r) => r as unknown as Resolved);
+        const values: JobValues = {
+            image: pulumi.output(args.image).apply((i) => assertDigestPinned("TrainingJob arguments", "image", i)),
+            trackingUri: args.tracking.uri,
+            dataUri: args.data.uri,
+            dataVersion: args.data.version,
+            args: args.args ?? [],
+            env: args.env ?? {},
+            region: region.region,
+            serviceAccountName: identity.serviceAccountName,
+        };
 
         if (cron) {
             const cronJob = new k8s.batch.v1.CronJob(
@@ -543,7 +548,7 @@ export class TrainingJob extends pulumi.ComponentResource {
                         failedJobsHistoryLimit: s.failedJobsHistoryLimit,
                         jobTemplate: {
                             metadata: { labels },
-                            spec: resolved.apply((r) => buildJobSpec(s, r, undefined, true)),
+                            spec: buildJobSpec(s, values, undefined, true),
                         },
                     },
                 },
@@ -553,6 +558,7 @@ export class TrainingJob extends pulumi.ComponentResource {
             this.jobName = cronJob.metadata.name;
             this.runId = pulumi.output(undefined);
         } else {
+            const resolved = pulumi.output(values) as pulumi.Output<pulumi.Unwrap<JobValues>>;
             const hash = resolved.apply((r) => specHash(buildJobSpec(s, r, undefined, false)));
             const runId = s.runId !== undefined ? pulumi.output(s.runId) : hash;
             const jobName = runId.apply((id) => `${s.prefix}-${id}`);
@@ -568,7 +574,7 @@ export class TrainingJob extends pulumi.ComponentResource {
                             ...(s.waitForCompletion ? {} : { "pulumi.com/skipAwait": "true" }),
                         })),
                     },
-                    spec: pulumi.all([resolved, jobName]).apply(([r, n]) => buildJobSpec(s, r, n, false)),
+                    spec: buildJobSpec(s, values, jobName, false),
                 },
                 {
                     ...k8sOpts,

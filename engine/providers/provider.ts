@@ -62,6 +62,8 @@ export interface DetailedDiff {
 
 /** Bookkeeping keys the providers keep in their checked inputs (not user inputs). */
 const INTERNAL_KEYS = ["__defaults"];
+/** The plugin protocol's encoding of an unknown value (sdk/go/common/resource/plugin/rpc.go UnknownStringValue). */
+const PREVIEW_UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 function comparable(inputs: Record<string, any> | undefined): Record<string, any> {
     const plain = unwrapSecrets(inputs ?? {});
@@ -199,6 +201,26 @@ export class MockProvider implements provider.Provider {
         this.own(type, "Create");
         const { id, state } = resourceState(type, name, inputs, this.env, this.cwd);
         return { id, outs: state };
+    }
+
+    /**
+     * Planned outputs at preview, as the real providers plan them: the checked inputs as given
+     * (unknown ones stay unknown), and every output only the provider computes unknown.
+     */
+    previewOutputs(urn: string, inputs: Record<string, any>): Record<string, any> {
+        const { type, name } = parseUrn(urn);
+        this.own(type, "Create");
+        let computed: Record<string, any> = {};
+        try {
+            computed = resourceState(type, name, inputs, this.env, this.cwd).state;
+        } catch {
+            // Inputs still unknown at preview: only the inputs are planned.
+        }
+        const out: Record<string, any> = {};
+        for (const k of Object.keys(computed)) {
+            out[k] = PREVIEW_UNKNOWN;
+        }
+        return { ...out, ...inputs };
     }
 
     async read(id: string, urn: string, props?: any): Promise<provider.ReadResult> {

@@ -12,6 +12,7 @@ const providerServer = require.resolve("@pulumi/pulumi/provider/server");
 // The @grpc/grpc-js instance @pulumi/pulumi's server uses (patching another copy would do nothing).
 const grpc = require(require.resolve("@grpc/grpc-js", { paths: [path.dirname(providerServer)] }));
 const provproto = require("@pulumi/pulumi/proto/provider_pb");
+const structproto = require("google-protobuf/google/protobuf/struct_pb");
 const providerMain: (p: MockProvider, args: string[]) => Promise<void> = require("@pulumi/pulumi/provider").main;
 
 const KIND = {
@@ -34,7 +35,32 @@ function extend(impl: any, mock: MockProvider): any {
             callback(e, undefined);
             return;
         }
-        configure(call, callback);
+        // Like the real aws and kubernetes providers, support preview: the engine then calls Create
+        // during `pulumi preview` and takes its answer as the resource's planned outputs. Without it
+        // every new resource has no outputs at preview, and stack policies (AnalyzeStack reads
+        // outputs) would judge empty objects.
+        configure(call, (err: any, resp: any) => {
+            if (resp) {
+                resp.setSupportspreview(true);
+            }
+            callback(err, resp);
+        });
+    };
+    const create = impl.create.bind(impl);
+    impl.create = (call: any, callback: any) => {
+        const req = call.request;
+        if (!req.getPreview()) {
+            create(call, callback);
+            return;
+        }
+        try {
+            const resp = new provproto.CreateResponse();
+            resp.setId("");
+            resp.setProperties(structproto.Struct.fromJavaScript(mock.previewOutputs(req.getUrn(), req.getProperties().toJavaScript())));
+            callback(undefined, resp);
+        } catch (e) {
+            callback(e, undefined);
+        }
     };
     // CheckConfig/DiffConfig: accept any configuration, and say whether it changed, so the engine
     // neither fails on UNIMPLEMENTED nor replaces providers needlessly.

@@ -319,7 +319,7 @@ export const workloadIdentityTrust: StackValidationPolicy = {
         const config = withDefaults<{ requireAudience: boolean }>({ requireAudience: true }, args.getConfig<Partial<{ requireAudience: boolean }>>());
         const inv = buildInventory(args.resources);
         const saExists = (ns: string, name: string) =>
-            inv.serviceAccounts.some((sa) => sa.meta.name === name && sameNamespace(sa.meta.namespace, ns));
+            inv.serviceAccounts.some((sa) => !sa.planned || (sa.meta.name === name && sameNamespace(sa.meta.namespace, ns)));
         const associations = args.resources.filter((r) => r.type === POD_IDENTITY_ASSOCIATION_TYPE);
 
         for (const role of args.resources.filter((r) => r.type === IAM_ROLE_TYPE)) {
@@ -375,10 +375,16 @@ export const workloadIdentityTrust: StackValidationPolicy = {
                     .flatMap((a) => {
                         const list = lit(() => a.props.podIdentityAssociations);
                         const byDependency = (a.propertyDependencies.podIdentityAssociations ?? []).some((d) => d.urn === role.urn);
-                        return (Array.isArray(list) ? list : []).filter((x: any) => byDependency || (typeof x?.roleArn === "string" && x.roleArn.endsWith(`:role/${lit(() => role.props.name) as string}`)));
+                        return (Array.isArray(list) ? list : []).filter((x: any) => {
+                            if (byDependency) return true;
+                            // roleArn is unknown at preview when the role is created in this stack.
+                            const arn = lit(() => x?.roleArn);
+                            return typeof arn === "string" && arn.endsWith(`:role/${lit(() => role.props.name) as string}`);
+                        });
                     });
                 for (const x of addonAssociations) {
-                    if (typeof x?.serviceAccount === "string") trusted.add(`kube-system/${x.serviceAccount}`);
+                    const sa = lit(() => x?.serviceAccount);
+                    if (typeof sa === "string") trusted.add(`kube-system/${sa}`);
                 }
                 if (mine.length === 0 && addonAssociations.length === 0) {
                     report(`trusts pods.eks.amazonaws.com but no ${POD_IDENTITY_ASSOCIATION_TYPE} (or EKS addon podIdentityAssociations) names it`);

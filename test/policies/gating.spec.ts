@@ -278,6 +278,30 @@ const CASES: Case[] = [
     { policy: "workload-identity-trust", title: "tag names a different ServiceAccount than the trust",
       build: (rs) => mutate(rs, "trainer-role", (i) => { i.tags["mlops.platform/service-account"] = `${NS}/server`; }),
       expect: [/is tagged for ServiceAccount ml-serving\/server but trusts ml-serving\/trainer/] },
+    { policy: "workload-identity-trust", title: "an addon's association whose roleArn is unknown at preview (role created in this stack) is not an advisory downgrade",
+      build: (rs) => [
+          ...rs,
+          podIdentityRole("csi-role", "ebs-csi-controller-sa"),
+          res("aws:eks/addon:Addon", "csi", { clusterName: "ml", addonName: "aws-ebs-csi-driver", podIdentityAssociations: [{ roleArn: UNKNOWN_STRING, serviceAccount: "ebs-csi-controller-sa" }] }),
+      ],
+      expect: [/Role csi-role: trusts pods.eks.amazonaws.com but no/] },
+    { policy: "workload-identity-trust", title: "an addon's association naming the role by dependency counts even with an unknown roleArn",
+      build: (rs) => {
+          const role = podIdentityRole("csi-role", "ebs-csi-controller-sa");
+          role.inputs.tags["mlops.platform/service-account"] = "kube-system/ebs-csi-controller-sa";
+          return [...rs, role, res("aws:eks/addon:Addon", "csi", { clusterName: "ml", addonName: "aws-ebs-csi-driver", podIdentityAssociations: [{ roleArn: UNKNOWN_STRING, serviceAccount: "ebs-csi-controller-sa" }] }, {
+              propertyDependencies: { podIdentityAssociations: [role.urn] },
+              dependencies: [role.urn],
+          })];
+      },
+      expect: [] },
+    { policy: "workload-identity-trust", title: "ServiceAccounts without planned state (first preview through a provider of an unknown cluster) are unknown, not missing",
+      build: (rs) => {
+          const role = rs.find((r) => r.name === "trainer-role")!;
+          const unplanned = rs.filter((r) => r.type === "kubernetes:core/v1:ServiceAccount").map((r) => ({ ...r, inputs: {} }));
+          return [...rs.filter((r) => r.type !== "kubernetes:core/v1:ServiceAccount"), ...unplanned, association("trainer-pia-2", role, "trainer", "ml-batch")];
+      },
+      expect: [/is assumable by 2 ServiceAccounts/] },
     { policy: "workload-identity-trust", title: "a trust policy unknown at preview is left for the update (no advisory downgrade)",
       build: (rs) => mutate(rs, "server-role", (i) => { i.assumeRolePolicy = UNKNOWN_STRING; }), expect: [] },
 ];

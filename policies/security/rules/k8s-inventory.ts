@@ -94,7 +94,12 @@ export interface K8sInventory {
     pdbs: PdbInfo[];
     hpas: HpaInfo[];
     httpRoutes: HttpRouteInfo[];
-    serviceAccounts: { resource: PolicyResource; meta: K8sMeta }[];
+    /**
+     * `planned: false` when the engine has no state for it yet: at a first preview a resource whose
+     * provider configuration is unknown (a cluster created in the same stack) gets empty outputs,
+     * and stack policies read outputs. Its name and namespace are then unknown, not absent.
+     */
+    serviceAccounts: { resource: PolicyResource; meta: K8sMeta; planned: boolean }[];
 }
 
 /**
@@ -115,6 +120,11 @@ function intOrString(get: () => unknown): number | string | undefined | Unknown 
     const v = lit(get);
     if (v === UNKNOWN) return UNKNOWN;
     return typeof v === "number" || typeof v === "string" ? v : undefined;
+}
+
+/** False for a resource with no planned state yet (empty outputs at preview, see K8sInventory). */
+export function isPlanned(props: Record<string, any> | undefined): boolean {
+    return props !== undefined && props !== null && Object.keys(props).length > 0;
 }
 
 export function buildInventory(resources: readonly PolicyResource[]): K8sInventory {
@@ -215,7 +225,7 @@ export function buildInventory(resources: readonly PolicyResource[]): K8sInvento
                 break;
             }
             case K8S.serviceAccount:
-                inv.serviceAccounts.push({ resource: r, meta: metaOf(props, r.name) });
+                inv.serviceAccounts.push({ resource: r, meta: metaOf(props, r.name), planned: isPlanned(props) });
                 break;
         }
     }
