@@ -15,6 +15,26 @@
 # clipboard one is copied. Hence a wrapper module instead of `go install`.
 set -euo pipefail
 
+# The CLI looks for its bundled Node.js language host next to the pulumi binary first, and warns
+# ("using pulumi-language-nodejs from $PATH") when it takes one from PATH instead. This shim sits in that
+# place and runs the host of the checkout named by MLOPS_LANGUAGE_HOST (engine/cli.ts engineEnv sets it),
+# so one cached CLI serves every checkout without the warning.
+install_language_host_shim() {
+  local shim="$1/pulumi-language-nodejs"
+  cat > "$shim.tmp" <<'SHIM'
+#!/bin/sh
+# Installed by engine/build-cli.sh (mlops-platform): runs the language host of the checkout named by
+# MLOPS_LANGUAGE_HOST (<checkout>/engine/bin/pulumi-language-nodejs). See docs/engine.md.
+if [ -z "${MLOPS_LANGUAGE_HOST:-}" ]; then
+  echo "pulumi-language-nodejs: set MLOPS_LANGUAGE_HOST to <checkout>/engine/bin/pulumi-language-nodejs (engine/cli.ts engineEnv does), or put <checkout>/engine/bin on PATH" >&2
+  exit 1
+fi
+exec "$MLOPS_LANGUAGE_HOST" "$@"
+SHIM
+  chmod +x "$shim.tmp"
+  mv "$shim.tmp" "$shim"
+}
+
 # Everything runs inside main so that editing this file while a build runs cannot change the running build.
 main() {
   local PULUMI_VERSION="v3.248.0"          # same version as @pulumi/pulumi in package-lock.json
@@ -38,6 +58,7 @@ main() {
   fi
 
   if [ -x "$bin" ] && "$bin" version 2>/dev/null | grep -qx "$PULUMI_VERSION"; then
+    install_language_host_shim "$dir/bin"
     local ms=$(( ($(date +%s%N) - t_start) / 1000000 ))
     echo "pulumi $PULUMI_VERSION: warm, cached at $bin (build skipped; check took ${ms} ms)" >&2
     [ -f "$times" ] && sed 's/^/  recorded cold build: /' "$times" >&2
@@ -68,6 +89,7 @@ MOD
     -ldflags "-w -s -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" \
     -o "$bin.tmp" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
   mv "$bin.tmp" "$bin"
+  install_language_host_shim "$dir/bin"
   t2=$(date +%s)
   echo "go build: $((t2 - t1)) s" >&2
   local summary

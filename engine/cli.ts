@@ -1,7 +1,8 @@
 /**
  * Running the real Pulumi CLI in isolation, for the engine-tier tests (and anything else that drives `pulumi`):
  *
- *   const env = engineEnv({ home, backendDir });            // isolated PULUMI_HOME, file backend, passphrase secrets
+ *   const env = engineEnv({ home, backendDir });            // isolated PULUMI_HOME, file backend, passphrase secrets,
+ *                                                           // this checkout's language host
  *   await runPulumi(["login", `file://${backendDir}`], { cwd, env, timeoutMs: 60_000 });
  *   const r = await runPulumi(["preview", "--stack", "dev"], { cwd, env, timeoutMs: 300_000 });
  *   // r.code, r.stdout, r.stderr, r.durationMs, r.timedOut
@@ -23,6 +24,9 @@ export const repoRoot = path.resolve(__dirname, "..", "..");
 
 /** engine/bin: holds `pulumi-language-nodejs`, this repository's language host. */
 export const engineBinDir = path.join(repoRoot, "engine", "bin");
+
+/** This checkout's language host executable. */
+export const languageHostPath = path.join(engineBinDir, "pulumi-language-nodejs");
 
 /**
  * Where engine/build-cli.sh caches the CLI: `$MLOPS_ENGINE_CACHE` (default ~/.cache/mlops-platform/engine)
@@ -57,6 +61,20 @@ export interface EngineEnvOptions {
     extraPath?: string[];
     /** Variables added last (they win). */
     extra?: Record<string, string>;
+    /**
+     * How the CLI finds this checkout's language host:
+     * - "bundled": through the shim engine/build-cli.sh puts next to the pulumi binary (where the CLI looks for its
+     *   bundled language hosts), which runs `$MLOPS_LANGUAGE_HOST`; no "using pulumi-language-nodejs from $PATH"
+     *   warning in the output;
+     * - "path": engine/bin first on PATH; the CLI uses it as an ambient plugin and warns about it in every run.
+     * Default: "bundled" when the shim exists next to the CLI, else "path".
+     */
+    languageHost?: "bundled" | "path";
+}
+
+/** Whether engine/build-cli.sh's language-host shim sits next to the CLI binary. */
+export function bundledShimPresent(cli = cliPath()): boolean {
+    return fs.existsSync(path.join(path.dirname(cli), "pulumi-language-nodejs"));
 }
 
 /**
@@ -65,8 +83,9 @@ export interface EngineEnvOptions {
  * PULUMI_HOME, PULUMI_BACKEND_URL=file://…, PULUMI_CONFIG_PASSPHRASE, PULUMI_SKIP_UPDATE_CHECK=true,
  * PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true (a missing plugin fails at once instead of downloading),
  * PULUMI_DISABLE_REGISTRY_RESOLVE=true, PULUMI_SKIP_CONFIRMATIONS=true, PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true,
- * NO_COLOR=1, and PATH = extraPath + engine/bin + the CLI's directory + the caller's PATH.
- * PULUMI_IGNORE_AMBIENT_PLUGINS is deliberately not set: the language host is found on PATH.
+ * NO_COLOR=1, MLOPS_LANGUAGE_HOST=<this checkout>/engine/bin/pulumi-language-nodejs (read by the bundled shim), and
+ * PATH = extraPath + (engine/bin in "path" mode) + the CLI's directory + the caller's PATH.
+ * PULUMI_IGNORE_AMBIENT_PLUGINS is deliberately not set: mock providers (extraPath) are found on PATH.
  */
 export function engineEnv(opts: EngineEnvOptions): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = {};
@@ -75,7 +94,13 @@ export function engineEnv(opts: EngineEnvOptions): NodeJS.ProcessEnv {
             env[k] = v;
         }
     }
-    const pathDirs = [...(opts.extraPath ?? []), engineBinDir, path.dirname(cliPath()), process.env.PATH ?? ""];
+    const mode = opts.languageHost ?? (bundledShimPresent() ? "bundled" : "path");
+    const pathDirs = [
+        ...(opts.extraPath ?? []),
+        ...(mode === "path" ? [engineBinDir] : []),
+        path.dirname(cliPath()),
+        process.env.PATH ?? "",
+    ];
     return {
         ...env,
         PULUMI_HOME: opts.home,
@@ -87,6 +112,7 @@ export function engineEnv(opts: EngineEnvOptions): NodeJS.ProcessEnv {
         PULUMI_SKIP_CONFIRMATIONS: "true",
         PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
         NO_COLOR: "1",
+        MLOPS_LANGUAGE_HOST: languageHostPath,
         PATH: pathDirs.filter((d) => d !== "").join(path.delimiter),
         ...(opts.extra ?? {}),
     };

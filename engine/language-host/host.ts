@@ -5,7 +5,7 @@
  * v3.248.0 passes; docs/engine.md lists what is mirrored and what is left out.
  */
 import * as grpc from "@grpc/grpc-js";
-import { ChildProcess, spawn, spawnSync } from "child_process";
+import { ChildProcess, execFile, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import {
@@ -476,14 +476,17 @@ export class NodeLanguageHost {
             cb(grpcError('could not find executable "node"'), null);
             return;
         }
-        const version = (cmd: string) => {
-            const r = spawnSync(cmd, ["--version"], { encoding: "utf8", timeout: 10000 });
-            return r.status === 0 ? r.stdout.trim() : "";
-        };
-        const res = new languagePb.AboutResponse().setExecutable(node).setVersion(version(node));
-        res.getMetadataMap().set("packagemanager", pm);
-        res.getMetadataMap().set("packagemanagerVersion", version(pm).replace(/^v/, ""));
-        cb(null, res);
+        // Both versions are asked for at once, as upstream does (errgroup); a failure leaves the version empty.
+        const version = (cmd: string) =>
+            new Promise<string>((resolve) =>
+                execFile(cmd, ["--version"], { timeout: 10000 }, (err, out) => resolve(err ? "" : String(out).trim())),
+            );
+        void Promise.all([version(node), version(pm)]).then(([nodeVersion, pmVersion]) => {
+            const res = new languagePb.AboutResponse().setExecutable(node).setVersion(nodeVersion);
+            res.getMetadataMap().set("packagemanager", pm);
+            res.getMetadataMap().set("packagemanagerVersion", pmVersion.replace(/^v/, ""));
+            cb(null, res);
+        });
     }
 
     /** Direct dependencies from package.json with their installed versions (upstream asks the package manager). */

@@ -256,6 +256,19 @@ describe("language host process over gRPC (engine/bin/pulumi-language-nodejs)", 
         assert.equal(res.getError(), "typescript option must be a boolean");
     });
 
+    it("reports node and the package manager for `pulumi about`, and the program's installed dependencies", async () => {
+        const about: any = await call("about", new languagePb.AboutRequest().setInfo(info(repoRoot)));
+        assert.match(about.getExecutable(), /\/node$/);
+        assert.match(about.getVersion(), /^v\d+\.\d+\.\d+$/);
+        assert.equal(about.getMetadataMap().get("packagemanager"), "npm");
+        const deps: any = await call(
+            "getProgramDependencies",
+            new languagePb.GetProgramDependenciesRequest().setInfo(info(repoRoot)),
+        );
+        const pulumiDep = deps.getDependenciesList().find((d: any) => d.getName() === "@pulumi/pulumi");
+        assert.equal(pulumiDep?.getVersion(), "3.248.0");
+    });
+
     it("answers the code-generation RPCs with UNIMPLEMENTED", async () => {
         await assert.rejects(call("pack", new languagePb.PackRequest()), (e: any) => e.code === grpc.status.UNIMPLEMENTED);
     });

@@ -10,7 +10,16 @@ import * as assert from "node:assert/strict";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { cliAvailable, cliPath, engineBinDir, engineEnv, repoRoot, runPulumi, RunResult } from "../../engine/cli";
+import {
+    bundledShimPresent,
+    cliAvailable,
+    cliPath,
+    engineBinDir,
+    engineEnv,
+    repoRoot,
+    runPulumi,
+    RunResult,
+} from "../../engine/cli";
 
 const FIXTURE_PROGRAM = `import * as pulumi from "@pulumi/pulumi";
 
@@ -121,7 +130,7 @@ describe("engine tier: the real Pulumi CLI with our Node.js language host", func
         fs.writeFileSync(path.join(programDir, "package.json"), JSON.stringify({ name: "fixture", private: true }));
         fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(programDir, "node_modules"));
         fs.writeFileSync(path.join(packDir, "PulumiPolicy.yaml"), "runtime: nodejs\ndescription: fixture pack\n");
-        fs.writeFileSync(path.join(packDir, "package.json"), JSON.stringify({ name: "fixture-policies", main: "index.js" }));
+        fs.writeFileSync(path.join(packDir, "package.json"), JSON.stringify({ name: "fixture-policies", version: "0.1.0", main: "index.js" }));
         fs.writeFileSync(path.join(packDir, "index.js"), POLICY_PACK);
         fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(packDir, "node_modules"));
 
@@ -143,10 +152,11 @@ describe("engine tier: the real Pulumi CLI with our Node.js language host", func
         }
     });
 
-    it("the CLI finds the language host on PATH, not a downloaded one", async () => {
+    it("no plugin is installed in the isolated PULUMI_HOME: the language host is ours", async () => {
         const r = await ok(["plugin", "ls", "--json"]);
-        assert.deepEqual(JSON.parse(r.stdout || "[]"), [], "no plugin may be installed in the isolated PULUMI_HOME");
-        assert.ok(env.PATH!.split(path.delimiter).includes(engineBinDir));
+        assert.deepEqual(JSON.parse(r.stdout.trim() || "[]") ?? [], [], "no plugin may be installed in the isolated PULUMI_HOME");
+        assert.ok(bundledShimPresent(), "engine/build-cli.sh installs the language-host shim next to the CLI");
+        assert.ok(!env.PATH!.split(path.delimiter).includes(engineBinDir), "bundled mode keeps engine/bin off PATH");
     });
 
     it("the secret is stored encrypted in the stack file, never in plain text", () => {
@@ -160,6 +170,8 @@ describe("engine tier: the real Pulumi CLI with our Node.js language host", func
         timings.previewFirstMs = first.durationMs;
         assert.match(first.stdout, /fixture:index:Greeter\s+hello/);
         assert.match(first.stdout, /\+ 2 to create/);
+        // Found through the shim next to the CLI, as a bundled host: no ambient-plugin warning.
+        assert.doesNotMatch(first.stdout + first.stderr, /using pulumi-language-nodejs from \$PATH/);
         const second = await ok(["preview", "--non-interactive"]);
         timings.previewSecondMs = second.durationMs;
         console.log(`    [engine] tiny program preview: first ${first.durationMs} ms, second ${second.durationMs} ms`);
@@ -200,7 +212,25 @@ describe("engine tier: the real Pulumi CLI with our Node.js language host", func
         assert.match(r.stdout, /2 unchanged/);
     });
 
-    it("a program that throws makes `preview` exit non-zero with the error, without hanging", async () => {
+    it("with engine/bin on PATH instead, the CLI runs the same host as an ambient plugin (and says so)", async () => {
+        const pathEnv = engineEnv({
+            home: env.PULUMI_HOME!,
+            backendDir: path.join(tmp, "backend"),
+            languageHost: "path",
+        });
+        const r = await runPulumi(["preview", "--non-interactive", "--expect-no-changes"], {
+            cwd: programDir,
+            env: pathEnv,
+            timeoutMs: CALL_TIMEOUT_MS,
+        });
+        assert.equal(r.code, 0, show(r));
+        assert.ok(
+            (r.stdout + r.stderr).includes(`using pulumi-language-nodejs from $PATH at ${path.join(engineBinDir, "pulumi-language-nodejs")}`),
+            show(r),
+        );
+    });
+
+    it("a program that throws makes `preview` and `up` exit non-zero with the error, without hanging", async () => {
         await ok(["stack", "init", "broken"]);
         await ok(["config", "set", "greeting", "hello"]);
         await ok(["config", "set", "--secret", "apiKey", "x"]);
@@ -211,6 +241,10 @@ describe("engine tier: the real Pulumi CLI with our Node.js language host", func
         assert.match(r.stdout + r.stderr, /fixture failure: boom/);
         // The SDK logs the error itself and exits 32, which the host turns into "bail": no generic second error.
         assert.doesNotMatch(r.stdout + r.stderr, /Program exited with non-zero exit code/);
+
+        const up = await pulumi(["up", "--yes", "--non-interactive"], programDir, 120_000);
+        assert.notEqual(up.code, 0, show(up));
+        assert.match(up.stdout + up.stderr, /fixture failure: boom/);
         await ok(["stack", "select", "dev"]);
     });
 
