@@ -43,7 +43,6 @@ describe("program loading (as Pulumi's Node.js runtime resolves modules)", () =>
 });
 
 describe("the compiled program the CLI runs (Pulumi.yaml main: dist/index.js)", () => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { staleProgramSources, assertCompiledProgramCurrent } = require("../../config/source-freshness") as typeof import("../../config/source-freshness");
     const os = require("os") as typeof import("os");
 

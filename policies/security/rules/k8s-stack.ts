@@ -2,7 +2,7 @@
 // NetworkPolicy coverage. Catalog rows 74-75.
 import { StackValidationPolicy } from "@pulumi/policy";
 import { ANNOTATIONS, ROLE_LABEL } from "../../../release-contract/annotations";
-import { buildInventory, hpaFor, K8sInventory, sameNamespace, WorkloadInfo } from "./k8s-inventory";
+import { buildInventory, hpaFor, isPlanned, K8sInventory, sameNamespace, WorkloadInfo } from "./k8s-inventory";
 import { ExemptableConfig } from "./k8s-policy-factory";
 import {
     describeResource,
@@ -234,7 +234,8 @@ export const pdbUnhealthyEviction: StackValidationPolicy = {
     validateStack: (args, reportViolation) => {
         const config = withDefaults<ExemptableConfig>({ exemptions: [] }, args.getConfig<Partial<ExemptableConfig>>());
         for (const p of buildInventory(args.resources).pdbs) {
-            if (findExemption(config.exemptions, p.meta) || p.unhealthyPodEvictionPolicy === UNKNOWN) continue;
+            // No planned state yet (first preview through an unknown cluster's provider): unknown, judged at `up`.
+            if (!isPlanned(p.resource.props) || findExemption(config.exemptions, p.meta) || p.unhealthyPodEvictionPolicy === UNKNOWN) continue;
             if (p.unhealthyPodEvictionPolicy !== "AlwaysAllow") {
                 reportViolation(
                     `PodDisruptionBudget ${p.meta.namespace ? p.meta.namespace + "/" : ""}${p.meta.name}: unhealthyPodEvictionPolicy is ` +
@@ -284,17 +285,20 @@ export const namespaceDefaultDeny: StackValidationPolicy = {
         const exempt = new Set(config.exemptNamespaces.map((e) => e.namespace));
         const inv = buildInventory(args.resources);
         const reported = new Set<string>();
-        for (const w of inv.workloads) {
+        // Objects without planned state (first preview through an unknown cluster's provider) have
+        // unknown namespaces and rules: such a workload is judged at `up`; such a NetworkPolicy may deny.
+        for (const w of inv.workloads.filter((x) => isPlanned(x.resource.props))) {
             const ns = w.meta.namespace ?? "(provider default)";
             if (exempt.has(ns) || reported.has(ns)) continue;
             const denies = (direction: "Ingress" | "Egress") =>
                 inv.networkPolicies.some(
                     (n) =>
-                        sameNamespace(n.meta.namespace, w.meta.namespace) &&
+                        !isPlanned(n.resource.props) ||
+                        (sameNamespace(n.meta.namespace, w.meta.namespace) &&
                         (n.podSelector === UNKNOWN || n.podSelector === undefined || isEmptySelector(n.podSelector)) &&
                         n.policyTypes !== UNKNOWN &&
                         n.policyTypes.includes(direction) &&
-                        (direction === "Egress" ? n.egressRuleCount : n.ingressRuleCount) === 0,
+                        (direction === "Egress" ? n.egressRuleCount : n.ingressRuleCount) === 0),
                 );
             const missing = (["Egress", "Ingress"] as const).filter((d) => !denies(d));
             if (missing.length) {
