@@ -297,6 +297,41 @@ describe("engine tier: the README's pulumi commands through the real CLI", funct
         }
     });
 
+    describe("blue-green: `mlops release switch` becomes an in-place update of the Services alone", () => {
+        it("deploys a blue-green copy of dev, switches, and previews only Service updates", async () => {
+            const stack = "bluegreen";
+            const file = path.join(project, `Pulumi.${stack}.yaml`);
+            const doc = YAML.parseDocument(fs.readFileSync(path.join(project, "Pulumi.dev.yaml"), "utf8").replace(/^encryptionsalt: .*\n/m, ""));
+            const serving = doc.getIn(["config", "mlops-platform:serving"]) as YAML.YAMLMap;
+            const release = (version: string, baseline: string, f1: number, baseF1: number) => ({
+                model: "credit-risk",
+                version,
+                modelUri: `models:/credit-risk/${version}`,
+                metrics: { f1, accuracy: 0.88 },
+                baseline: { version: baseline, metrics: { f1: baseF1, accuracy: 0.87 } },
+            });
+            serving.set("strategy", "blueGreen");
+            serving.delete("canary");
+            serving.set("blueGreen", doc.createNode({ active: "blue", slots: { blue: release("3", "2", 0.81, 0.79), green: release("4", "3", 0.84, 0.81) } }));
+            fs.writeFileSync(file, doc.toString());
+            initCommittedStack({ root: project, stack, pulumi: cliPath(), env });
+            const up = await pulumi(["up", "--yes", "--skip-preview", "--stack", stack, ...packFlags("dev")]);
+            assert.equal(up.code, 0, show(up));
+            execFileSync(process.execPath, [path.join(project, "dist", "cli", "mlops.js"), "release", "switch", "--stack", stack], { cwd: project, encoding: "utf8" });
+            assert.match(fs.readFileSync(file, "utf8"), /active: green/);
+            const r = await pulumi(["preview", "--diff", "--json", "--stack", stack, ...packFlags("dev")]);
+            assert.equal(r.code, 0, show(r));
+            const steps = ((JSON.parse(r.stdout).steps ?? []) as { op: string; urn: string }[]).filter((x) => x.op !== "same");
+            assert.ok(steps.length > 0, "the switch changes something");
+            for (const st of steps) {
+                assert.equal(st.op, "update", `${st.op} ${st.urn}`);
+                assert.equal(st.urn.split("::")[2].split("$").pop(), "kubernetes:core/v1:Service", st.urn);
+            }
+            const down = await pulumi(["destroy", "--yes", "--stack", stack]);
+            assert.equal(down.code, 0, show(down));
+        });
+    });
+
     describe("broken configurations are refused, naming the policy", () => {
         it("prod with force-destroyable data buckets fails `pulumi preview` with s3-no-force-destroy", async () => {
             const file = path.join(project, "Pulumi.prod.yaml");

@@ -300,6 +300,8 @@ const CASES: Case[] = [
       build: (rs) => [...rs, ...envoyGateway({ acm: false })], config: PROD_GATEWAY, expect: [/listener http is plain HTTP on port 80 with no TLS in front of it/] },
     { policy: "gateway-route-auth", title: "prod: a model route no SecurityPolicy authenticates",
       build: (rs) => [...rs, ...envoyGateway({ auth: false })], config: PROD_GATEWAY, expect: [/HTTPRoute ml-serving\/churn: no SecurityPolicy authenticates its clients/] },
+    { policy: "gateway-route-auth", title: "prod: SecurityPolicy and route without planned state (first preview) are judged at up",
+      build: (rs) => [...rs, ...envoyGateway({})].map((r) => (/SecurityPolicy|HTTPRoute/.test(r.type) ? { ...r, inputs: {} } : r)), config: PROD_GATEWAY, expect: [] },
     { policy: "gateway-route-auth", title: "prod: a route rule selecting the canary by request header",
       build: (rs) => [...rs, ...envoyGateway({ header: true })], config: PROD_GATEWAY, expect: [/routes by request header x-model-track=canary to churn-canary/] },
     { policy: "kube-prometheus-stack-hardening", title: "Grafana's root chown init container and the admission webhook off (chart defaults before the fix)",

@@ -4,6 +4,7 @@
 // depend on (issue 12: each promise held on paper while the cluster ignored it).
 import { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
 import { K8S, lit, UNKNOWN, withDefaults } from "./k8s-resources";
+import { isPlanned } from "./k8s-inventory";
 
 export const EKS_ADDON_TYPE = "aws:eks/addon:Addon";
 export const ENVOY_PROXY_TYPE = "kubernetes:gateway.envoyproxy.io/v1alpha1:EnvoyProxy";
@@ -252,12 +253,15 @@ export const gatewayRouteAuth: StackValidationPolicy = {
     },
     validateStack: (args, reportViolation) => {
         const config = withDefaults<RouteAuthConfig>({ requireAuth: false, forbidHeaderMatches: false }, args.getConfig<Partial<RouteAuthConfig>>());
+        // Objects without planned state (first preview through an unknown cluster's provider) are
+        // unknown: an unplanned SecurityPolicy may cover any route, an unplanned route is judged at `up`.
+        const unplannedPolicy = ofType(args.resources, SECURITY_POLICY_TYPE).some((p) => !isPlanned(p.props));
         const policies = ofType(args.resources, SECURITY_POLICY_TYPE)
             .filter((p) => AUTH_KINDS.some((k) => read(() => p.props.spec?.[k]) !== undefined))
             .map((p) => ({ ns: nsName(p).namespace, refs: (read(() => p.props.spec?.targetRefs) as any[]) ?? [] }));
-        for (const route of ofType(args.resources, HTTP_ROUTE_TYPE)) {
+        for (const route of ofType(args.resources, HTTP_ROUTE_TYPE).filter((r) => isPlanned(r.props))) {
             const { namespace, name } = nsName(route);
-            if (config.requireAuth && !isUnknown(() => route.props.spec?.parentRefs)) {
+            if (config.requireAuth && !unplannedPolicy && !isUnknown(() => route.props.spec?.parentRefs)) {
                 const parents = ((read(() => route.props.spec?.parentRefs) as any[]) ?? []).map((p) => ({ name: p?.name, namespace: p?.namespace ?? namespace }));
                 const covered = policies.some((p) =>
                     p.refs.some(
