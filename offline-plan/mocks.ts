@@ -794,15 +794,26 @@ export class ProviderMocks implements pulumi.runtime.Mocks {
         private readonly cwd: string = process.cwd(),
     ) {}
 
+    /** Region of each explicit aws provider (by provider id), as its plugin would be configured. */
+    private readonly providerRegions = new Map<string, string>();
+
     newResource(args: pulumi.runtime.MockResourceArgs): { id: string | undefined; state: Record<string, any> } {
         const { type, name, inputs } = args;
         if (type.startsWith("pulumi:providers:")) {
-            return { id: `${name}-provider-id`, state: inputs };
+            const id = `${name}-provider-id`;
+            if (type === "pulumi:providers:aws" && typeof inputs.region === "string") {
+                this.providerRegions.set(id, inputs.region);
+            }
+            return { id, state: inputs };
         }
+        // A resource of an explicit aws provider lives in that provider's region (replicas, for one).
+        // A provider reference is `<provider urn>::<provider id>`.
+        const region = args.provider ? this.providerRegions.get(args.provider.slice(args.provider.lastIndexOf("::") + 2)) : undefined;
+        const env = region ? { ...this.env, region } : this.env;
         if (REMOTE_COMPONENTS[type]) {
-            return { id: undefined, state: { ...inputs, ...remoteComponentOutputs(type, name, inputs, this.env) } };
+            return { id: undefined, state: { ...inputs, ...remoteComponentOutputs(type, name, inputs, env) } };
         }
-        return resourceState(type, name, checkInputs(type, name, inputs, { cwd: this.cwd }), this.env, this.cwd);
+        return resourceState(type, name, checkInputs(type, name, inputs, { cwd: this.cwd }), env, this.cwd);
     }
 
     call(args: pulumi.runtime.MockCallArgs): Record<string, any> {

@@ -44,6 +44,19 @@ describe("mock provider layer", () => {
     });
 });
 
+describe("explicit providers", () => {
+    it("a resource of an aws provider for another region gets that region's ARN, as its plugin would answer", async () => {
+        const { resources } = await recordResources(() => {
+            const west = new aws.Provider("west", { region: "us-west-2" });
+            new aws.kms.Key("replica-key", {}, { provider: west });
+            new aws.kms.Key("home-key", {});
+        });
+        const arnOf = (n: string) => resources.find((r) => r.name === n)!.outputs.arn as string;
+        assert.match(arnOf("replica-key"), /^arn:aws:kms:us-west-2:123456789012:key\//);
+        assert.match(arnOf("home-key"), /^arn:aws:kms:us-east-1:123456789012:key\//);
+    });
+});
+
 describe("recordResources failure handling", () => {
     it("fails fast, with the cause, when a resource input's Output rejects (instead of hanging)", async () => {
         const started = Date.now();
