@@ -6,6 +6,7 @@ import * as fs from "fs";
 import { diffPlans, renderDiffMarkdown, renderDiffText } from "./diff";
 import { gateCommand, writeGatedRelease } from "./gate";
 import { registerReleaseCommands } from "./release";
+import { registerAnalyzeCommand } from "./release-analyze";
 import { MlflowClient } from "./mlflow-client";
 import { checkOutDir, planCommand } from "./plan";
 import { registerStackCommands } from "./stack-init";
@@ -124,6 +125,7 @@ export function buildProgram(fixedRoot?: string): Command {
             }
         });
     registerReleaseCommands(program, rootOf);
+    registerAnalyzeCommand(program.commands.find((c) => c.name() === "release")!, rootOf);
     registerStackCommands(program, rootOf);
     return program;
 }

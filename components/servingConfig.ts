@@ -1,6 +1,7 @@
 // The serving state of a stack: the `mlops-platform:serving` config object (strategy, releases,
 // weights, gate thresholds...), its TypeScript shape and one pure validator shared by the program
 // (index.ts), the ServingStack component and the `mlops release` CLI.
+import { AnalysisConfig, checkAnalysisConfig } from "../release-contract/analysis";
 import { DEFAULT_GATE_CONFIG, GateConfig, GateConfigError, validateGateConfig } from "../release-contract/gate";
 import type { ServedTrack } from "../release-contract/check";
 import { CapacityPlan, checkModelRelease, DIGEST_RE, ModelRelease, planCapacity, replicaRatioSplit } from "./modelRelease";
@@ -129,6 +130,8 @@ export interface ServingConfig extends ServingCore {
     prometheusOperator: boolean;
     /** Route through a Gateway (installed by the platform, or existing), or the replica-ratio fallback. Default none. */
     gateway: GatewayChoice;
+    /** Automated canary analysis (`mlops release analyze`): window, minimum requests, error/latency/quality limits, step plan. */
+    analysis: AnalysisConfig;
 }
 
 export const DEFAULT_ALERTS: AlertThresholds = { p99LatencySeconds: 1, errorRate5xx: 0.01, for: "10m" };
@@ -466,7 +469,7 @@ export function parseServingConfig(raw: unknown): ServingConfig {
     const v = value as Record<string, unknown>;
     const allowed = [
         "name", "namespace", "strategy", "blueGreen", "canary", "replicas", "autoscaling", "resources", "gpus", "maxExtraGpus",
-        "thresholds", "significance", "alerts", "runtime", "prometheusOperator", "gateway",
+        "thresholds", "significance", "alerts", "runtime", "prometheusOperator", "gateway", "analysis",
     ];
     unknownKeys(p, (k) => prefix + k, "", v, allowed);
     const name = v.name ?? "model";
@@ -516,6 +519,8 @@ export function parseServingConfig(raw: unknown): ServingConfig {
             }
         }
     }
+    const analysis = checkAnalysisConfig(v.analysis, `${prefix}analysis.`);
+    for (const e of analysis.problems) p.add(e.path, e.reason);
     const checked = checkServingCore(p, prefix, v, gateway.mode === "none" ? "replicaRatio" : "gateway", true);
     p.throwIfAny();
     return {
@@ -523,6 +528,7 @@ export function parseServingConfig(raw: unknown): ServingConfig {
         namespace: namespace as string,
         prometheusOperator: prometheusOperator as boolean,
         gateway,
+        analysis: analysis.config!,
         ...checked!.core,
     };
 }
