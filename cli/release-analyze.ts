@@ -40,7 +40,7 @@ export function parseInstantValue(body: unknown, query: string): number | undefi
         throw new PrometheusError(`Prometheus refused ${query}: ${b?.errorType ?? "error"}: ${b?.error ?? JSON.stringify(b)?.slice(0, 200)}`);
     }
     const data = b.data;
-    if (data?.resultType === "scalar") return Number(data.result[1]);
+    if (data?.resultType === "scalar") return promNumber(data.result[1]);
     if (data?.resultType !== "vector" || !Array.isArray(data.result)) {
         throw new PrometheusError(`Prometheus answered ${query} with resultType ${data?.resultType}; an instant vector was expected`);
     }
@@ -49,7 +49,14 @@ export function parseInstantValue(body: unknown, query: string): number | undefi
         throw new PrometheusError(`Prometheus answered ${query} with ${data.result.length} series; the analysis queries aggregate to one`);
     }
     // Prometheus encodes sample values as strings: "NaN", "+Inf" and "-Inf" included.
-    return Number(data.result[0].value[1]);
+    return promNumber(data.result[0].value[1]);
+}
+
+/** A Prometheus sample value: a decimal string, or "NaN", "+Inf", "-Inf" (which Number() does not read). */
+export function promNumber(v: unknown): number {
+    if (v === "+Inf" || v === "Inf") return Infinity;
+    if (v === "-Inf") return -Infinity;
+    return Number(v);
 }
 
 /** Queries `<url>/api/v1/query` with fetch (Node 20). */
