@@ -21,6 +21,12 @@ export interface AnalysisMetrics {
     statusLabel: string;
     /** Label matchers that pick inference requests (not metadata or readiness calls). */
     requestSelector: string;
+    /**
+     * Regex on the status label counting a request as failed. MLServer answers an exception raised
+     * by the model (InferenceError) with 400, not 5xx, on /invocations and the V2 infer path alike,
+     * so a candidate that throws is only visible with 400 counted.
+     */
+    errorStatus: string;
 }
 
 export const MLSERVER_ANALYSIS_METRICS: AnalysisMetrics = {
@@ -28,6 +34,7 @@ export const MLSERVER_ANALYSIS_METRICS: AnalysisMetrics = {
     latencyHistogram: "rest_server_request_duration_seconds",
     statusLabel: "status_code",
     requestSelector: 'path=~"/invocations|/v2/models/.+/infer"',
+    errorStatus: "5..|400",
 };
 
 /** An optional model-quality series (e.g. accuracy computed once ground-truth labels arrive). */
@@ -48,7 +55,7 @@ export interface AnalysisConfig {
     window: string;
     /** Requests the canary (and stable) must have served in the window before any decision. Default 100. */
     minRequests: number;
-    /** Largest canary error ratio (5xx / all), absolute. Default 0.01. */
+    /** Largest canary error ratio (failed / all requests; failed = metrics.errorStatus), absolute. Default 0.01. */
     maxErrorRate: number;
     /** Largest canary error ratio above stable's. Default 0.005. */
     maxErrorRateIncrease: number;
@@ -185,11 +192,11 @@ export function checkAnalysisConfig(raw: unknown, prefix = "analysis."): { confi
     if (raw.metrics !== undefined) {
         const m = raw.metrics;
         if (!isObject(m)) {
-            add("metrics", `must be { requestsCounter?, latencyHistogram?, statusLabel?, requestSelector? }, got ${show(m)}`);
+            add("metrics", `must be { requestsCounter?, latencyHistogram?, statusLabel?, requestSelector?, errorStatus? }, got ${show(m)}`);
         } else {
             const out = { ...MLSERVER_ANALYSIS_METRICS };
             for (const k of Object.keys(m)) {
-                if (!["requestsCounter", "latencyHistogram", "statusLabel", "requestSelector"].includes(k)) add(`metrics.${k}`, "unknown property; expected one of requestsCounter, latencyHistogram, statusLabel, requestSelector");
+                if (!["requestsCounter", "latencyHistogram", "statusLabel", "requestSelector", "errorStatus"].includes(k)) add(`metrics.${k}`, "unknown property; expected one of requestsCounter, latencyHistogram, statusLabel, requestSelector, errorStatus");
             }
             for (const k of ["requestsCounter", "latencyHistogram"] as const) {
                 if (m[k] === undefined) continue;
@@ -206,6 +213,18 @@ export function checkAnalysisConfig(raw: unknown, prefix = "analysis."): { confi
                 const s = m.requestSelector;
                 if (typeof s === "string" && (s.trim() === "" || splitMatchers(s).every((x) => matcher.test(x)))) out.requestSelector = s.trim();
                 else add("metrics.requestSelector", `must be comma-separated Prometheus label matchers such as path="/invocations", got ${show(s)}`);
+            }
+            if (m.errorStatus !== undefined) {
+                let ok = typeof m.errorStatus === "string" && /^[0-9.|x]+$/.test(m.errorStatus) && m.errorStatus.length > 0;
+                if (ok) {
+                    try {
+                        new RegExp(`^(${m.errorStatus})$`);
+                    } catch {
+                        ok = false;
+                    }
+                }
+                if (ok) out.errorStatus = m.errorStatus as string;
+                else add("metrics.errorStatus", `must be a regex over status codes such as "5..|400" (digits, '.', '|'), got ${show(m.errorStatus)}`);
             }
             c.metrics = out;
         }
@@ -271,7 +290,7 @@ export function trackQueries(t: TrackTarget, cfg: Pick<AnalysisConfig, "window" 
     const q = (phi: number) => `histogram_quantile(${phi}, sum by (le) (rate(${m.latencyHistogram}_bucket{${sel}}[${w}])))`;
     return {
         requests: `sum(increase(${m.requestsCounter}{${sel}}[${w}]))`,
-        errors: `sum(increase(${m.requestsCounter}{${sel},${m.statusLabel}=~"5.."}[${w}]))`,
+        errors: `sum(increase(${m.requestsCounter}{${sel},${m.statusLabel}=~"${m.errorStatus}"}[${w}]))`,
         p95: q(0.95),
         p99: q(0.99),
         ...(cfg.quality ? { quality: `avg(avg_over_time(${cfg.quality.metric}{${base}}[${w}]))` } : {}),

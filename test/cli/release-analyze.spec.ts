@@ -72,6 +72,11 @@ describe("serving.analysis: canary analysis thresholds", () => {
         assert.match(checkAnalysisConfig({ metrics: { requestSelector: 'path="/x"} or vector(1) #' } }).problems[0].path, /metrics\.requestSelector/);
     });
 
+    it("errorStatus is a status-code regex (spliced into a matcher)", () => {
+        assert.equal(checkAnalysisConfig({ metrics: { errorStatus: "5.." } }).config!.metrics.errorStatus, "5..");
+        assert.match(checkAnalysisConfig({ metrics: { errorStatus: '5.."}' } }).problems[0].reason, /regex over status codes/);
+    });
+
     it("absolute p99 ceiling may not be below the p95 one", () => {
         assert.match(checkAnalysisConfig({ maxP95LatencySeconds: 0.5, maxP99LatencySeconds: 0.2 }).problems[0].path, /maxP99LatencySeconds/);
     });
@@ -84,7 +89,8 @@ describe("trackQueries: PromQL on MLServer's metrics", () => {
             q.requests,
             'sum(increase(rest_server_requests_total{namespace="ml-serving",model_server="credit-risk",track="canary",path=~"/invocations|/v2/models/.+/infer"}[10m]))',
         );
-        assert.match(q.errors, /status_code=~"5\.\."\}\[10m\]/);
+        // MLServer answers a model's exception with 400: it counts as a failure.
+        assert.match(q.errors, /status_code=~"5\.\.\|400"\}\[10m\]/);
         assert.match(q.p99, /^histogram_quantile\(0\.99, sum by \(le\) \(rate\(rest_server_request_duration_seconds_bucket\{.*track="canary".*\}\[10m\]\)\)\)$/);
         assert.equal(q.quality, undefined);
     });
@@ -215,7 +221,7 @@ function fakeMetrics(byTrack: Record<string, { requests?: number; errors?: numbe
         const m = byTrack[track] ?? {};
         if (q.includes("0.95")) return m.p95;
         if (q.includes("0.99")) return m.p99;
-        if (q.includes('status_code=~"5..')) return m.errors;
+        if (q.includes('status_code=~"5..|400"')) return m.errors;
         return m.requests;
     };
     return Object.assign(f, { seen });
@@ -318,7 +324,7 @@ describe("mlops release analyze", () => {
         const server = http.createServer((req, res) => {
             const q = new URL(req.url!, "http://x").searchParams.get("query")!;
             const track = /track="([a-z]+)"/.exec(q)?.[1];
-            const v = q.includes("histogram_quantile") ? "0.05" : q.includes('5.."') ? (track === "canary" ? "30" : "0") : "400";
+            const v = q.includes("histogram_quantile") ? "0.05" : q.includes("5..|400") ? (track === "canary" ? "30" : "0") : "400";
             series[q] = v;
             res.setHeader("content-type", "application/json");
             res.end(JSON.stringify({ status: "success", data: { resultType: "vector", result: [{ metric: {}, value: [Date.now() / 1000, v] }] } }));
