@@ -16,6 +16,7 @@ import time
 import mlflow
 import numpy as np
 import pandas as pd
+import sklearn
 from mlflow.models import infer_signature
 from sklearn.linear_model import LogisticRegression
 
@@ -24,6 +25,8 @@ rng = np.random.default_rng(7)
 X = pd.DataFrame(rng.random((400, 4)), columns=["f0", "f1", "f2", "f3"])
 y = (X["f0"] + X["f1"] > 1.0).astype(int)
 signature = infer_signature(X, y)
+# Explicit requirements: inferring them starts a subprocess per model (minutes on a busy machine).
+REQS = [f"scikit-learn=={sklearn.__version__}", f"pandas=={pd.__version__}", f"numpy=={np.__version__}"]
 
 
 class Flaky(mlflow.pyfunc.PythonModel):
@@ -43,9 +46,9 @@ versions = []
 for c in (1.0, 0.3):
     with mlflow.start_run():
         est = LogisticRegression(C=c).fit(X, y)
-        info = mlflow.sklearn.log_model(est, name="model", signature=signature, registered_model_name=name)
+        info = mlflow.sklearn.log_model(est, name="model", signature=signature, registered_model_name=name, pip_requirements=REQS)
         versions.append(str(info.registered_model_version))
 with mlflow.start_run():
-    info = mlflow.pyfunc.log_model(name="model", python_model=Flaky(est), signature=signature, registered_model_name=name)
+    info = mlflow.pyfunc.log_model(name="model", python_model=Flaky(est), signature=signature, registered_model_name=name, pip_requirements=REQS)
     versions.append(str(info.registered_model_version))
 print("CANARY_FIXTURE " + json.dumps({"model": name, "versions": versions}))
