@@ -17,6 +17,7 @@ import {
 import { checkResources, quantityValue } from "./k8s-validation";
 import { GPU_PRESENT_LABEL, GPU_TAINT } from "./gpuNodeGroup";
 import { Toleration } from "./scheduling";
+import { MLSERVER_METRIC_NAMES } from "./dashboards/metrics";
 import { DEFAULT_SERVING_METRICS, ServingMetrics } from "./servingStack";
 import { RUN_ID_LABEL, TRAINING_JOB_LABEL } from "./trainingJob";
 import { Problems, checkDnsLabel, checkInt, describe } from "./validation";
@@ -185,7 +186,7 @@ export interface MonitoringArgs {
           };
     /** Thresholds of the platform alert rules. */
     alerts?: Partial<PlatformAlertSettings>;
-    /** Metric names of the model servers (as given to ServingStack). Default {@link DEFAULT_SERVING_METRICS}. */
+    /** Metric names of the model servers (as given to ServingStack). Default: MLServer's ({@link MLSERVER_METRIC_NAMES}). */
     servingMetrics?: Partial<ServingMetrics>;
     /** The MLflow tracking server Deployment to watch, or false. Default `mlflow` in namespace `mlflow` (TrackingServer's defaults). */
     trackingServer?: false | { namespace: string; deploymentName: string };
@@ -304,7 +305,8 @@ export function validateMonitoringArgs(args: MonitoringArgs): MonitoringSettings
             storageSize: args.grafana?.storageSize ?? "10Gi",
         },
         alerts: { ...DEFAULT_PLATFORM_ALERTS, ...(args.alerts ?? {}) },
-        servingMetrics: { ...DEFAULT_SERVING_METRICS, ...(args.servingMetrics ?? {}) },
+        // MLServer's names (what the serving image exports), unless the stack says otherwise.
+        servingMetrics: { ...DEFAULT_SERVING_METRICS, ...MLSERVER_METRIC_NAMES, ...(args.servingMetrics ?? {}) },
     };
     if (args.dcgmExporter !== false) {
         const d = args.dcgmExporter ?? {};

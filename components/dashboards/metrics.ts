@@ -1,6 +1,7 @@
 // The metrics the platform's alert rules and dashboards read, with who exports each one and where
 // it is documented. Every PromQL expression the platform renders is checked against this table
 // (see `unknownMetrics`), so a rule cannot silently read a series no exporter produces.
+import { MLSERVER_ANALYSIS_METRICS } from "../../release-contract/analysis";
 import { DEFAULT_SERVING_METRICS, ServingMetrics } from "../servingStack";
 
 export interface MetricSource {
@@ -33,14 +34,27 @@ const DCGM = "NVIDIA DCGM exporter (default counters)";
 const DCGM_DOC = "https://github.com/NVIDIA/dcgm-exporter/blob/main/etc/default-counters.csv";
 const DRIFT = "examples/credit-risk/drift.py via the Pushgateway";
 const DRIFT_DOC = "examples/credit-risk/README.md#drift-check";
-const FASTAPI = "model server (prometheus-fastapi-instrumentator defaults; see ServingMetrics)";
-const FASTAPI_DOC = "https://github.com/trallnag/prometheus-fastapi-instrumentator#features";
+const MLSERVER = "MLServer model server (metrics port 8082, /metrics; REST metrics by starlette-exporter, prefix rest_server)";
+const MLSERVER_DOC = "https://github.com/SeldonIO/MLServer/blob/master/docs-gb/user-guide/metrics.md";
+
+/**
+ * The names MLServer (the serving image's server) exports for the REST API, as the platform's
+ * serving rules and dashboards read them: counter `rest_server_requests_total` and histogram
+ * `rest_server_request_duration_seconds`, labels method, path (route template), status_code,
+ * app_name. Measured on mlserver 1.7.1 by test/contract/canary-analysis.contract.spec.ts.
+ */
+export const MLSERVER_METRIC_NAMES: Pick<ServingMetrics, "latencyHistogram" | "requestsCounter" | "statusLabel" | "requestSelector"> = {
+    latencyHistogram: MLSERVER_ANALYSIS_METRICS.latencyHistogram,
+    requestsCounter: MLSERVER_ANALYSIS_METRICS.requestsCounter,
+    statusLabel: MLSERVER_ANALYSIS_METRICS.statusLabel,
+    requestSelector: MLSERVER_ANALYSIS_METRICS.requestSelector,
+};
 
 /** The catalogue: metric name → source. Histograms also cover their `_bucket`, `_sum`, `_count` series. */
 export const METRIC_SOURCES: Readonly<Record<string, MetricSource>> = {
-    // Model servers (names configurable per ServingStack; these are the defaults).
-    [DEFAULT_SERVING_METRICS.latencyHistogram]: { type: "histogram", exporter: FASTAPI, doc: FASTAPI_DOC, labels: ["handler", "le"] },
-    [DEFAULT_SERVING_METRICS.requestsCounter]: { type: "counter", exporter: FASTAPI, doc: FASTAPI_DOC, labels: ["handler", DEFAULT_SERVING_METRICS.statusLabel] },
+    // Model servers: MLServer's REST metrics (names configurable per ServingStack / Monitoring).
+    [MLSERVER_METRIC_NAMES.latencyHistogram]: { type: "histogram", exporter: MLSERVER, doc: MLSERVER_DOC, labels: ["method", "path", "status_code", "app_name", "le"] },
+    [MLSERVER_METRIC_NAMES.requestsCounter]: { type: "counter", exporter: MLSERVER, doc: MLSERVER_DOC, labels: ["method", "path", "status_code", "app_name"] },
     // Prometheus itself, per scrape target.
     up: {
         type: "gauge",
@@ -94,8 +108,8 @@ export function metricCatalogue(serving: ServingMetrics = DEFAULT_SERVING_METRIC
     const custom = "model server (names configured in ServingMetrics)";
     return {
         ...METRIC_SOURCES,
-        [serving.latencyHistogram]: METRIC_SOURCES[serving.latencyHistogram] ?? { type: "histogram", exporter: custom, doc: FASTAPI_DOC, labels: ["le"] },
-        [serving.requestsCounter]: METRIC_SOURCES[serving.requestsCounter] ?? { type: "counter", exporter: custom, doc: FASTAPI_DOC, labels: [serving.statusLabel] },
+        [serving.latencyHistogram]: METRIC_SOURCES[serving.latencyHistogram] ?? { type: "histogram", exporter: custom, doc: "ServingMetrics", labels: ["le"] },
+        [serving.requestsCounter]: METRIC_SOURCES[serving.requestsCounter] ?? { type: "counter", exporter: custom, doc: "ServingMetrics", labels: [serving.statusLabel] },
     };
 }
 

@@ -316,7 +316,7 @@ describe("Monitoring", () => {
             assert.match(rules.find((r) => r.alert === "ModelServingErrorBudgetSlowBurn")!.expr, /> 0\.03 and .* > 0\.03$/);
             const canary = rules.find((r) => r.alert === "ModelServingCanaryErrorRateAboveStable")!.expr;
             assert.ok(canary.includes('track="canary"') && canary.includes('track="stable"') && canary.includes("> 0.01"));
-            assert.ok(canary.includes('handler="/invocations"'), "only scoring requests count");
+            assert.ok(canary.includes('path=~"/invocations|/v2/models/.+/infer"'), "only scoring requests count (MLflow format and V2 infer)");
             const tracking = rules.find((r) => r.alert === "TrackingServerDown")!.expr;
             assert.equal(tracking, '(max by (namespace, deployment) (kube_deployment_status_replicas_available{namespace="mlflow",deployment="mlflow"}) == 0) or absent(kube_deployment_status_replicas_available{namespace="mlflow",deployment="mlflow"})');
             const training = rules.find((r) => r.alert === "TrainingJobFailed")!.expr;
@@ -354,13 +354,30 @@ describe("Monitoring", () => {
             }
         });
 
+        it("the platform's serving rules and dashboards read MLServer's metric names, which the catalogue lists without any stack override", () => {
+            const s = validateMonitoringArgs({ ...MONITORING, provider: {} as any });
+            assert.equal(s.servingMetrics.requestsCounter, "rest_server_requests_total");
+            assert.equal(s.servingMetrics.latencyHistogram, "rest_server_request_duration_seconds");
+            assert.equal(s.servingMetrics.statusLabel, "status_code");
+            const exprs = [
+                ...allRules(platformAlertRules(s)).map((r) => r.expr),
+                ...Object.values(platformDashboards({ serving: s.servingMetrics, availabilityObjective: 0.995, gpuIdlePercent: 5 })).flatMap(dashboardExprs),
+            ];
+            // Strict: METRIC_SOURCES only (metricCatalogue() would add configured names as "custom").
+            assert.deepEqual(unknownMetrics(exprs, METRIC_SOURCES), []);
+            assert.ok(exprs.some((e) => e.includes('rest_server_requests_total{path=~"/invocations|/v2/models/.+/infer"')), "inference paths only");
+            assert.equal(METRIC_SOURCES.http_requests_total, undefined);
+            assert.equal(METRIC_SOURCES.http_request_duration_seconds, undefined);
+        });
+
         it("the metric check bites: names inside functions, joins and histograms are found; unknown ones reported", () => {
             assert.deepEqual(
                 promqlMetricNames('histogram_quantile(0.99, sum by (le, track) (rate(foo_seconds_bucket{a="b", c=~"x|y"}[5m]))) > 1e3 and on (track) bar_total offset 5m unless absent(baz{job="q"})'),
                 ["bar_total", "baz", "foo_seconds_bucket"],
             );
-            assert.deepEqual(unknownMetrics(["rate(http_requests_total[5m]) / ignoring(x) group_left(y) DCGM_FI_DEV_GPU_UTIL", "nvidia_gpu_duty_cycle > 0"]), ["nvidia_gpu_duty_cycle"]);
-            assert.deepEqual(unknownMetrics([`${DEFAULT_SERVING_METRICS.latencyHistogram}_bucket`, "kube_job_labels_bucket"]), ["kube_job_labels_bucket"], "only histogram families have _bucket series");
+            // http_requests_total is what MLflow's scoring server does NOT export: nothing deployed produces it.
+            assert.deepEqual(unknownMetrics(["rate(http_requests_total[5m]) / ignoring(x) group_left(y) DCGM_FI_DEV_GPU_UTIL", "nvidia_gpu_duty_cycle > 0"]), ["http_requests_total", "nvidia_gpu_duty_cycle"]);
+            assert.deepEqual(unknownMetrics(["rest_server_request_duration_seconds_bucket", "kube_job_labels_bucket"]), ["kube_job_labels_bucket"], "only histogram families have _bucket series");
         });
 
         it("follow a stack's own serving metric names and leave out the tracking rule when disabled", () => {
@@ -368,7 +385,7 @@ describe("Monitoring", () => {
             const g = platformAlertRules(s);
             assert.ok(!g.some((x) => x.name === "mlops-tracking"));
             const fast = allRules(g).find((r) => r.alert === "ModelServingErrorBudgetFastBurn")!.expr;
-            assert.ok(fast.includes('rate(requests_total{status=~"5.."}[5m])') && fast.includes("rate(requests_total{}[5m])"));
+            assert.ok(fast.includes('rate(requests_total{status_code=~"5.."}[5m])') && fast.includes("rate(requests_total{}[5m])"));
             assert.deepEqual(unknownMetrics(allRules(g).map((r) => r.expr), metricCatalogue(s.servingMetrics)), []);
         });
     });
