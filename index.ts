@@ -45,3 +45,5 @@ export const trainingJobName = platform.training?.jobName;
 export const servingUrls = platform.serving?.serviceUrls;
 export const servingActiveSlot = platform.serving?.activeSlot;
 export const servingCanaryWeight = platform.serving?.effectiveCanaryWeight;
+/** In-cluster Prometheus URL (the deploy pipelines port-forward to it for `mlops release analyze`). */
+export const prometheusUrl = platform.monitoring?.prometheusUrl;

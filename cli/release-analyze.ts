@@ -87,6 +87,9 @@ export function prometheusClient(url: string, timeoutMs = 15000): PromQuery {
     };
 }
 
+/** No candidate: no canary release, an empty idle slot, or no serving block. */
+export class NothingToAnalyse extends ReleaseError {}
+
 /** Which tracks are compared, and what `--write` does with each verdict. */
 export interface AnalysisSubject {
     strategy: "canary" | "blueGreen";
@@ -100,7 +103,7 @@ export interface AnalysisSubject {
 export function analysisSubject(cfg: ServingConfig): AnalysisSubject {
     if (cfg.strategy === "canary" && cfg.canary) {
         const c = cfg.canary;
-        if (!c.canary) throw new ReleaseError(`nothing to analyse: there is no canary release (${SERVING_CONFIG_KEY}.canary.canary is empty)`);
+        if (!c.canary) throw new NothingToAnalyse(`nothing to analyse: there is no canary release (${SERVING_CONFIG_KEY}.canary.canary is empty)`);
         return {
             strategy: "canary",
             candidate: { track: "canary", label: `canary ${describeRelease(c.canary)}` },
@@ -111,7 +114,7 @@ export function analysisSubject(cfg: ServingConfig): AnalysisSubject {
     const bg = cfg.blueGreen!;
     const idle = bg.active === "blue" ? "green" : "blue";
     const rel = bg.slots[idle];
-    if (!rel) throw new ReleaseError(`nothing to analyse: the idle slot '${idle}' holds no release (${SERVING_CONFIG_KEY}.blueGreen.slots.${idle} is empty)`);
+    if (!rel) throw new NothingToAnalyse(`nothing to analyse: the idle slot '${idle}' holds no release (${SERVING_CONFIG_KEY}.blueGreen.slots.${idle} is empty)`);
     return {
         strategy: "blueGreen",
         candidate: { track: idle, label: `preview ${idle} ${describeRelease(rel)}` },
@@ -181,7 +184,7 @@ export async function analyzeCommand(opts: AnalyzeOptions): Promise<AnalyzeOutco
         if (e instanceof StackFileError) throw new ReleaseError(e.message);
         throw e;
     }
-    if (!cfg) throw new ReleaseError(`${file} has no ${SERVING_CONFIG_KEY}: nothing serves, nothing to analyse`);
+    if (!cfg) throw new NothingToAnalyse(`${file} has no ${SERVING_CONFIG_KEY}: nothing serves, nothing to analyse`);
     let analysis = cfg.analysis;
     if (opts.window !== undefined) {
         const checked = checkAnalysisConfig({ window: opts.window }, "--");
@@ -246,13 +249,23 @@ export function registerAnalyzeCommand(release: Command, rootOf: () => string): 
         .option("--write", "apply the verdict: next step of serving.analysis.steps or promote / rollback; blue-green: switch")
         .option("--start", "a canary at weight 0 moves to the first step without measurements (with --write)")
         .option("--json", "print the outcome as JSON")
-        .action(async (o: { stack: string; prometheusUrl?: string; window?: string; write?: boolean; start?: boolean; json?: boolean }) => {
+        .option("--if-pending", "exit 0 (JSON pending: false) when there is nothing to analyse (no canary, empty idle slot)")
+        .action(async (o: { stack: string; prometheusUrl?: string; window?: string; write?: boolean; start?: boolean; json?: boolean; ifPending?: boolean }) => {
             const url = o.prometheusUrl ?? process.env.PROMETHEUS_URL;
             if (!url) throw new ReleaseError("--prometheus-url (or $PROMETHEUS_URL) is required: the Prometheus that scrapes the model servers");
-            const outcome = await analyzeCommand({ root: rootOf(), stack: o.stack, query: prometheusClient(url), window: o.window, write: o.write, start: o.start });
+            let outcome: AnalyzeOutcome;
+            try {
+                outcome = await analyzeCommand({ root: rootOf(), stack: o.stack, query: prometheusClient(url), window: o.window, write: o.write, start: o.start });
+            } catch (e) {
+                if (o.ifPending && e instanceof NothingToAnalyse) {
+                    console.log(o.json ? JSON.stringify({ pending: false, reason: e.message }) : `nothing to analyse: ${e.message}`);
+                    return;
+                }
+                throw e;
+            }
             if (o.json) {
                 const { text: _text, ...rest } = outcome;
-                console.log(JSON.stringify(rest, null, 2));
+                console.log(JSON.stringify({ pending: true, strategy: outcome.subject.strategy, ...rest }, null, 2));
             } else {
                 console.log(outcome.text);
             }
