@@ -231,7 +231,7 @@ describe("contract: canary analysis on MLServer metrics in Prometheus", function
         }
     });
 
-    it("MLServer answers the MLflow /invocations format; the failing candidate fails part of the requests", async function () {
+    it("MLServer answers the MLflow /invocations format for stable and the healthy candidate", async function () {
         const a = await traffic([PORTS.stable, PORTS.good], 250);
         codes = { stable: a[PORTS.stable], good: a[PORTS.good] };
         await sleep(3000);

@@ -18,6 +18,9 @@ fi
 start=$(date +%s)
 bash test/contract/services.sh >/dev/null
 echo "[contract] services ready in $(($(date +%s) - start))s"
+# Prometheus (apt) and the MLServer venv for the canary-analysis spec (installs only; the spec
+# starts and stops its own processes).
+bash test/contract/prometheus-services.sh >/dev/null
 
 if [ ! -d node_modules ]; then
     echo "[contract] node_modules missing: npm ci"
@@ -30,7 +33,7 @@ if grep -E '^(test/contract/|cli/mlflow-client)' <<<"$tsc_out"; then
     exit 1
 fi
 [ -z "$tsc_out" ] || echo "[contract] tsc reported errors outside the contract files; continuing"
-SPECS=(dist/test/contract/mlflow.contract.spec.js dist/test/contract/drift.contract.spec.js)
+SPECS=(dist/test/contract/mlflow.contract.spec.js dist/test/contract/drift.contract.spec.js dist/test/contract/canary-analysis.contract.spec.js)
 for spec in "${SPECS[@]}"; do
     [ -f "$spec" ] || { echo "[contract] $spec not compiled" >&2; exit 1; }
 done
