@@ -654,7 +654,7 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
         type: "object",
         group: "Serving",
         description:
-            "Model serving state (strategy, releases, weights, gate thresholds, gateway), edited by `mlops release` and `mlops gate --write`. Unset: no serving stack. See the release flow.",
+            "Model serving state (strategy, releases, weights, gate thresholds, gateway, `analysis`: canary analysis thresholds and step plan for `mlops release analyze`), edited by `mlops release` and `mlops gate --write`. Unset: no serving stack. See the release flow.",
     },
 ];
 
