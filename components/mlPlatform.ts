@@ -277,7 +277,7 @@ export class MlPlatform extends pulumi.ComponentResource {
                         ...(clientCredentials ? { credentialsSecret: clientCredentials } : {}),
                     },
                     model: { name: t.modelName, alias: "candidate" },
-                    data: { uri: pulumi.interpolate`s3://${this.dataLake.processedBucket}/${t.dataPrefix}`, version: t.dataVersion },
+                    data: { uri: pulumi.interpolate`s3://${t.dataBucket === "raw" ? this.dataLake.rawBucket : this.dataLake.processedBucket}/${t.dataPrefix}`, version: t.dataVersion },
                     access: {
                         dataPolicy: this.dataLake.readRawProcessedPolicy,
                         artifactsPolicy: this.dataLake.accessPolicy([{ bucket: "artifacts", prefix: MLFLOW_ARTIFACTS_PREFIX, access: "readwrite" }]),
