@@ -69,7 +69,6 @@ def schema():
                     lambda s, limit=limit: s.isna().mean() <= limit,
                     ignore_na=False,
                     name="max_null_fraction",
-                    error=f"at most {limit:.0%} nulls",
                 )
             )
         # Nullable int columns hold NaN as float; only employment_years is nullable and it is float.
@@ -80,7 +79,6 @@ def schema():
             pa.Check(
                 lambda df: MIN_ROWS <= len(df) <= MAX_ROWS,
                 name="row_count",
-                error=f"between {MIN_ROWS} and {MAX_ROWS} rows",
             )
         ],
         strict=True,

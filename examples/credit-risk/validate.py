@@ -123,7 +123,12 @@ def contract_failures(frame) -> list[dict[str, Any]]:
     except pe.SchemaErrors as err:
         cases = err.failure_cases
     failures = []
+    # A value that cannot be coerced to the column's type fails the type rule; the dtype check and
+    # the range checks then fail for the whole (uncoerced) column too: report the type rule only.
+    uncoercible = set(cases.loc[cases["check"].astype(str).str.startswith("coerce_dtype("), "column"].dropna())
     for (column, check), group in cases.groupby(["column", "check"], dropna=False, sort=True):
+        if column in uncoercible and not str(check).startswith("coerce_dtype("):
+            continue
         column = None if column != column else column  # NaN -> None (frame-level checks)
         rows_idx = group["index"].dropna()
         if check == "column_in_dataframe":
@@ -135,18 +140,21 @@ def contract_failures(frame) -> list[dict[str, Any]]:
             for extra in group["failure_case"]:
                 failures.append({"column": str(extra), "rule": "unexpected column (strict)", "rows": int(len(frame)), "examples": []})
             continue
-        if len(rows_idx) > 0:
+        if check == "max_null_fraction" and column in frame:
+            rows = int(frame[column].isna().sum())
+        elif len(rows_idx) > 0:
             rows = int(rows_idx.nunique())
-        elif str(check).startswith("dtype(") or check == "max_null_fraction":
-            rows = int(frame[column].isna().sum()) if check == "max_null_fraction" and column in frame else int(len(frame))
         else:
             rows = int(len(frame))
         rule = str(check)
+        if rule.startswith("coerce_dtype("):
+            rule = f"type {rule[len('coerce_dtype('):-1].strip(chr(39))} (values that are not)"
         if check == "max_null_fraction" and column in frame:
-            rule = f"{check} (found {frame[column].isna().mean():.1%})"
+            limit = data_contract.COLUMNS[column]["max_null_fraction"]
+            rule = f"max_null_fraction {limit:.0%} (found {frame[column].isna().mean():.1%})"
         if check == "row_count":
-            rule = f"row_count (found {len(frame)})"
-        examples = [None if v != v else (v if isinstance(v, (int, float, str)) else str(v)) for v in group["failure_case"].head(MAX_EXAMPLES).tolist()]
+            rule = f"row_count {data_contract.MIN_ROWS}..{data_contract.MAX_ROWS} (found {len(frame)})"
+        examples = [] if check in ("max_null_fraction", "row_count") else [None if v != v else (v if isinstance(v, (int, float, str)) else str(v)) for v in group["failure_case"].head(MAX_EXAMPLES).tolist()]
         failures.append({"column": column or "(batch)", "rule": rule, "rows": rows, "examples": examples})
     return failures
 
