@@ -289,8 +289,31 @@ def write_report(report: dict[str, Any], folder: str) -> None:
         f.write(markdown(report))
 
 
+def latest_batch(uri: str) -> str:
+    """Key prefix (`<dataset>/<date>/`) of the newest batch below an s3:// dataset prefix that has a manifest."""
+    import boto3
+
+    bucket, _, prefix = uri[5:].partition("/")
+    s3 = boto3.client("s3", endpoint_url=os.environ.get("AWS_ENDPOINT_URL_S3") or None)
+    markers = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        markers += [o["Key"] for o in page.get("Contents", []) if o["Key"].endswith("/" + MANIFEST)]
+    if not markers:
+        raise BatchError(f"no ingested batch (no {MANIFEST}) below {uri}")
+    return max(markers)[: -len(MANIFEST)]
+
+
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description="Validate a data batch against the credit-risk data contract.")
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["--latest"] and len(argv) == 2:
+        try:
+            print(latest_batch(argv[1]))
+            return 0
+        except BatchError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+    p = argparse.ArgumentParser(description="Validate a data batch against the credit-risk data contract (or: --latest s3://bucket/<dataset>/).")
     p.add_argument("--data", required=True, help="local file/folder or s3://bucket/prefix/")
     p.add_argument("--data-version", required=True, help="label of the batch, e.g. its date partition")
     p.add_argument("--report-dir", default="validation", help="where report.json and report.md go")
