@@ -45,3 +45,8 @@ export const trainingJobName = platform.training?.jobName;
 export const servingUrls = platform.serving?.serviceUrls;
 export const servingActiveSlot = platform.serving?.activeSlot;
 export const servingCanaryWeight = platform.serving?.effectiveCanaryWeight;
+// Data loop (issue 15): the operator sets the CI token on this connection out of band (README "Pipeline trigger").
+export const pipelineTrigger = platform.trigger
+    ? { connectionName: platform.trigger.connectionName, ruleArn: platform.trigger.ruleArn, deadLetterQueueUrl: platform.trigger.deadLetterQueueUrl, alarmName: platform.trigger.alarmName }
+    : undefined;
+export const ingestionCronJob = platform.ingestion?.cronJobName;

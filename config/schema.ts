@@ -9,6 +9,7 @@ import { GATEWAY_TLS_MODES, GatewayTlsMode, LB_SCHEMES, LoadBalancerScheme } fro
 import { ServingConfig, parseServingConfig } from "../components/servingConfig";
 import { SUPPORTED_KUBERNETES_VERSIONS } from "../components/versions";
 import { DNS_LABEL, Problems, describe } from "../components/validation";
+import { IngestionConfig, PipelineTriggerConfig, parseIngestion, parsePipelineTrigger } from "./data-loop";
 
 export const PROJECT = "mlops-platform";
 
@@ -641,6 +642,21 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
         description:
             "Scheduled drift check: `{ model, schedule, referencePrefix, batchPrefix, psiThreshold?: 0.2, ksAlpha?: 0.01, decision?: both|psi|ks|either, minRows?: 100, features?, failJobOnDrift?: false }`. Unset: no drift check.",
     },
+    // ---- Data loop (issue 15) ----
+    {
+        key: "pipelineTrigger",
+        type: "object",
+        group: "Data loop",
+        description:
+            "New data in the raw bucket starts the training pipeline: `{ target: { kind: github, repository?: <githubRepository>, eventType?: new-data } | { kind: gitlab, projectId, ref?: main }, prefix?: '', suffix?: _manifest.json, retry?: { maximumRetryAttempts?: 8, maximumEventAgeSeconds?: 3600 }, dlqRetentionDays?: 14, invocationRateLimitPerSecond?: 1, alarmActions?: [SNS ARNs] }`. The token is set out of band (README \"Pipeline trigger\"). Unset: no trigger.",
+    },
+    {
+        key: "ingestion",
+        type: "object",
+        group: "Data loop",
+        description:
+            "Scheduled ingestion into `s3://<raw bucket>/<dataset>/<date>/` (manifest last): `{ dataset, schedule, timeZone?, source: { uri: s3://bucket/prefix/ | https://..., suffixes?: [.csv] } }`; `{date}` in the URI is the batch date. Unset: no ingestion job.",
+    },
     // ---- Training / serving ----
     {
         key: "training",
@@ -773,6 +789,8 @@ export interface PlatformConfig {
     };
     trainingNamespace: string;
     training?: TrainingConfig;
+    pipelineTrigger?: PipelineTriggerConfig;
+    ingestion?: IngestionConfig;
     serving?: ServingConfig;
     /** The installed Gateway's load balancer and TLS, and the model route's client authentication. */
     gateway: {
@@ -1011,6 +1029,8 @@ export function parsePlatformConfig(
         }
     }
     const training = v.training === undefined ? undefined : parseTraining(problems, v.training);
+    const pipelineTrigger = v.pipelineTrigger === undefined ? undefined : parsePipelineTrigger(problems, v.pipelineTrigger, v.githubRepository || undefined);
+    const ingestion = v.ingestion === undefined ? undefined : parseIngestion(problems, v.ingestion);
     let serving: ServingConfig | undefined;
     if (v.serving !== undefined) {
         try {
@@ -1140,6 +1160,8 @@ export function parsePlatformConfig(
             trackHeader: v.modelTrackHeader,
         },
         ...(training ? { training } : {}),
+        ...(pipelineTrigger ? { pipelineTrigger } : {}),
+        ...(ingestion ? { ingestion } : {}),
         ...(serving ? { serving } : {}),
         ...(v.monitoring
             ? {
