@@ -15,6 +15,7 @@ Commands:
   put-events send events through PutEvents (moto matches the rule's pattern and renders the
              transformer on delivery): {"events": [...]}
   put-object {"bucket", "key", "body"}
+  delete-object {"bucket", "key"}
 
 Endpoint and credentials come from AWS_ENDPOINT_URL / AWS_* in the environment.
 """
@@ -112,6 +113,11 @@ def put_events(a: dict) -> dict:
     return {"failed": res.get("FailedEntryCount", 0)}
 
 
+def delete_object(a: dict) -> dict:
+    client("s3").delete_object(Bucket=a["bucket"], Key=a["key"])
+    return {}
+
+
 def put_object(a: dict) -> dict:
     client("s3").put_object(Bucket=a["bucket"], Key=a["key"], Body=a["body"].encode())
     return {}
@@ -119,5 +125,5 @@ def put_object(a: dict) -> dict:
 
 if __name__ == "__main__":
     cmd, args = sys.argv[1], json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
-    fn = {"batch": batch, "setup": setup, "drain": drain, "versions": versions, "put-events": put_events, "put-object": put_object}[cmd]
+    fn = {"batch": batch, "setup": setup, "drain": drain, "versions": versions, "put-events": put_events, "put-object": put_object, "delete-object": delete_object}[cmd]
     print(json.dumps(fn(args)))

@@ -14,4 +14,11 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; 
     "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$REQS" >&2
     echo "$want" > "$STAMP"
 fi
+# The trainer image carries pandera next to MLflow (requirements.txt): mirror it in services.sh's
+# MLflow venv, so the contract runs train.py on a validated batch with the image's packages.
+MLFLOW_VENV="$ROOT/.contract/venv"
+PANDERA="$(sed -n 's/^pandera==//p' "$ROOT/examples/credit-risk/requirements.txt")"
+if [ -x "$MLFLOW_VENV/bin/python" ] && ! "$MLFLOW_VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('pandera') != '$PANDERA')" 2>/dev/null; then
+    "$MLFLOW_VENV/bin/pip" install --quiet --disable-pip-version-check "pandera==$PANDERA" >&2
+fi
 echo "$VENV/bin/python"

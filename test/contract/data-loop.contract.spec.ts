@@ -107,6 +107,8 @@ describe("contract: data loop (ingestion → trigger → validation) against mot
         let pattern: any;
         let target: any;
         let s3Event: any;
+        let batchUri = "";
+        let firstPin = "";
 
         before(async () => {
             const cron = stack.resources.find((r) => r.type === "kubernetes:batch/v1:CronJob" && r.inputs.metadata?.labels?.["app.kubernetes.io/component"] === "ingestion");
@@ -266,6 +268,7 @@ describe("contract: data loop (ingestion → trigger → validation) against mot
             assert.strictEqual(which.code, 0, which.stderr);
             const outputs: Record<string, string> = Object.fromEntries(fs.readFileSync(out1, "utf8").trim().split("\n").map((l) => l.split(/=(.*)/s).slice(0, 2)));
             assert.deepStrictEqual(outputs, { data_uri: `s3://${rawBucket}/credit-risk/${TODAY}/`, data_prefix: `credit-risk/${TODAY}/`, label: TODAY });
+            batchUri = outputs.data_uri;
 
             const check = step("Validate the batch against the data contract");
             const out2 = path.join(work, "gh-output-2");
@@ -296,6 +299,63 @@ describe("contract: data loop (ingestion → trigger → validation) against mot
             const changed = await load(pinned.data_version);
             assert.strictEqual(changed.code, 2);
             assert.match(changed.stdout, /refusing data this run was not given/);
+            firstPin = pinned.data_version;
+        });
+
+        it("the trainer (MLflow venv + pandera, as in the image) refuses the changed batch with a FAILED run carrying the report, and trains on a pinned one, logging the report", async function () {
+            assert.ok(batchUri, "the dispatch case ran");
+            const mlflow = services!.venv.mlflow;
+            const port = Number(process.env.CONTRACT_DATALOOP_MLFLOW_PORT ?? 56321);
+            const store = path.join(work, "mlflow");
+            fs.mkdirSync(store, { recursive: true });
+            const server = spawn(mlflow, ["server", "--host", "127.0.0.1", "--port", String(port), "--backend-store-uri", `sqlite:///${store}/mlflow.db`, "--artifacts-destination", `${store}/artifacts`, "--workers", "1"], {
+                env: { PATH: process.env.PATH ?? "", HOME: work },
+                stdio: "ignore",
+                detached: true,
+            });
+            const base = `http://127.0.0.1:${port}`;
+            try {
+                for (let i = 0; i < 120; i++) {
+                    try {
+                        if ((await fetch(`${base}/health`)).ok) break;
+                    } catch {
+                        /* not up yet */
+                    }
+                    await new Promise((r) => setTimeout(r, 1000));
+                }
+                const rendered = stack.trainer.env;
+                const env: Record<string, string> = Object.fromEntries(Object.entries(rendered).filter(([, v]) => !v.includes("$(")));
+                const train = (version: string) =>
+                    run(services!.venv.python, [path.join(CREDIT, "train.py"), "--n-estimators", "10"], { ...env, ...aws, MLFLOW_TRACKING_URI: base, MLOPS_DATA_URI: batchUri, MLOPS_DATA_VERSION: version, MLOPS_RESULT_FILE: "", MLOPS_IMAGE_DIGEST: "" }, work, 300_000);
+                const api = async (p: string, body?: unknown) => (await fetch(`${base}/api/2.0/mlflow/${p}`, body ? { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) } : {})).json() as Promise<any>;
+                // The batch changed after validation (the dispatch case added a part): the version the
+                // validate job pinned before is refused, exit 2.
+                const refused = await train(firstPin);
+                assert.strictEqual(refused.code, 2, refused.stdout + refused.stderr);
+                assert.match(refused.stderr, /data refused: .*refusing data this run was not given/);
+                const exp = (await api(`experiments/get-by-name?experiment_name=${encodeURIComponent(env.MLFLOW_EXPERIMENT_NAME ?? "credit-risk")}`)).experiment;
+                const refusedRun = (await api("runs/search", { experiment_ids: [exp.experiment_id], filter: "tags.`mlops.data_validation` = 'refused'" })).runs[0];
+                assert.strictEqual(refusedRun.info.status, "FAILED");
+                const refusedArtifacts = await api(`artifacts/list?run_id=${refusedRun.info.run_id}&path=validation`);
+                assert.deepStrictEqual(refusedArtifacts.files.map((f: any) => f.path), ["validation/report.json"]);
+                // The extra part removed, the batch is the validated one again: trains, logging the report and the digest.
+                await fixture("delete-object", { bucket: rawBucket, key: `credit-risk/${TODAY}/part-0002.csv` });
+                const pinned = firstPin;
+                const ok = await train(pinned);
+                assert.strictEqual(ok.code, 0, ok.stdout + ok.stderr);
+                const runId = /^run_id=(\S+)$/m.exec(ok.stdout)![1];
+                const r = (await api(`runs/get?run_id=${runId}`)).run;
+                const tags = Object.fromEntries(r.data.tags.map((t: any) => [t.key, t.value]));
+                assert.deepStrictEqual([tags["mlops.data_validation"], tags["mlops.data_version"], tags["mlops.data_digest"]], ["passed", pinned, `sha256:${pinned.split("@sha256:")[1]}`]);
+                const files = await api(`artifacts/list?run_id=${runId}&path=validation`);
+                assert.deepStrictEqual(files.files.map((f: any) => f.path), ["validation/report.json"]);
+            } finally {
+                try {
+                    process.kill(-server.pid!, "SIGTERM");
+                } catch {
+                    /* already gone */
+                }
+            }
         });
     });
 

@@ -104,12 +104,12 @@ describe("stack configuration schema", () => {
         assertInvalid(() => parsePlatformConfig({ pipelineTrigger: JSON.stringify({ target: { kind: "gitlab", projectId: 7 }, token: "glpat-x" }) }, ctx), "mlops-platform:pipelineTrigger.token", /not a known property/);
         assertInvalid(() => parsePlatformConfig({ pipelineTrigger: JSON.stringify({ target: { kind: "gitlab", projectId: 7 }, alarmActions: ["x"] }) }, ctx), "mlops-platform:pipelineTrigger.alarmActions");
         const ing = { dataset: "credit-risk", schedule: "30 1 * * *", source: { uri: "s3://exports/credit/{date}/" } };
-        assert.deepEqual(parsePlatformConfig({ ingestion: JSON.stringify(ing) }, ctx).ingestion, ing);
+        assert.deepEqual(parsePlatformConfig({ githubRepository: "o/r", ingestion: JSON.stringify(ing) }, ctx).ingestion, ing);
         assertInvalid(() => parsePlatformConfig({ ingestion: JSON.stringify({ ...ing, source: { uri: "ftp://x/" } }) }, ctx), "mlops-platform:ingestion.source.uri");
         assertInvalid(() => parsePlatformConfig({ ingestion: JSON.stringify({ ...ing, schedule: "nightly" }) }, ctx), "mlops-platform:ingestion.schedule");
         assertInvalid(() => parsePlatformConfig({ ingestion: JSON.stringify({ ...ing, dataset: "Credit Risk" }) }, ctx), "mlops-platform:ingestion.dataset");
         const t = { modelName: "m", experimentName: "e", dataPrefix: "p/", dataVersion: "1" };
-        assert.equal(parsePlatformConfig({ training: JSON.stringify(t) }, ctx).training!.dataBucket, "processed");
+        assert.equal(parsePlatformConfig({ githubRepository: "o/r", training: JSON.stringify(t) }, ctx).training!.dataBucket, "processed");
         assertInvalid(() => parsePlatformConfig({ training: JSON.stringify({ ...t, dataBucket: "artifacts" }) }, ctx), "mlops-platform:training.dataBucket");
     });
     it("validates GPU pools, naming pool and property", () => {
