@@ -47,3 +47,8 @@ export const servingActiveSlot = platform.serving?.activeSlot;
 export const servingCanaryWeight = platform.serving?.effectiveCanaryWeight;
 /** In-cluster Prometheus URL (the deploy pipelines port-forward to it for `mlops release analyze`). */
 export const prometheusUrl = platform.monitoring?.prometheusUrl;
+// Data loop (issue 15): the operator sets the CI token on this connection out of band (README "Pipeline trigger").
+export const pipelineTrigger = platform.trigger
+    ? { connectionName: platform.trigger.connectionName, ruleArn: platform.trigger.ruleArn, deadLetterQueueUrl: platform.trigger.deadLetterQueueUrl, alarmName: platform.trigger.alarmName }
+    : undefined;
+export const ingestionCronJob = platform.ingestion?.cronJobName;

@@ -291,7 +291,7 @@ export const ATTACHABLE_MANAGED_POLICIES = [
 ] as const;
 
 /** Services the platform's roles are passed to (iam:PassedToService). */
-export const PASSED_TO_SERVICES = ["eks.amazonaws.com", "ec2.amazonaws.com", "pods.eks.amazonaws.com", "vpc-flow-logs.amazonaws.com", "monitoring.rds.amazonaws.com", "s3.amazonaws.com"] as const;
+export const PASSED_TO_SERVICES = ["eks.amazonaws.com", "ec2.amazonaws.com", "pods.eks.amazonaws.com", "vpc-flow-logs.amazonaws.com", "monitoring.rds.amazonaws.com", "s3.amazonaws.com", "events.amazonaws.com"] as const;
 
 /** Service-linked roles AWS creates on first use of a service the platform uses. */
 export const SERVICE_LINKED_ROLE_SERVICES = ["eks.amazonaws.com", "eks-nodegroup.amazonaws.com", "autoscaling.amazonaws.com", "rds.amazonaws.com", "elasticloadbalancing.amazonaws.com"] as const;

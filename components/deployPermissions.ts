@@ -292,6 +292,34 @@ export const DEPLOY_ACTIONS_BY_TYPE: Readonly<Record<string, TypePermissions>> =
     "aws:s3/bucketVersioning:BucketVersioning": { actions: ["s3:PutBucketVersioning", "s3:GetBucketVersioning"] },
     "aws:s3/bucketReplicationConfig:BucketReplicationConfig": { actions: ["s3:PutReplicationConfiguration", "s3:GetReplicationConfiguration"] },
     "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration": { actions: ["s3:PutBucketObjectLockConfiguration", "s3:GetBucketObjectLockConfiguration"] },
+    // PipelineTrigger. Creating a connection makes EventBridge create its credentials secret as the caller.
+    "aws:sqs/queue:Queue": {
+        actions: ["sqs:CreateQueue", "sqs:DeleteQueue", "sqs:GetQueueAttributes", "sqs:SetQueueAttributes", "sqs:GetQueueUrl", "sqs:TagQueue", "sqs:UntagQueue", "sqs:ListQueueTags"],
+    },
+    "aws:sqs/queuePolicy:QueuePolicy": { actions: ["sqs:SetQueueAttributes", "sqs:GetQueueAttributes"] },
+    "aws:cloudwatch/eventConnection:EventConnection": {
+        actions: [
+            "events:CreateConnection",
+            "events:DescribeConnection",
+            "events:UpdateConnection",
+            "events:DeleteConnection",
+            "secretsmanager:CreateSecret",
+            "secretsmanager:UpdateSecret",
+            "secretsmanager:DeleteSecret",
+            "secretsmanager:DescribeSecret",
+            "secretsmanager:PutSecretValue",
+        ],
+    },
+    "aws:cloudwatch/eventApiDestination:EventApiDestination": {
+        actions: ["events:CreateApiDestination", "events:DescribeApiDestination", "events:UpdateApiDestination", "events:DeleteApiDestination"],
+    },
+    "aws:cloudwatch/eventRule:EventRule": {
+        actions: ["events:PutRule", "events:DescribeRule", "events:DeleteRule", "events:EnableRule", "events:DisableRule", "events:TagResource", "events:UntagResource", "events:ListTagsForResource", "events:ListTargetsByRule"],
+    },
+    "aws:cloudwatch/eventTarget:EventTarget": { actions: ["events:PutTargets", "events:RemoveTargets", "events:ListTargetsByRule"] },
+    "aws:cloudwatch/metricAlarm:MetricAlarm": {
+        actions: ["cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms", "cloudwatch:DeleteAlarms", "cloudwatch:TagResource", "cloudwatch:UntagResource", "cloudwatch:ListTagsForResource"],
+    },
     "aws:secretsmanager/secretRotation:SecretRotation": { actions: ["secretsmanager:RotateSecret", "secretsmanager:CancelRotateSecret", "secretsmanager:DescribeSecret"] },
 };
 

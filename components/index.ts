@@ -16,6 +16,8 @@ export { ServingConfig, parseServingConfig, SERVING_CONFIG_KEY } from "./serving
 export { validateModelRelease } from "./modelRelease";
 export { Monitoring, MonitoringArgs, AlertReceiver, AlertRoute, validateMonitoringArgs, monitoringPolicyExemptions } from "./monitoring";
 export { DriftMonitor, DriftMonitorArgs, DriftDecision, validateDriftMonitorArgs } from "./driftMonitor";
+export { PipelineTrigger, PipelineTriggerArgs, TriggerTarget, validatePipelineTriggerArgs, TRIGGER_TOKEN_PLACEHOLDER } from "./pipelineTrigger";
+export { IngestionJob, IngestionJobArgs, validateIngestionJobArgs } from "./ingestionJob";
 export { MlPlatform, MlPlatformArgs } from "./mlPlatform";
 export { GpuScheduling, Toleration, GPU_RESOURCE } from "./scheduling";
 export * from "./k8s-security";

@@ -12,6 +12,8 @@ import { GATEWAY_ACCESS_LABEL, Gateway, GatewayTls } from "./gateway";
 import { Monitoring, PUSHGATEWAY_PORT } from "./monitoring";
 import { NamespaceIsolation, NetworkAllow, POD_IDENTITY_AGENT_CIDR, cidrPeers, namespacePeer, tcp } from "./namespaceIsolation";
 import { GpuNodeGroup } from "./gpuNodeGroup";
+import { IngestionJob } from "./ingestionJob";
+import { PipelineTrigger } from "./pipelineTrigger";
 import { RESTRICTED_NAMESPACE_LABELS } from "./k8s-security";
 import { MlCluster } from "./mlCluster";
 import { Network } from "./network";
@@ -48,6 +50,10 @@ export class MlPlatform extends pulumi.ComponentResource {
     public readonly serving?: ServingStack;
     public readonly monitoring?: Monitoring;
     public readonly drift?: DriftMonitor;
+    /** New data in the raw bucket → CI pipeline (issue 15). */
+    public readonly trigger?: PipelineTrigger;
+    /** Scheduled copy of dated batches into the raw bucket (issue 15). */
+    public readonly ingestion?: IngestionJob;
 
     constructor(name: string, args: MlPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         // Every IAM role below gets the stack's name prefix and permissions boundary (platformIam.ts);
@@ -277,7 +283,7 @@ export class MlPlatform extends pulumi.ComponentResource {
                         ...(clientCredentials ? { credentialsSecret: clientCredentials } : {}),
                     },
                     model: { name: t.modelName, alias: "candidate" },
-                    data: { uri: pulumi.interpolate`s3://${this.dataLake.processedBucket}/${t.dataPrefix}`, version: t.dataVersion },
+                    data: { uri: pulumi.interpolate`s3://${t.dataBucket === "raw" ? this.dataLake.rawBucket : this.dataLake.processedBucket}/${t.dataPrefix}`, version: t.dataVersion },
                     access: {
                         dataPolicy: this.dataLake.readRawProcessedPolicy,
                         artifactsPolicy: this.dataLake.accessPolicy([{ bucket: "artifacts", prefix: MLFLOW_ARTIFACTS_PREFIX, access: "readwrite" }]),
@@ -288,6 +294,51 @@ export class MlPlatform extends pulumi.ComponentResource {
                     shmSize: t.shmSize,
                     activeDeadlineSeconds: t.activeDeadlineSeconds,
                     waitForCompletion: t.waitForCompletion,
+                    tags,
+                },
+                { parent: this, dependsOn: [trainingNs] },
+            );
+        }
+
+        if (c.pipelineTrigger) {
+            const t = c.pipelineTrigger;
+            this.trigger = new PipelineTrigger(
+                `${name}-trigger`,
+                {
+                    bucketName: this.dataLake.rawBucket,
+                    namePrefix: `${prefix}-new-data`,
+                    target: t.target,
+                    ...(t.prefix !== undefined ? { prefix: t.prefix } : {}),
+                    ...(t.suffix !== undefined ? { suffix: t.suffix } : {}),
+                    ...(t.retry ? { retry: t.retry } : {}),
+                    ...(t.dlqRetentionDays !== undefined ? { dlqRetentionDays: t.dlqRetentionDays } : {}),
+                    ...(t.invocationRateLimitPerSecond !== undefined ? { invocationRateLimitPerSecond: t.invocationRateLimitPerSecond } : {}),
+                    ...(t.alarmActions ? { alarmActions: t.alarmActions } : {}),
+                    tags,
+                },
+                { parent: this },
+            );
+        }
+        if (c.ingestion) {
+            const g = c.ingestion;
+            const source = g.source.uri.startsWith("s3://") ? sourceReadPolicy(g.source.uri) : undefined;
+            this.ingestion = new IngestionJob(
+                `${name}-ingestion`,
+                {
+                    provider: cluster.provider,
+                    clusterName: cluster.clusterName,
+                    namespace: c.trainingNamespace,
+                    dataset: g.dataset,
+                    image: trainerImage,
+                    schedule: g.schedule,
+                    ...(g.timeZone ? { timeZone: g.timeZone } : {}),
+                    source: g.source,
+                    destinationBucket: this.dataLake.rawBucket,
+                    access: {
+                        ...(source ? { sourcePolicy: source } : {}),
+                        destinationPolicy: this.dataLake.accessPolicy([{ bucket: "raw", prefix: `${g.dataset}/`, access: "write" }]),
+                    },
+                    workloadIdentity: identity,
                     tags,
                 },
                 { parent: this, dependsOn: [trainingNs] },
@@ -486,6 +537,23 @@ export class MlPlatform extends pulumi.ComponentResource {
             );
         }
     }
+}
+
+/**
+ * Read-only access to an ingestion source `s3://bucket/prefix/` (the part before any `{date}`):
+ * list the prefix, read its objects. A source encrypted with a customer key also needs that key's
+ * policy to let the role decrypt (not granted here: the key belongs to the source's owner).
+ */
+export function sourceReadPolicy(uri: string): string {
+    const [, bucket, rest] = /^s3:\/\/([^/]+)\/(.*)$/.exec(uri) ?? [];
+    const prefix = (rest ?? "").split("{date}")[0];
+    return JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [
+            { Sid: "ListSource", Effect: "Allow", Action: ["s3:ListBucket"], Resource: `arn:aws:s3:::${bucket}`, ...(prefix ? { Condition: { StringLike: { "s3:prefix": [`${prefix}*`] } } } : {}) },
+            { Sid: "ReadSource", Effect: "Allow", Action: ["s3:GetObject"], Resource: `arn:aws:s3:::${bucket}/${prefix}*` },
+        ],
+    });
 }
 
 /** Private IPv4 ranges: egress to "the internet" excludes them, so it cannot reach into the VPC or peers. */

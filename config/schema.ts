@@ -9,6 +9,7 @@ import { GATEWAY_TLS_MODES, GatewayTlsMode, LB_SCHEMES, LoadBalancerScheme } fro
 import { ServingConfig, parseServingConfig } from "../components/servingConfig";
 import { SUPPORTED_KUBERNETES_VERSIONS } from "../components/versions";
 import { DNS_LABEL, Problems, describe } from "../components/validation";
+import { IngestionConfig, PipelineTriggerConfig, parseIngestion, parsePipelineTrigger } from "./data-loop";
 
 export const PROJECT = "mlops-platform";
 
@@ -641,13 +642,28 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
         description:
             "Scheduled drift check: `{ model, schedule, referencePrefix, batchPrefix, psiThreshold?: 0.2, ksAlpha?: 0.01, decision?: both|psi|ks|either, minRows?: 100, features?, failJobOnDrift?: false }`. Unset: no drift check.",
     },
+    // ---- Data loop (issue 15) ----
+    {
+        key: "pipelineTrigger",
+        type: "object",
+        group: "Data loop",
+        description:
+            "New data in the raw bucket starts the training pipeline: `{ target: { kind: github, repository?: <githubRepository>, eventType?: new-data } | { kind: gitlab, projectId, ref?: main }, prefix?: '', suffix?: _manifest.json, retry?: { maximumRetryAttempts?: 8, maximumEventAgeSeconds?: 3600 }, dlqRetentionDays?: 14, invocationRateLimitPerSecond?: 1, alarmActions?: [SNS ARNs] }`. The token is set out of band (README \"Pipeline trigger\"). Unset: no trigger.",
+    },
+    {
+        key: "ingestion",
+        type: "object",
+        group: "Data loop",
+        description:
+            "Scheduled ingestion into `s3://<raw bucket>/<dataset>/<date>/` (manifest last): `{ dataset, schedule, timeZone?, source: { uri: s3://bucket/prefix/ | https://..., suffixes?: [.csv] } }`; `{date}` in the URI is the batch date. Unset: no ingestion job.",
+    },
     // ---- Training / serving ----
     {
         key: "training",
         type: "object",
         group: "Training",
         description:
-            "A training run: `{ modelName, experimentName, dataPrefix, dataVersion, runId?, gitSha?, schedule?, hyperparameters?, cpu?, memory?, gpus?, shmSize?, activeDeadlineSeconds?, waitForCompletion? }`. Unset: no training Job.",
+            "A training run: `{ modelName, experimentName, dataPrefix, dataVersion, dataBucket?: processed|raw, runId?, gitSha?, schedule?, hyperparameters?, cpu?, memory?, gpus?, shmSize?, activeDeadlineSeconds?, waitForCompletion? }`. Unset: no training Job.",
     },
     {
         key: "serving",
@@ -682,9 +698,12 @@ export interface CiTrustConfig {
 export interface TrainingConfig {
     modelName: string;
     experimentName: string;
-    /** Key prefix in the processed bucket the run trains on. */
+    /** Key prefix in the data bucket the run trains on. */
     dataPrefix: string;
+    /** Data version; `<label>@sha256:<digest>` (validate.py) makes the trainer read and verify the batch. */
     dataVersion: string;
+    /** Bucket of dataPrefix: `processed` (default) or `raw` (a validated raw batch, issue 15). */
+    dataBucket: "processed" | "raw";
     runId?: string;
     /** Source commit of the training code, recorded as the run's git lineage. */
     gitSha?: string;
@@ -770,6 +789,8 @@ export interface PlatformConfig {
     };
     trainingNamespace: string;
     training?: TrainingConfig;
+    pipelineTrigger?: PipelineTriggerConfig;
+    ingestion?: IngestionConfig;
     serving?: ServingConfig;
     /** The installed Gateway's load balancer and TLS, and the model route's client authentication. */
     gateway: {
@@ -1008,6 +1029,8 @@ export function parsePlatformConfig(
         }
     }
     const training = v.training === undefined ? undefined : parseTraining(problems, v.training);
+    const pipelineTrigger = v.pipelineTrigger === undefined ? undefined : parsePipelineTrigger(problems, v.pipelineTrigger, v.githubRepository || undefined);
+    const ingestion = v.ingestion === undefined ? undefined : parseIngestion(problems, v.ingestion);
     let serving: ServingConfig | undefined;
     if (v.serving !== undefined) {
         try {
@@ -1137,6 +1160,8 @@ export function parsePlatformConfig(
             trackHeader: v.modelTrackHeader,
         },
         ...(training ? { training } : {}),
+        ...(pipelineTrigger ? { pipelineTrigger } : {}),
+        ...(ingestion ? { ingestion } : {}),
         ...(serving ? { serving } : {}),
         ...(v.monitoring
             ? {
@@ -1312,13 +1337,16 @@ function parseTraining(problems: Problems, value: unknown): TrainingConfig | und
         problems.add(path, `must be a mapping { modelName, experimentName, dataPrefix, dataVersion, ... }, got ${describe(value)}`);
         return undefined;
     }
-    const known = ["modelName", "experimentName", "dataPrefix", "dataVersion", "runId", "gitSha", "schedule", "hyperparameters", "cpu", "memory", "gpus", "shmSize", "activeDeadlineSeconds", "waitForCompletion"];
+    const known = ["modelName", "experimentName", "dataPrefix", "dataVersion", "dataBucket", "runId", "gitSha", "schedule", "hyperparameters", "cpu", "memory", "gpus", "shmSize", "activeDeadlineSeconds", "waitForCompletion"];
     unknownKeys(problems, path, value, known);
     const str = (k: string, re: RegExp, what: string) => problems.check(typeof value[k] === "string" && re.test(value[k] as string), `${path}.${k}`, `must be ${what}, got ${describe(value[k])}`);
     str("modelName", /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, "a registered model name (letters, digits, '_', '.', '-')");
     str("experimentName", /^\S.{0,199}$/, "an MLflow experiment name");
     str("dataPrefix", /^[A-Za-z0-9!_.*'()\/-]+$/, "an S3 key prefix in the processed bucket, e.g. credit-risk/2026-11-01/");
-    str("dataVersion", /^\S{1,128}$/, "a data version label (e.g. a DVC revision or date)");
+    str("dataVersion", /^\S{1,200}$/, "a data version label (e.g. a DVC revision or date, or <label>@sha256:<digest> from validate.py)");
+    if (value.dataBucket !== undefined) {
+        problems.check(value.dataBucket === "processed" || value.dataBucket === "raw", `${path}.dataBucket`, `must be "processed" or "raw", got ${describe(value.dataBucket)}`);
+    }
     if (value.runId !== undefined) str("runId", /^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$/, "a DNS label of at most 32 characters (it names the Job)");
     if (value.gitSha !== undefined) str("gitSha", /^[0-9a-f]{7,40}$/, "a git commit SHA (7 to 40 hex characters)");
     if (value.schedule !== undefined) str("schedule", /^(\S+\s+){4}\S+$|^@(yearly|annually|monthly|weekly|daily|midnight|hourly)$/, "a cron schedule (5 fields) or @daily-style macro");
@@ -1349,6 +1377,7 @@ function parseTraining(problems: Problems, value: unknown): TrainingConfig | und
         experimentName: value.experimentName as string,
         dataPrefix: value.dataPrefix as string,
         dataVersion: value.dataVersion as string,
+        dataBucket: (value.dataBucket as TrainingConfig["dataBucket"]) ?? "processed",
         ...(value.runId !== undefined ? { runId: value.runId as string } : {}),
         ...(value.gitSha !== undefined ? { gitSha: value.gitSha as string } : {}),
         ...(value.schedule !== undefined ? { schedule: value.schedule as string } : {}),

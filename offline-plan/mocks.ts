@@ -414,6 +414,41 @@ const OUTPUTS: Record<string, OutputFn> = {
         const n = named("aws:cloudwatch/logGroup:LogGroup", i, name);
         return { id: n, outputs: { name: n, arn: arn(env, "logs", `log-group:${n}`) } };
     },
+    // PipelineTrigger: SQS dead-letter queue, EventBridge connection / API destination / rule / target, alarm.
+    "aws:sqs/queue:Queue": (name, i, env) => {
+        const n = String(i.name ?? autoname(name, "aws:sqs/queue:Queue"));
+        const url = `https://sqs.${env.region}.amazonaws.com/${env.accountId}/${n}`;
+        return { id: url, outputs: { name: n, url, arn: arn(env, "sqs", n) } };
+    },
+    "aws:sqs/queuePolicy:QueuePolicy": (_name, i) => ({ id: String(i.queueUrl), outputs: {} }),
+    "aws:cloudwatch/eventConnection:EventConnection": (name, i, env) => {
+        const n = String(i.name ?? name);
+        return {
+            id: n,
+            outputs: {
+                arn: arn(env, "events", `connection/${n}/${uuid(`conn:${n}`)}`),
+                // EventBridge keeps the connection's credentials in a secret it creates and owns.
+                secretArn: arn(env, "secretsmanager", `secret:events!connection/${n}/${uuid(`conn-secret:${n}`)}-${hex(n, 6)}`),
+            },
+        };
+    },
+    "aws:cloudwatch/eventApiDestination:EventApiDestination": (name, i, env) => {
+        const n = String(i.name ?? name);
+        return { id: n, outputs: { arn: arn(env, "events", `api-destination/${n}/${uuid(`dest:${n}`)}`) } };
+    },
+    "aws:cloudwatch/eventRule:EventRule": (name, i, env) => {
+        const n = String(i.name ?? autoname(name, "aws:cloudwatch/eventRule:EventRule"));
+        const bus = String(i.eventBusName ?? "default");
+        return { id: bus === "default" ? n : `${bus}/${n}`, outputs: { name: n, eventBusName: bus, arn: arn(env, "events", bus === "default" ? `rule/${n}` : `rule/${bus}/${n}`) } };
+    },
+    "aws:cloudwatch/eventTarget:EventTarget": (name, i) => {
+        const targetId = String(i.targetId ?? autoname(name, "aws:cloudwatch/eventTarget:EventTarget"));
+        return { id: `${i.eventBusName ?? "default"}-${i.rule}-${targetId}`, outputs: { targetId, eventBusName: i.eventBusName ?? "default" } };
+    },
+    "aws:cloudwatch/metricAlarm:MetricAlarm": (name, i, env) => {
+        const n = String(i.name ?? autoname(name, "aws:cloudwatch/metricAlarm:MetricAlarm"));
+        return { id: n, outputs: { name: n, arn: arn(env, "cloudwatch", `alarm:${n}`) } };
+    },
     "aws:ec2/vpcEndpoint:VpcEndpoint": (name, i, env) => {
         const id = `vpce-${hex(name, 17)}`;
         const gateway = i.vpcEndpointType === "Gateway";

@@ -91,6 +91,18 @@ export const REPLACE_RULES: readonly ReplaceRule[] = [
     { type: "aws:rds/instance:Instance", property: "characterSetName", source: TF("rds/instance.go", "character_set_name") },
     { type: "aws:rds/instance:Instance", property: "storageEncrypted", source: TF("rds/instance.go", "storage_encrypted") },
     // Names.
+    // PipelineTrigger (issue 15)
+    { type: "aws:cloudwatch/eventConnection:EventConnection", property: "name", source: TF("events/connection.go", "name") },
+    { type: "aws:cloudwatch/eventApiDestination:EventApiDestination", property: "name", source: TF("events/api_destination.go", "name") },
+    { type: "aws:cloudwatch/eventRule:EventRule", property: "name", source: TF("events/rule.go", "name") },
+    { type: "aws:cloudwatch/eventRule:EventRule", property: "eventBusName", source: TF("events/rule.go", "event_bus_name") },
+    { type: "aws:cloudwatch/eventTarget:EventTarget", property: "rule", source: TF("events/target.go", "rule") },
+    { type: "aws:cloudwatch/eventTarget:EventTarget", property: "targetId", source: TF("events/target.go", "target_id") },
+    { type: "aws:cloudwatch/eventTarget:EventTarget", property: "eventBusName", source: TF("events/target.go", "event_bus_name") },
+    { type: "aws:sqs/queue:Queue", property: "name", source: TF("sqs/queue.go", "name") },
+    { type: "aws:sqs/queue:Queue", property: "fifoQueue", source: TF("sqs/queue.go", "fifo_queue") },
+    { type: "aws:sqs/queuePolicy:QueuePolicy", property: "queueUrl", source: TF("sqs/queue_policy.go", "queue_url") },
+    { type: "aws:cloudwatch/metricAlarm:MetricAlarm", property: "name", source: TF("cloudwatch/metric_alarm.go", "alarm_name") },
     { type: "aws:s3/bucket:Bucket", property: "bucket", source: TF("s3/bucket.go", "bucket") },
     { type: "aws:s3/bucket:Bucket", property: "bucketPrefix", source: TF("s3/bucket.go", "bucket_prefix") },
     { type: "aws:ecr/repository:Repository", property: "name", source: TF("ecr/repository.go", "name") },

@@ -84,6 +84,12 @@ export const POLICY_ANCHORS: Readonly<Record<string, string>> = {
     "kms-no-lockout-bypass": "CR disallow-bypass-policy-lockout-safety-check",
     "kms-policy-no-wildcard-principal": "CKV_AWS_33",
     "secrets-cmk": "CKV_AWS_149, CR",
+    // --- security pack: pipeline trigger (issue 15) ---
+    "eventbridge-connection-no-plaintext-token": "custom (CI token never in program or state; issue 15)",
+    "eventbridge-target-dlq": "custom (failed deliveries kept for replay; issue 15)",
+    "eventbridge-target-retry-bounded": "custom (bounded retries; issue 15)",
+    "sqs-cmk": "CKV_AWS_27",
+    "secrets-no-literal-value": "custom (no secret value in state; issue 15)",
     "kms-key-policy-separation": "custom (key administrators vs key users; CI never decrypts or deletes keys; issue 12 #7)",
 
     // --- IAM / security groups (rows 53-59) ---

@@ -9,7 +9,10 @@ Everything is configured from the environment (as a Kubernetes Job renders it) a
   MLOPS_MODEL_NAME           registered model name, default "credit-risk"
   MLOPS_MODEL_ALIAS          optional alias to point at the new version (e.g. "candidate")
   MLOPS_DATA_URI             lineage: where the training data came from (default synthetic://credit-risk)
-  MLOPS_DATA_VERSION         lineage: data version (DVC rev, S3 version id, date partition...)
+  MLOPS_DATA_VERSION         lineage: data version (DVC rev, S3 version id, date partition...);
+                             `<label>@sha256:<digest>` (pinned by validate.py) makes the trainer read
+                             the batch at MLOPS_DATA_URI, refuse it unless it is exactly that batch and
+                             passes the data contract, and log the validation report with the run
   MLOPS_IMAGE_DIGEST         lineage: the trainer image (repo@sha256:...)
   GIT_SHA | GITHUB_SHA | CI_COMMIT_SHA   lineage: source commit, if present
   MLOPS_RUN_TAGS             JSON object of extra run tags
@@ -18,10 +21,11 @@ Everything is configured from the environment (as a Kubernetes Job renders it) a
   MLFLOW_TRACKING_USERNAME/PASSWORD or MLFLOW_TRACKING_TOKEN  optional auth (read by MLflow too)
 
 Hyperparameters are flags (--n-estimators 200); each flag's default comes from HP_<NAME>
-(HP_N_ESTIMATORS) when set. The data set is synthetic and seeded: nothing is downloaded.
+(HP_N_ESTIMATORS) when set. Without a pinned data version the data set is synthetic and seeded:
+nothing is downloaded, and no unvalidated data is ever read.
 
-Exit codes: 0 success, 2 configuration or tracking-server problem (one-line message on stderr),
-1 anything else (traceback).
+Exit codes: 0 success, 2 configuration or tracking-server problem, or data refused (one-line
+message on stderr), 1 anything else (traceback).
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ import urllib.parse
 import urllib.request
 import warnings
 from typing import Any
+
+from validate import DataRefused
 
 FEATURES = [
     "age",
@@ -263,6 +269,15 @@ def make_dataset(n_samples: int, seed: int):
     return frame[FEATURES], pd.Series(label, name=TARGET)
 
 
+def load_data(args: argparse.Namespace, settings: dict[str, Any]):
+    """(features, target, validation report or None): the validated batch when the data version is pinned."""
+    from validate import PINNED, load_for_training
+
+    if not PINNED.match(settings["data_version"]):
+        return (*make_dataset(args.n_samples, args.seed), None)
+    return load_for_training(settings["data_uri"], settings["data_version"])
+
+
 def feature_statistics(frame, target, scores, settings: dict[str, Any], seed: int) -> dict[str, Any]:
     """Reference statistics a drift monitor compares live traffic against (PSI/KS per feature)."""
     import numpy as np
@@ -343,7 +358,7 @@ def train(args: argparse.Namespace, settings: dict[str, Any]) -> dict[str, Any]:
     mlflow.set_tracking_uri(settings["tracking_uri"])
     mlflow.set_experiment(settings["experiment"])
 
-    features, target = make_dataset(args.n_samples, args.seed)
+    features, target, validation = load_data(args, settings)
     x_train, x_test, y_train, y_test = train_test_split(
         features, target, test_size=args.test_size, random_state=args.seed, stratify=target
     )
@@ -373,12 +388,16 @@ def train(args: argparse.Namespace, settings: dict[str, Any]) -> dict[str, Any]:
         tags["mlops.git_sha"] = settings["git_sha"]
         tags["mlflow.source.git.commit"] = settings["git_sha"]
     tags.update(settings["extra_tags"])
+    if validation:
+        tags.update({"mlops.data_validation": "passed", "mlops.data_digest": validation["data_digest"], "mlops.data_contract": f"{validation['contract']['name']}@{validation['contract']['version']}"})
 
     started = time.monotonic()
     with mlflow.start_run(run_name=settings["run_name"], tags=tags) as run:
         mlflow.log_params(vars(args))
         mlflow.log_params({"model_class": "RandomForestClassifier", "class_weight": "balanced"})
         mlflow.log_input(dataset_for_lineage(x_train, y_train, settings), context="training")
+        if validation:
+            mlflow.log_dict(validation, "validation/report.json")
 
         model.fit(x_train, y_train)
         scores = model.predict_proba(x_test)[:, 1]
@@ -439,6 +458,19 @@ def train(args: argparse.Namespace, settings: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def log_refusal(settings: dict[str, Any], e: "DataRefused") -> None:
+    """A refused batch still leaves a FAILED run carrying the validation report, next to the others."""
+    import mlflow
+
+    tags = {"mlops.data_uri": settings["data_uri"], "mlops.data_version": settings["data_version"], "mlops.data_validation": "refused"}
+    with mlflow.start_run(run_name=settings["run_name"], tags=tags) as run:
+        mlflow.set_tag("mlops.refusal", str(e)[:5000])
+        if e.report:
+            mlflow.log_dict(e.report, "validation/report.json")
+        mlflow.end_run(status="FAILED")
+    print(f"run_id={run.info.run_id}")
+
+
 def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ)
     try:
@@ -450,7 +482,12 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    result = train(args, settings)
+    try:
+        result = train(args, settings)
+    except DataRefused as e:
+        log_refusal(settings, e)
+        print(f"error: data refused: {e}", file=sys.stderr)
+        return 2
     print(f"run_id={result['run_id']}")
     print(f"model_version={result['model_name']}/{result['model_version']}")
     print("MLOPS_RESULT " + json.dumps(result, sort_keys=True))

@@ -5,6 +5,7 @@ import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy"
 
 import { ecrPolicies } from "./rules/aws-ecr";
 import { eksPolicies } from "./rules/aws-eks";
+import { eventPolicies } from "./rules/aws-events";
 import { iamPolicies } from "./rules/aws-iam";
 import { kmsPolicies } from "./rules/aws-kms";
 import { nodePolicies } from "./rules/aws-nodes";
@@ -25,6 +26,7 @@ export const awsPolicies: (ResourceValidationPolicy | StackValidationPolicy)[] =
     ...iamPolicies,
     ...sgPolicies,
     ...vpcPolicies,
+    ...eventPolicies,
 ];
 
 export const securityPolicies: (ResourceValidationPolicy | StackValidationPolicy)[] = [...awsPolicies, ...k8sPolicies];

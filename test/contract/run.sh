@@ -33,7 +33,9 @@ if grep -E '^(test/contract/|cli/mlflow-client)' <<<"$tsc_out"; then
     exit 1
 fi
 [ -z "$tsc_out" ] || echo "[contract] tsc reported errors outside the contract files; continuing"
-SPECS=(dist/test/contract/mlflow.contract.spec.js dist/test/contract/drift.contract.spec.js dist/test/contract/canary-analysis.contract.spec.js)
+# The data-loop spec's venv (validation stage requirements), next to services.sh's.
+bash test/contract/data-loop-services.sh >/dev/null
+SPECS=(dist/test/contract/mlflow.contract.spec.js dist/test/contract/drift.contract.spec.js dist/test/contract/canary-analysis.contract.spec.js dist/test/contract/data-loop.contract.spec.js)
 for spec in "${SPECS[@]}"; do
     [ -f "$spec" ] || { echo "[contract] $spec not compiled" >&2; exit 1; }
 done

@@ -43,6 +43,10 @@ const T = {
     vpc: "aws:ec2/vpc:Vpc",
     defaultSg: "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
     endpoint: "aws:ec2/vpcEndpoint:VpcEndpoint",
+    connection: "aws:cloudwatch/eventConnection:EventConnection",
+    eventTarget: "aws:cloudwatch/eventTarget:EventTarget",
+    queue: "aws:sqs/queue:Queue",
+    secretVersion: "aws:secretsmanager/secretVersion:SecretVersion",
 };
 
 const doc = (...Statement: any[]) => JSON.stringify({ Version: "2012-10-17", Statement });
@@ -160,6 +164,13 @@ const separatedKeyPolicy = [
     { Sid: "CiNoUse", Effect: "Deny", Principal: { AWS: "*" }, Action: ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*"], Resource: "*", Condition: CI_TAGGED },
     { Sid: "CiNoDelete", Effect: "Deny", Principal: { AWS: "*" }, Action: ["kms:ScheduleKeyDeletion", "kms:PutKeyPolicy"], Resource: "*", Condition: CI_TAGGED },
 ];
+const goodConnection = { name: "trigger", authorizationType: "API_KEY", authParameters: { apiKey: { key: "Authorization", value: "set-out-of-band-see-README-pipeline-trigger" } } };
+const goodTarget = {
+    rule: "trigger",
+    arn: "arn:aws:events:us-east-1:123456789012:api-destination/trigger/1111",
+    deadLetterConfig: { arn: "arn:aws:sqs:us-east-1:123456789012:trigger-dlq" },
+    retryPolicy: { maximumRetryAttempts: 8, maximumEventAgeInSeconds: 3600 },
+};
 const goodKey = { description: "data", enableKeyRotation: true, policy: doc(...separatedKeyPolicy) };
 const trust = (stmt: any) => doc({ Effect: "Allow", Action: "sts:AssumeRole", Principal: { Service: "ec2.amazonaws.com" }, ...stmt });
 const oidc = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com";
@@ -334,6 +345,22 @@ const cases: Case[] = [
     passes("kms-policy-no-wildcard-principal", "wildcard pinned by kms:CallerAccount", [res(T.key, "k", { ...goodKey, policy: doc({ Effect: "Allow", Principal: { AWS: "*" }, Action: "kms:Decrypt", Resource: "*", Condition: { StringEquals: { "kms:CallerAccount": "123456789012" } } }) })]),
     fails("secrets-cmk", "AWS-managed key", "kmsKeyId", [res(T.secret, "s", { name: "mlflow-db" })]),
     passes("secrets-cmk", "customer key", [res(T.secret, "s", { name: "mlflow-db", kmsKeyId: KEY_ARN })]),
+    // EventBridge pipeline trigger, SQS, Secrets Manager values (issue 15)
+    fails("eventbridge-connection-no-plaintext-token", "GitHub token as the API key value", "authParameters.apiKey.value", [res(T.connection, "c", { ...goodConnection, authParameters: { apiKey: { key: "Authorization", value: "Bearer ghp_0123456789abcdef" } } })]),
+    fails("eventbridge-connection-no-plaintext-token", "token as a Pulumi secret (still in state)", "authParameters.apiKey.value", [res(T.connection, "c", { ...goodConnection, authParameters: { apiKey: { key: "Authorization", value: SECRET_PLACEHOLDER } } }, { secretInputs: ["authParameters"] })]),
+    fails("eventbridge-connection-no-plaintext-token", "secret body parameter", "invocationHttpParameters.bodies[0].value", [res(T.connection, "c", { ...goodConnection, authParameters: { ...goodConnection.authParameters, invocationHttpParameters: { bodies: [{ key: "token", value: "glptt-abc", isValueSecret: true }] } } })]),
+    passes("eventbridge-connection-no-plaintext-token", "out-of-band placeholder", [res(T.connection, "c", goodConnection)]),
+    fails("eventbridge-target-dlq", "API destination target without a DLQ", "deadLetterConfig.arn", [res(T.eventTarget, "t", { ...goodTarget, deadLetterConfig: undefined })]),
+    passes("eventbridge-target-dlq", "target with a DLQ", [res(T.eventTarget, "t", goodTarget)]),
+    fails("eventbridge-target-retry-bounded", "no retry policy (185 attempts default)", "retryPolicy", [res(T.eventTarget, "t", { ...goodTarget, retryPolicy: undefined })]),
+    fails("eventbridge-target-retry-bounded", "100 attempts", "retryPolicy.maximumRetryAttempts", [res(T.eventTarget, "t", { ...goodTarget, retryPolicy: { maximumRetryAttempts: 100, maximumEventAgeInSeconds: 3600 } })]),
+    fails("eventbridge-target-retry-bounded", "8 attempts over a stricter configured bound", "retryPolicy.maximumRetryAttempts", [res(T.eventTarget, "t", goodTarget)], { config: { "eventbridge-target-retry-bounded": { maxRetryAttempts: 4 } } }),
+    passes("eventbridge-target-retry-bounded", "8 attempts within an hour", [res(T.eventTarget, "t", goodTarget)]),
+    fails("sqs-cmk", "queue without a key", "kmsMasterKeyId", [res(T.queue, "q", { messageRetentionSeconds: 1209600 })]),
+    fails("sqs-cmk", "AWS-managed SQS key", "kmsMasterKeyId", [res(T.queue, "q", { kmsMasterKeyId: "alias/aws/sqs" })]),
+    passes("sqs-cmk", "customer key", [res(T.queue, "q", { kmsMasterKeyId: KEY_ARN })]),
+    fails("secrets-no-literal-value", "secret value written by the program", "secretString", [res(T.secretVersion, "v", { secretId: "arn:aws:secretsmanager:us-east-1:123456789012:secret:gh", secretString: SECRET_PLACEHOLDER }, { secretInputs: ["secretString"] })]),
+    passes("secrets-no-literal-value", "no secret version in the program", [res(T.queue, "q", { kmsMasterKeyId: KEY_ARN })]),
     // IAM
     fails("iam-no-wildcard-action", "s3:* on a policy", "Action", [res(T.iamPolicy, "p", { policy: doc({ Effect: "Allow", Action: "s3:*", Resource: "arn:aws:s3:::b/*" }) })]),
     fails("iam-no-wildcard-action", "inline role policy with *", "inlinePolicies[0].policy", [res(T.role, "r", { assumeRolePolicy: trust({}), inlinePolicies: [{ name: "all", policy: doc({ Effect: "Allow", Action: ["ecr:*"], Resource: "*" }) }] })]),

@@ -95,6 +95,23 @@ describe("stack configuration schema", () => {
         assertInvalid(() => parsePlatformConfig({ training: JSON.stringify({ ...t, gpus: 40 }) }, ctx), "mlops-platform:training.gpus");
         assertInvalid(() => parsePlatformConfig({ training: JSON.stringify({ ...t, epochs: 3 }) }, ctx), "mlops-platform:training.epochs", /not a known property/);
     });
+    it("validates the data loop blocks (pipelineTrigger, ingestion, training.dataBucket), naming each config key", () => {
+        const trig = parsePlatformConfig({ githubRepository: "o/r", pipelineTrigger: JSON.stringify({ target: { kind: "github" }, prefix: "credit-risk/" }) }, ctx).pipelineTrigger!;
+        assert.deepEqual(trig.target, { kind: "github", repository: "o/r" }, "the GitHub target defaults to githubRepository");
+        assertInvalid(() => parsePlatformConfig({ pipelineTrigger: JSON.stringify({ target: { kind: "github", repository: "bad" } }) }, ctx), "mlops-platform:pipelineTrigger.target.repository");
+        assertInvalid(() => parsePlatformConfig({ pipelineTrigger: JSON.stringify({ target: { kind: "gitlab", projectId: 7 }, retry: { maximumRetryAttempts: 500 } }) }, ctx), "mlops-platform:pipelineTrigger.retry.maximumRetryAttempts");
+        assertInvalid(() => parsePlatformConfig({ pipelineTrigger: JSON.stringify({ target: { kind: "gitlab", projectId: 7 }, suffix: "*.json" }) }, ctx), "mlops-platform:pipelineTrigger.suffix");
+        assertInvalid(() => parsePlatformConfig({ pipelineTrigger: JSON.stringify({ target: { kind: "gitlab", projectId: 7 }, token: "glpat-x" }) }, ctx), "mlops-platform:pipelineTrigger.token", /not a known property/);
+        assertInvalid(() => parsePlatformConfig({ pipelineTrigger: JSON.stringify({ target: { kind: "gitlab", projectId: 7 }, alarmActions: ["x"] }) }, ctx), "mlops-platform:pipelineTrigger.alarmActions");
+        const ing = { dataset: "credit-risk", schedule: "30 1 * * *", source: { uri: "s3://exports/credit/{date}/" } };
+        assert.deepEqual(parsePlatformConfig({ githubRepository: "o/r", ingestion: JSON.stringify(ing) }, ctx).ingestion, ing);
+        assertInvalid(() => parsePlatformConfig({ ingestion: JSON.stringify({ ...ing, source: { uri: "ftp://x/" } }) }, ctx), "mlops-platform:ingestion.source.uri");
+        assertInvalid(() => parsePlatformConfig({ ingestion: JSON.stringify({ ...ing, schedule: "nightly" }) }, ctx), "mlops-platform:ingestion.schedule");
+        assertInvalid(() => parsePlatformConfig({ ingestion: JSON.stringify({ ...ing, dataset: "Credit Risk" }) }, ctx), "mlops-platform:ingestion.dataset");
+        const t = { modelName: "m", experimentName: "e", dataPrefix: "p/", dataVersion: "1" };
+        assert.equal(parsePlatformConfig({ githubRepository: "o/r", training: JSON.stringify(t) }, ctx).training!.dataBucket, "processed");
+        assertInvalid(() => parsePlatformConfig({ training: JSON.stringify({ ...t, dataBucket: "artifacts" }) }, ctx), "mlops-platform:training.dataBucket");
+    });
     it("validates GPU pools, naming pool and property", () => {
         assertInvalid(
             () => parsePlatformConfig({ gpuPools: JSON.stringify([{ name: "t", instanceTypes: ["m6i.large"], capacityType: "SPOT", minSize: 0, maxSize: 1 }]) }, ctx),
