@@ -80,6 +80,7 @@ export class MlPlatform extends pulumi.ComponentResource {
             ? [
                   { repository: "trainer", context: path.resolve(args.projectRoot, c.registry.trainerImageContext) },
                   { repository: "mlflow", context: path.resolve(args.projectRoot, c.registry.trackingImageContext) },
+                  { repository: "server", context: path.resolve(args.projectRoot, c.registry.serverImageContext) },
               ]
             : [];
         this.registry = new ContainerRegistry(
@@ -380,7 +381,13 @@ export class MlPlatform extends pulumi.ComponentResource {
                     ...(this.gateway ? { gateway: { parentRef: this.gateway.parentRef, proxyNamespace: this.gateway.proxyNamespace } } : {}),
                     ...(s.gpus > 0 && servingPool ? { gpuScheduling: servingPool.scheduling } : {}),
                     awsRegion: region,
-                    defaultImage: trainerImage,
+                    // MLServer runs the server image; the mlflow runtime keeps serving from the trainer image.
+                    defaultImage: s.runtime.kind === "mlserver" ? this.registry.imageRefs.apply((r) => r["server"]) : trainerImage,
+                    // Sampled prediction logs: PutObject only, under the log prefix of the processed bucket.
+                    predictionLog: {
+                        bucket: this.dataLake.processedBucket,
+                        writePolicy: this.dataLake.accessPolicy([{ bucket: "processed", prefix: s.predictionLog.prefix, access: "write" }]),
+                    },
                     ...(clientCredentials ? { trackingAuthSecret: clientCredentials } : {}),
                     ...(c.gateway.apiKeySecret ? { apiKeySecret: c.gateway.apiKeySecret } : {}),
                     headerRouting: c.gateway.trackHeader,

@@ -141,7 +141,7 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
         type: "array",
         group: "Container registry",
         default: ["trainer", "mlflow", "server"],
-        description: "ECR repositories to create (DNS labels): `trainer` (trainer and default model server), `mlflow` (tracking server), `server` (custom model servers).",
+        description: "ECR repositories to create (DNS labels): `trainer` (trainer; serves models with the `mlflow` runtime), `mlflow` (tracking server), `server` (the MLServer model server, images/server).",
     },
     {
         key: "imageUntaggedExpiryDays",
@@ -167,7 +167,7 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
         group: "Container registry",
         default: true,
         description:
-            "Build and push the trainer and MLflow images from their contexts with @pulumi/docker, pinned by digest (needs a Docker engine where `pulumi up` runs). false: give trackingImage.",
+            "Build and push the trainer, MLflow and model-server images from their contexts with @pulumi/docker, pinned by digest (needs a Docker engine where `pulumi up` runs). false: give trackingImage.",
     },
     {
         key: "trainerImageContext",
@@ -182,6 +182,13 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
         group: "Container registry",
         default: "images/mlflow",
         description: "Docker build context of the MLflow tracking-server image (repository `mlflow`), relative to the project root.",
+    },
+    {
+        key: "serverImageContext",
+        type: "string",
+        group: "Container registry",
+        default: "images/server",
+        description: "Docker build context of the model-server image (repository `server`: MLServer with the MLflow runtime and prediction logging), the default image of `serving.runtime.kind: mlserver`, relative to the project root.",
     },
     // ---- Network ----
     {
@@ -654,7 +661,7 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
         type: "object",
         group: "Serving",
         description:
-            "Model serving state (strategy, releases, weights, gate thresholds, gateway), edited by `mlops release` and `mlops gate --write`. Unset: no serving stack. See the release flow.",
+            "Model serving state (strategy, releases, weights, gate thresholds, gateway, `runtime: { kind: mlserver|mlflow|custom, ... }` (default mlserver), `predictionLog: { enabled?, sampleRate?: 0.1, prefix?: predictions/, batchSize?: 500, flushSeconds?: 30, queueSize?: 10000, excludeFields?, format?: parquet|jsonl }` (enabled by default in prod)), edited by `mlops release` and `mlops gate --write`. Unset: no serving stack. See the release flow.",
     },
 ];
 
@@ -721,6 +728,7 @@ export interface PlatformConfig {
         buildImages: boolean;
         trainerImageContext: string;
         trackingImageContext: string;
+        serverImageContext: string;
     };
     network: {
         vpcCidr: string;
@@ -990,7 +998,7 @@ export function parsePlatformConfig(
         problems.add(`${PROJECT}:trackingImage`, "must be set (a digest-pinned MLflow image) when buildImages is false");
     }
     if (v.buildImages === true) {
-        for (const [repo, key] of [["trainer", "trainerImageContext"], ["mlflow", "trackingImageContext"]] as const) {
+        for (const [repo, key] of [["trainer", "trainerImageContext"], ["mlflow", "trackingImageContext"], ["server", "serverImageContext"]] as const) {
             if (!repositories.includes(repo)) {
                 problems.add(`${PROJECT}:repositories`, `must include "${repo}" when buildImages is true (${key} is built into it)`);
             }
@@ -1011,7 +1019,7 @@ export function parsePlatformConfig(
     let serving: ServingConfig | undefined;
     if (v.serving !== undefined) {
         try {
-            serving = parseServingConfig(v.serving);
+            serving = parseServingConfig(v.serving, { environment: v.environment });
         } catch (e: any) {
             for (const err of e?.errors ?? [{ propertyPath: `${PROJECT}:serving`, reason: String(e?.message ?? e) }]) {
                 problems.add(err.propertyPath, err.reason);
@@ -1074,6 +1082,7 @@ export function parsePlatformConfig(
             buildImages: v.buildImages,
             trainerImageContext: v.trainerImageContext,
             trackingImageContext: v.trackingImageContext,
+            serverImageContext: v.serverImageContext,
         },
         network: {
             vpcCidr: v.vpcCidr,
