@@ -33,7 +33,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Protocol, Sequence
 
-log = logging.getLogger("mlops_server.prediction_log")
+# A child of MLServer's logger, so it shares its handler and level.
+log = logging.getLogger("mlserver.prediction_log")
 
 #: Environment variables the ServingStack renders (see components/servingStack.ts, predictionLogEnv).
 ENV = "MLOPS_PREDICTION_LOG_"
@@ -48,6 +49,7 @@ METADATA_COLUMNS = (
 )
 FORMATS = ("parquet", "jsonl")
 TRACKS = ("stable", "canary", "blue", "green")
+POLL_SECONDS = 0.2
 
 
 class ConfigError(ValueError):
@@ -284,9 +286,10 @@ class PredictionLogger:
         rows = 0
         first = 0.0
         while not self._stop.is_set():
+            # Short waits: a stop request (close) is noticed within POLL_SECONDS.
             timeout = self.config.flush_seconds - (time.monotonic() - first) if pending else self.config.flush_seconds
             try:
-                e = self._queue.get(timeout=max(0.01, timeout))
+                e = self._queue.get(timeout=min(POLL_SECONDS, max(0.01, timeout)))
                 if not pending:
                     first = time.monotonic()
                 pending.append(e)

@@ -26,7 +26,7 @@ from mlserver_mlflow import MLflowRuntime
 
 from .prediction_log import ConfigError, PredictionLogConfig, PredictionLogger, S3Sink, register_shutdown
 
-log = logging.getLogger("mlops_server.runtime")
+log = logging.getLogger("mlserver.prediction_log")
 
 #: V2 request id of the request being predicted (``/invocations`` has none: a UUID is generated).
 REQUEST_ID: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar("mlops_request_id", default=None)
