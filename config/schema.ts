@@ -646,7 +646,7 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
         type: "object",
         group: "Monitoring",
         description:
-            "Scheduled drift check: `{ model, schedule, referencePrefix, batchPrefix, psiThreshold?: 0.2, ksAlpha?: 0.01, decision?: both|psi|ks|either, minRows?: 100, features?, failJobOnDrift?: false }`. Unset: no drift check.",
+            "Scheduled drift check: `{ model, schedule, referencePrefix, batchPrefix, psiThreshold?: 0.2, ksAlpha?: 0.01, decision?: both|psi|ks|either, minRows?: 100, features?, failJobOnDrift?: false, source?: batches|predictions, predictionObjects?: 200 }`. `source: predictions` checks the serving prediction logs of the current stable version (needs serving.predictionLog.enabled; batchPrefix is then not used). Unset: no drift check.",
     },
     // ---- Training / serving ----
     {
@@ -819,6 +819,13 @@ export interface DriftConfig {
     minRows?: number;
     features?: string[];
     failJobOnDrift?: boolean;
+    /**
+     * What the check reads as its batch: `batches` (the newest file under batchPrefix, default) or
+     * `predictions` (the serving prediction logs of the current stable version, see serving.predictionLog).
+     */
+    source?: "batches" | "predictions";
+    /** With source `predictions`: how many of the newest log objects form the batch. Default 200. */
+    predictionObjects?: number;
 }
 
 /** Parses one raw config string according to its spec; records a problem and returns undefined if bad. */
@@ -1056,6 +1063,9 @@ export function parsePlatformConfig(
     if (drift && v.monitoring === false) {
         problems.add(`${PROJECT}:driftMonitor`, "needs monitoring: true (results go to the monitoring stack's Pushgateway)");
     }
+    if (drift?.source === "predictions" && !serving?.predictionLog.enabled) {
+        problems.add(`${PROJECT}:driftMonitor.source`, `"predictions" reads the serving prediction logs: it needs serving with predictionLog.enabled: true`);
+    }
     problems.throwIfAny();
 
     return {
@@ -1173,8 +1183,14 @@ function parseDrift(problems: Problems, value: unknown): DriftConfig | undefined
         problems.add(path, `must be a mapping { model, schedule, referencePrefix, batchPrefix, ... }, got ${describe(value)}`);
         return undefined;
     }
-    unknownKeys(problems, path, value, ["model", "schedule", "referencePrefix", "batchPrefix", "psiThreshold", "ksAlpha", "decision", "minRows", "features", "failJobOnDrift"]);
-    for (const k of ["model", "schedule", "referencePrefix", "batchPrefix"]) {
+    unknownKeys(problems, path, value, ["model", "schedule", "referencePrefix", "batchPrefix", "psiThreshold", "ksAlpha", "decision", "minRows", "features", "failJobOnDrift", "source", "predictionObjects"]);
+    const source = value.source ?? "batches";
+    problems.check(source === "batches" || source === "predictions", `${path}.source`, `must be "batches" (files under batchPrefix) or "predictions" (the serving prediction logs of the stable version), got ${describe(source)}`);
+    if (value.predictionObjects !== undefined) {
+        const n = value.predictionObjects;
+        problems.check(typeof n === "number" && Number.isInteger(n) && n >= 1 && n <= 100000, `${path}.predictionObjects`, `must be an integer from 1 to 100000, got ${describe(n)}`);
+    }
+    for (const k of ["model", "schedule", "referencePrefix", ...(source === "predictions" ? [] : ["batchPrefix"])]) {
         problems.check(typeof value[k] === "string" && value[k] !== "", `${path}.${k}`, `is required (a non-empty string), got ${describe(value[k])}`);
     }
     if (typeof value.schedule === "string" && value.schedule !== "") {

@@ -17,6 +17,8 @@ if [ "$started_here" = 1 ] && [ "${CONTRACT_KEEP:-0}" != 1 ]; then
 fi
 start=$(date +%s)
 bash test/contract/services.sh >/dev/null
+# The model-server venv (MLServer pins differ from the MLflow venv's).
+bash test/contract/serving-services.sh >/dev/null
 echo "[contract] services ready in $(($(date +%s) - start))s"
 
 if [ ! -d node_modules ]; then
@@ -30,7 +32,7 @@ if grep -E '^(test/contract/|cli/mlflow-client)' <<<"$tsc_out"; then
     exit 1
 fi
 [ -z "$tsc_out" ] || echo "[contract] tsc reported errors outside the contract files; continuing"
-SPECS=(dist/test/contract/mlflow.contract.spec.js dist/test/contract/drift.contract.spec.js)
+SPECS=(dist/test/contract/mlflow.contract.spec.js dist/test/contract/drift.contract.spec.js dist/test/contract/serving.contract.spec.js)
 for spec in "${SPECS[@]}"; do
     [ -f "$spec" ] || { echo "[contract] $spec not compiled" >&2; exit 1; }
 done
