@@ -115,6 +115,7 @@ describe("contract: model servers (MLServer + MLflow runtime) as ServingStack re
     let referenceUri = "";
     let csv: { columns: string[]; rows: string[][] };
     const sent: Record<string, number> = { stable: 0, canary: 0 };
+    let trafficRuns = 0;
 
     const s3Env = (s: ContractServices) => ({
         AWS_ACCESS_KEY_ID: s.s3.accessKeyId,
@@ -256,6 +257,7 @@ describe("contract: model servers (MLServer + MLflow runtime) as ServingStack re
 
     async function traffic(track: string, requests: number, rowsPer = 4): Promise<{ ok: number; failed: number }> {
         const srv = servers[track];
+        const run = ++trafficRuns; // V2 request ids unique across calls (the logs are counted by id)
         let ok = 0;
         let failed = 0;
         for (let i = 0; i < requests; i++) {
@@ -266,7 +268,7 @@ describe("contract: model servers (MLServer + MLflow runtime) as ServingStack re
                 const res = await fetch(v2 ? `${srv.http}/v2/models/credit-risk/infer` : `${srv.http}/invocations`, {
                     method: "POST",
                     headers: { "content-type": "application/json" },
-                    body: v2 ? v2Body(rows, `${track}-${i}`) : invocationsBody(rows),
+                    body: v2 ? v2Body(rows, `${track}-${run}-${i}`) : invocationsBody(rows),
                 });
                 await res.arrayBuffer();
                 if (res.status === 200) ok++;
