@@ -58,7 +58,11 @@ export interface DriftMonitorArgs {
      */
     reference: { uri: pulumi.Input<string> };
     /** The batch to check: an `s3://` URI of a CSV/Parquet file, or of a prefix ending in `/` (the newest file below it). */
-    batch: { uri: pulumi.Input<string> };
+    batch: {
+        uri: pulumi.Input<string>;
+        /** Read the newest N objects under the prefix as one batch (`--current-objects`), e.g. prediction logs. Default 1. */
+        objects?: number;
+    };
     /**
      * Read-only IAM policies (JSON) of the check's identity, e.g. `dataLake.accessPolicy([{ bucket:
      * "artifacts", prefix: "mlflow/", access: "read" }])` and `...([{ bucket: "processed", prefix:
@@ -104,6 +108,8 @@ export interface DriftMonitorArgs {
 
 /** Settings after defaults; see {@link validateDriftMonitorArgs}. */
 export interface DriftMonitorSettings {
+    /** Objects under the batch prefix read as one batch (batch.objects). */
+    batchObjects: number;
     namespace: string;
     prefix: string;
     model: string;
@@ -170,6 +176,7 @@ export function validateDriftMonitorArgs(name: string, args: DriftMonitorArgs): 
         decision: t.decision ?? "both",
         minRows: t.minRows ?? 100,
         features: args.features,
+        batchObjects: args.batch?.objects ?? 1,
         failJobOnDrift: args.failJobOnDrift ?? false,
         alertFor: args.alerts?.for ?? "5m",
         severity: args.alerts?.severity ?? "warning",
@@ -204,6 +211,12 @@ export function validateDriftMonitorArgs(name: string, args: DriftMonitorArgs): 
     };
     s3("reference.uri", args.reference?.uri, true);
     s3("batch.uri", args.batch?.uri, true);
+    if (args.batch?.objects !== undefined) {
+        p.check(Number.isInteger(args.batch.objects) && args.batch.objects >= 1 && args.batch.objects <= 100000, "batch.objects", `must be an integer from 1 to 100000, got ${describe(args.batch.objects)}`);
+        if (args.batch.objects > 1 && typeof args.batch.uri === "string") {
+            p.check(args.batch.uri.endsWith("/"), "batch.objects", `> 1 needs batch.uri to be a prefix ending in '/', got ${describe(args.batch.uri)}`);
+        }
+    }
     p.check(args.access?.referencePolicy !== undefined, "access.referencePolicy", "is required: read-only access to the reference statistics (DataLake.accessPolicy, access \"read\")");
     p.check(args.access?.batchPolicy !== undefined, "access.batchPolicy", "is required: read-only access to the batch prefix (DataLake.accessPolicy, access \"read\")");
     if (typeof args.pushgatewayUrl === "string") {
@@ -286,6 +299,7 @@ export function driftCheckArgs(
         "--min-rows",
         String(s.minRows),
         ...(s.features ? ["--features", s.features.join(",")] : []),
+        ...(s.batchObjects > 1 ? ["--current-objects", String(s.batchObjects)] : []),
         "--pushgateway",
         pushgateway,
         "--push-job",

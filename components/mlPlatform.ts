@@ -86,6 +86,7 @@ export class MlPlatform extends pulumi.ComponentResource {
             ? [
                   { repository: "trainer", context: path.resolve(args.projectRoot, c.registry.trainerImageContext) },
                   { repository: "mlflow", context: path.resolve(args.projectRoot, c.registry.trackingImageContext) },
+                  { repository: "server", context: path.resolve(args.projectRoot, c.registry.serverImageContext) },
               ]
             : [];
         this.registry = new ContainerRegistry(
@@ -364,6 +365,7 @@ export class MlPlatform extends pulumi.ComponentResource {
             );
             if (m.drift) {
                 const d = m.drift;
+                const batchPrefix = d.source === "predictions" ? stablePredictionPrefix(c) : d.batchPrefix;
                 this.drift = new DriftMonitor(
                     `${name}-drift`,
                     {
@@ -375,10 +377,11 @@ export class MlPlatform extends pulumi.ComponentResource {
                         image: trainerImage,
                         schedule: d.schedule,
                         reference: { uri: pulumi.interpolate`s3://${this.dataLake.artifactsBucket}/${d.referencePrefix}` },
-                        batch: { uri: pulumi.interpolate`s3://${this.dataLake.processedBucket}/${d.batchPrefix}` },
+                        batch: { uri: pulumi.interpolate`s3://${this.dataLake.processedBucket}/${batchPrefix}`, ...(d.source === "predictions" ? { objects: d.predictionObjects ?? 200 } : {}) },
                         access: {
                             referencePolicy: this.dataLake.accessPolicy([{ bucket: "artifacts", prefix: d.referencePrefix, access: "read" }]),
-                            batchPolicy: this.dataLake.accessPolicy([{ bucket: "processed", prefix: d.batchPrefix, access: "read" }]),
+                            // Read-only, and only the batch prefix (with source predictions: the stable version's logs).
+                            batchPolicy: this.dataLake.accessPolicy([{ bucket: "processed", prefix: batchPrefix, access: "read" }]),
                         },
                         pushgatewayUrl: this.monitoring.pushgatewayUrl.apply((u) => u!),
                         thresholds: {
@@ -431,7 +434,13 @@ export class MlPlatform extends pulumi.ComponentResource {
                     ...(this.gateway ? { gateway: { parentRef: this.gateway.parentRef, proxyNamespace: this.gateway.proxyNamespace } } : {}),
                     ...(s.gpus > 0 && servingPool ? { gpuScheduling: servingPool.scheduling } : {}),
                     awsRegion: region,
-                    defaultImage: trainerImage,
+                    // MLServer runs the server image; the mlflow runtime keeps serving from the trainer image.
+                    defaultImage: s.runtime.kind === "mlserver" ? this.registry.imageRefs.apply((r) => r["server"]) : trainerImage,
+                    // Sampled prediction logs: PutObject only, under the log prefix of the processed bucket.
+                    predictionLog: {
+                        bucket: this.dataLake.processedBucket,
+                        writePolicy: this.dataLake.accessPolicy([{ bucket: "processed", prefix: s.predictionLog.prefix, access: "write" }]),
+                    },
                     ...(clientCredentials ? { trackingAuthSecret: clientCredentials } : {}),
                     ...(c.gateway.apiKeySecret ? { apiKeySecret: c.gateway.apiKeySecret } : {}),
                     headerRouting: c.gateway.trackHeader,
@@ -575,4 +584,17 @@ function gatewayTls(g: PlatformConfig["gateway"]): GatewayTls {
         default:
             return { mode: "none" };
     }
+}
+
+/**
+ * Prediction-log prefix of the version serving stable traffic (canary: the stable release;
+ * blue-green: the active slot), `<prefix>model=<name>/version=<v>/`: what drift `source: predictions` reads.
+ */
+export function stablePredictionPrefix(c: PlatformConfig): string {
+    const s = c.serving;
+    if (!s || !s.predictionLog.enabled) {
+        throw new Error("driftMonitor.source predictions needs serving.predictionLog.enabled (validated by the config schema)");
+    }
+    const release = s.strategy === "blueGreen" ? s.blueGreen!.slots[s.blueGreen!.active]! : s.canary!.stable;
+    return `${s.predictionLog.prefix}model=${release.model}/version=${release.version}/`;
 }

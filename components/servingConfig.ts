@@ -75,6 +75,22 @@ export interface ServingResources {
 
 export type RuntimeSpec =
     | {
+          /**
+           * MLServer with its MLflow runtime (images/server, the platform's default): V2 / Open
+           * Inference Protocol and MLflow's `/invocations`, Prometheus metrics on a separate port,
+           * parallel inference workers, adaptive batching, sampled prediction logging.
+           */
+          kind: "mlserver";
+          /** Server image (digest-pinned); default the image the platform builds from images/server. */
+          image?: string;
+          /** MLServer parallel inference workers (`MLSERVER_PARALLEL_WORKERS`); 0 = infer in the server process. Default 1. */
+          workers: number;
+          /** Adaptive batching: most requests merged into one (`MLSERVER_MODEL_MAX_BATCH_SIZE`). Default 1 (off). */
+          maxBatchSize: number;
+          /** Adaptive batching: longest wait for a batch to fill, seconds (`MLSERVER_MODEL_MAX_BATCH_TIME`). Default 0. */
+          maxBatchTimeSeconds: number;
+      }
+    | {
           /** MLflow's scoring server: `mlflow models serve -m models:/<name>/<version> ...`. */
           kind: "mlflow";
           /** Image with MLflow and the model's Python dependencies (`--env-manager local`); a release's `image` overrides it. */
@@ -120,8 +136,92 @@ export type GatewayChoice =
     | { mode: "install"; hostname?: string }
     | { mode: "existing"; name: string; namespace: string; sectionName?: string; hostname?: string };
 
+/**
+ * Sampled prediction logging of the MLServer runtime (images/server/mlops_server): records of the
+ * inputs, prediction, model, version, track, request id and time, written in batches to the data
+ * lake's processed bucket under `<prefix>model=<name>/version=<v>/date=<yyyy-mm-dd>/`.
+ */
+export interface PredictionLogSpec {
+    /** Default: true in the `prod` environment, false elsewhere. */
+    enabled: boolean;
+    /** Share of requests logged, (0, 1]. Default 0.1. */
+    sampleRate: number;
+    /** Key prefix in the processed bucket (ends in `/`); the servers may write only there. Default `predictions/`. */
+    prefix: string;
+    /** Rows per object (a flush happens at batchSize rows or flushSeconds, whichever first). Default 500. */
+    batchSize: number;
+    /** Longest time a record waits in memory before it is written. Default 30. */
+    flushSeconds: number;
+    /** Requests buffered per process; beyond that records are dropped and counted. Default 10000. */
+    queueSize: number;
+    /** Input fields never written (exact column names, e.g. personal data). Default none. */
+    excludeFields: string[];
+    /** `parquet` (default) or `jsonl`. */
+    format: "parquet" | "jsonl";
+}
+
+export const PREDICTION_LOG_DEFAULTS: Omit<PredictionLogSpec, "enabled"> = {
+    sampleRate: 0.1,
+    prefix: "predictions/",
+    batchSize: 500,
+    flushSeconds: 30,
+    queueSize: 10000,
+    excludeFields: [],
+    format: "parquet",
+};
+
+const FIELD_NAME = /^[^,\s]{1,128}$/;
+const KEY_PREFIX = /^[a-zA-Z0-9!_.*'()-]+(\/[a-zA-Z0-9!_.*'()-]+)*\/$/;
+
+function checkPredictionLog(p: Problems, at: At, raw: unknown, environment: string | undefined, runtime: RuntimeSpec | undefined): PredictionLogSpec | undefined {
+    const r = raw ?? {};
+    if (!isObject(r)) {
+        p.add(at("predictionLog"), `must be { enabled?, sampleRate?, prefix?, batchSize?, flushSeconds?, queueSize?, excludeFields?, format? }, got ${describe(raw)}`);
+        return undefined;
+    }
+    unknownKeys(p, at, "predictionLog", r, ["enabled", "sampleRate", "prefix", "batchSize", "flushSeconds", "queueSize", "excludeFields", "format"]);
+    const d = PREDICTION_LOG_DEFAULTS;
+    const enabled = r.enabled ?? environment === "prod";
+    const sampleRate = r.sampleRate ?? d.sampleRate;
+    const prefix = r.prefix ?? d.prefix;
+    const flushSeconds = r.flushSeconds ?? d.flushSeconds;
+    const excludeFields = r.excludeFields ?? d.excludeFields;
+    const format = r.format ?? d.format;
+    const ok = [
+        p.check(typeof enabled === "boolean", at("predictionLog.enabled"), `must be true or false, got ${describe(enabled)}`),
+        p.check(typeof sampleRate === "number" && sampleRate > 0 && sampleRate <= 1, at("predictionLog.sampleRate"), `must be a fraction in (0, 1] (0.1 = every tenth request), got ${describe(sampleRate)}`),
+        p.check(typeof prefix === "string" && KEY_PREFIX.test(prefix) && !prefix.includes("="), at("predictionLog.prefix"), `must be an S3 key prefix ending in '/' (letters, digits, !_.*'()- and '/', no '='), got ${describe(prefix)}`),
+        intIn(p, at("predictionLog.batchSize"), r.batchSize, d.batchSize, 1, 100000) !== undefined,
+        // The pod's grace period (45 s) minus the preStop delay (10 s) bounds the final flush.
+        p.check(typeof flushSeconds === "number" && flushSeconds > 0 && flushSeconds <= 3600, at("predictionLog.flushSeconds"), `must be seconds in (0, 3600], got ${describe(flushSeconds)}`),
+        intIn(p, at("predictionLog.queueSize"), r.queueSize, d.queueSize, 1, 1000000) !== undefined,
+        p.check(
+            Array.isArray(excludeFields) && excludeFields.every((f) => typeof f === "string" && FIELD_NAME.test(f)),
+            at("predictionLog.excludeFields"),
+            `must be a list of input field names (no commas or spaces), got ${describe(excludeFields)}`,
+        ),
+        p.check(format === "parquet" || format === "jsonl", at("predictionLog.format"), `must be "parquet" or "jsonl", got ${describe(format)}`),
+    ];
+    if (enabled === true && runtime !== undefined && runtime.kind !== "mlserver") {
+        ok.push(p.check(false, at("predictionLog.enabled"), `needs runtime.kind "mlserver" (the platform's server logs predictions), got runtime.kind ${describe(runtime.kind)}; set predictionLog.enabled: false for this runtime`));
+    }
+    if (!ok.every(Boolean)) return undefined;
+    return {
+        enabled: enabled as boolean,
+        sampleRate: sampleRate as number,
+        prefix: prefix as string,
+        batchSize: (r.batchSize as number | undefined) ?? d.batchSize,
+        flushSeconds: flushSeconds as number,
+        queueSize: (r.queueSize as number | undefined) ?? d.queueSize,
+        excludeFields: [...(excludeFields as string[])],
+        format: format as PredictionLogSpec["format"],
+    };
+}
+
 /** The validated `mlops-platform:serving` object. */
 export interface ServingConfig extends ServingCore {
+    /** Sampled prediction logging (MLServer runtime). */
+    predictionLog: PredictionLogSpec;
     /** Base name of the serving objects (DNS label). Default `model`. */
     name: string;
     /** Namespace the stack creates for serving. Default `ml-serving`. */
@@ -278,19 +378,33 @@ function checkAlerts(p: Problems, at: At, raw: unknown): AlertThresholds | undef
     return ok.every(Boolean) ? { p99LatencySeconds: a.p99LatencySeconds, errorRate5xx: a.errorRate5xx, for: a.for } : undefined;
 }
 
+/** Runtime kinds of `serving.runtime.kind`; the first is the default. */
+export const RUNTIME_KINDS = ["mlserver", "mlflow", "custom"] as const;
+
 function checkRuntime(p: Problems, at: At, raw: unknown): RuntimeSpec | undefined {
-    const r = raw ?? { kind: "mlflow" };
+    const r = raw ?? { kind: RUNTIME_KINDS[0] };
     if (!isObject(r)) {
-        p.add(at("runtime"), `must be { kind: "mlflow", image? , workers? } or { kind: "custom", image?, port?, ... }, got ${describe(raw)}`);
+        p.add(at("runtime"), `must be { kind: "mlserver", image?, workers?, maxBatchSize?, maxBatchTimeSeconds? }, { kind: "mlflow", image?, workers? } or { kind: "custom", image?, port?, ... }, got ${describe(raw)}`);
         return undefined;
     }
-    const kind = r.kind ?? "mlflow";
-    if (!p.check(kind === "mlflow" || kind === "custom", at("runtime.kind"), `must be "mlflow" or "custom", got ${describe(kind)}`)) {
+    const kind = r.kind ?? RUNTIME_KINDS[0];
+    if (!p.check((RUNTIME_KINDS as readonly unknown[]).includes(kind), at("runtime.kind"), `must be one of ${RUNTIME_KINDS.map((k) => `"${k}"`).join(", ")}, got ${describe(kind)}`)) {
         return undefined;
     }
     const image = r.image;
     if (image !== undefined) {
         p.check(typeof image === "string" && DIGEST_RE.test(image), at("runtime.image"), `must be pinned by digest (<repository>@sha256:<64 hex>), got ${describe(image)}`);
+    }
+    if (kind === "mlserver") {
+        unknownKeys(p, at, "runtime", r, ["kind", "image", "workers", "maxBatchSize", "maxBatchTimeSeconds"]);
+        const workers = intIn(p, at("runtime.workers"), r.workers, 1, 0, 64);
+        const maxBatchSize = intIn(p, at("runtime.maxBatchSize"), r.maxBatchSize, 1, 1, 10000);
+        const t = r.maxBatchTimeSeconds ?? 0;
+        p.check(typeof t === "number" && t >= 0 && t <= 10, at("runtime.maxBatchTimeSeconds"), `must be seconds in [0, 10], got ${describe(t)}`);
+        if (typeof maxBatchSize === "number" && maxBatchSize > 1) {
+            p.check(typeof t === "number" && t > 0, at("runtime.maxBatchTimeSeconds"), `must be > 0 when maxBatchSize > 1 (how long MLServer waits to fill a batch), got ${describe(t)}`);
+        }
+        return { kind: "mlserver", ...(typeof image === "string" ? { image } : {}), workers: workers ?? 1, maxBatchSize: maxBatchSize ?? 1, maxBatchTimeSeconds: typeof t === "number" ? t : 0 };
     }
     if (kind === "mlflow") {
         unknownKeys(p, at, "runtime", r, ["kind", "image", "workers"]);
@@ -418,7 +532,7 @@ export function checkServingCore(
         p.check(
             imageOptional || release.image !== undefined || runtime!.image !== undefined,
             at(`${path}.image`),
-            `no image to serve ${release.model} v${release.version}: set runtime.image (the ${runtime!.kind === "mlflow" ? "MLflow serving" : "model server"} image) or this release's image`,
+            `no image to serve ${release.model} v${release.version}: set runtime.image (the ${runtime!.kind === "mlflow" ? "MLflow serving" : runtime!.kind === "mlserver" ? "MLServer" : "model server"} image) or this release's image`,
         );
     }
     p.check(core.gpus > 0 || core.maxExtraGpus === 0, at("maxExtraGpus"), `is a GPU budget; it must be 0 when gpus is 0, got ${core.maxExtraGpus}`);
@@ -450,7 +564,7 @@ export function checkServingCore(
  * Parses `mlops-platform:serving`. Images are optional there: a release without `image` and a
  * runtime without `image` are served by the platform's trainer image (MlPlatform passes it).
  */
-export function parseServingConfig(raw: unknown): ServingConfig {
+export function parseServingConfig(raw: unknown, opts: { environment?: string } = {}): ServingConfig {
     const prefix = `${SERVING_CONFIG_KEY}.`;
     const p = new Problems(`${SERVING_CONFIG_KEY} configuration`);
     let value = raw;
@@ -469,7 +583,7 @@ export function parseServingConfig(raw: unknown): ServingConfig {
     const v = value as Record<string, unknown>;
     const allowed = [
         "name", "namespace", "strategy", "blueGreen", "canary", "replicas", "autoscaling", "resources", "gpus", "maxExtraGpus",
-        "thresholds", "significance", "alerts", "runtime", "prometheusOperator", "gateway", "analysis",
+        "thresholds", "significance", "alerts", "runtime", "prometheusOperator", "gateway", "analysis", "predictionLog",
     ];
     unknownKeys(p, (k) => prefix + k, "", v, allowed);
     const name = v.name ?? "model";
@@ -522,6 +636,7 @@ export function parseServingConfig(raw: unknown): ServingConfig {
     const analysis = checkAnalysisConfig(v.analysis, `${prefix}analysis.`);
     for (const e of analysis.problems) p.add(e.path, e.reason);
     const checked = checkServingCore(p, prefix, v, gateway.mode === "none" ? "replicaRatio" : "gateway", true);
+    const predictionLog = checkPredictionLog(p, (k) => prefix + k, v.predictionLog, opts.environment, checked?.core.runtime);
     p.throwIfAny();
     return {
         name: name as string,
@@ -529,6 +644,7 @@ export function parseServingConfig(raw: unknown): ServingConfig {
         prometheusOperator: prometheusOperator as boolean,
         gateway,
         analysis: analysis.config!,
+        predictionLog: predictionLog!,
         ...checked!.core,
     };
 }

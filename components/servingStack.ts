@@ -17,6 +17,8 @@ import {
     AutoscalingSpec,
     checkServingCore,
     HeaderMatch,
+    PREDICTION_LOG_DEFAULTS,
+    PredictionLogSpec,
     ServingConfig,
     ServingCore,
     ServingResources,
@@ -37,6 +39,46 @@ export const ENDPOINT_LABEL = "mlops.platform/endpoint";
 export const SCRAPE_LABEL = "mlops.platform/scrape";
 /** The pod label carrying the track (same key as the track annotation). */
 export const TRACK_LABEL = ANNOTATIONS.track;
+
+/** MLServer's metrics port (`MLSERVER_METRICS_PORT`), separate from the inference port. */
+export const METRICS_PORT = 8082;
+/** MLServer's V2 gRPC port (`MLSERVER_GRPC_PORT`); in-cluster callers only (the Gateway routes HTTP). */
+export const GRPC_PORT = 8081;
+/** The platform's MLServer runtime class (images/server/mlops_server/runtime.py). */
+export const MLSERVER_IMPLEMENTATION = "mlops_server.runtime.PredictionLoggingRuntime";
+
+/**
+ * MLServer with its MLflow runtime (images/server): `mlserver start .` in the image's empty model
+ * repository, the model from `MLSERVER_MODEL_*` (name, version, `models:/` URI resolved through the
+ * tracking server), V2 inference and MLflow's `/invocations` on {@link SERVING_PORT}, Prometheus
+ * metrics on {@link METRICS_PORT}, probes on `/v2/health/live` and `/v2/health/ready`.
+ */
+export interface MlserverRuntimeArgs {
+    kind: "mlserver";
+    /** Server image pinned by digest (MlPlatform passes the one it builds from images/server); a release's `image` overrides it. */
+    image?: string;
+    /** Tracking server URI (TrackingServer's in-cluster URI); `models:/` URIs resolve through it. */
+    trackingUri: pulumi.Input<string>;
+    /** Parallel inference processes (`MLSERVER_PARALLEL_WORKERS`); 0 infers in the server process. Default 1. */
+    workers?: number;
+    /** Adaptive batching: most requests per batch (`MLSERVER_MODEL_MAX_BATCH_SIZE`). Default 1 (off). */
+    maxBatchSize?: number;
+    /** Adaptive batching: longest wait for a batch, seconds (`MLSERVER_MODEL_MAX_BATCH_TIME`). Default 0. */
+    maxBatchTimeSeconds?: number;
+    /** Basic-auth credentials for the tracking server, from a Secret in the serving namespace. */
+    trackingAuthSecret?: { name: string; usernameKey: string; passwordKey: string };
+}
+
+/** Where and how the MLServer runtime writes sampled prediction logs (see {@link PredictionLogSpec}). */
+export interface PredictionLogArgs extends Partial<PredictionLogSpec> {
+    /** The data-lake bucket (name) the logs go to. */
+    bucket: pulumi.Input<string>;
+    /**
+     * IAM policy (JSON) allowing PutObject under `<bucket>/<prefix>` only (with the KMS data key),
+     * e.g. `dataLake.accessPolicy([{ bucket: "processed", prefix: "predictions/", access: "write" }])`.
+     */
+    writePolicy: pulumi.Input<string>;
+}
 
 /** MLflow's scoring server, configured by {@link ServingStackArgs.runtime}. */
 export interface MlflowRuntimeArgs {
@@ -105,6 +147,23 @@ export interface ServingMetrics {
     scrapeInterval: string;
 }
 
+/**
+ * What MLServer 1.7 exports (starlette_exporter on the REST app, prefix `rest_server`): histogram
+ * `rest_server_request_duration_seconds` and counter `rest_server_requests_total` with labels
+ * `method`, `path` (the route template: `/invocations`, `/v2/models/{model_name}/infer`, ...) and
+ * `status_code`; plus `model_infer_request_success|failure` counters with `model`/`version` labels
+ * (V2 inference only). Each pod serves one model version, so model, version and track come from the
+ * pod through the scrape's relabeling (labels `model`, `model_version`, `track`).
+ */
+export const MLSERVER_SERVING_METRICS: ServingMetrics = {
+    path: "/metrics",
+    latencyHistogram: "rest_server_request_duration_seconds",
+    requestsCounter: "rest_server_requests_total",
+    statusLabel: "status_code",
+    requestSelector: 'path=~"/invocations|/v2/models/.+/infer"',
+    scrapeInterval: "30s",
+};
+
 export const DEFAULT_SERVING_METRICS: ServingMetrics = {
     path: "/metrics",
     latencyHistogram: "http_request_duration_seconds",
@@ -126,7 +185,9 @@ export interface ServingStackArgs {
     blueGreen?: { slots: { blue?: ModelRelease; green?: ModelRelease }; active: Slot; previewHeader?: HeaderMatch };
     /** Canary: `stable`, an optional `canary` and its weight (0..100). */
     canary?: { stable: ModelRelease; canary?: ModelRelease; canaryWeight: number; mirror?: boolean; headerMatch?: HeaderMatch; replicas?: number };
-    runtime: MlflowRuntimeArgs | CustomRuntimeArgs;
+    runtime: MlserverRuntimeArgs | MlflowRuntimeArgs | CustomRuntimeArgs;
+    /** Sampled prediction logging (MLServer runtime only). Default: off. */
+    predictionLog?: PredictionLogArgs;
     /**
      * Image for releases that name none, when the runtime names none either (MlPlatform passes the
      * trainer image it builds: MLflow plus the model's dependencies). Default: none, an image is required.
@@ -216,6 +277,10 @@ export interface ServingPlan {
     metrics: ServingMetrics;
     alerts: AlertThresholds;
     port: number;
+    /** Separate metrics port (MLServer), scraped through the Services' `metrics` port; undefined = on `port`. */
+    metricsPort?: number;
+    /** Prediction logging settings (defaults applied) when enabled. */
+    predictionLog?: PredictionLogSpec;
 }
 
 const PROM_DURATION = /^[0-9]+(ms|s|m|h)$/;
@@ -236,16 +301,19 @@ export function planServingStack(name: string, args: ServingStackArgs): ServingP
     const runtimeRaw: Record<string, unknown> =
         rt?.kind === "custom"
             ? { kind: rt.kind, image: rt.image, port: rt.port, command: rt.command, args: rt.args, livenessPath: rt.livenessPath, readinessPath: rt.readinessPath }
-            : { kind: rt?.kind, image: rt?.image, workers: (rt as MlflowRuntimeArgs | undefined)?.workers };
+            : rt?.kind === "mlserver"
+              ? { kind: rt.kind, image: rt.image, workers: rt.workers, maxBatchSize: rt.maxBatchSize, maxBatchTimeSeconds: rt.maxBatchTimeSeconds }
+              : { kind: rt?.kind, image: rt?.image, workers: (rt as MlflowRuntimeArgs | undefined)?.workers };
     for (const k of Object.keys(runtimeRaw)) if (runtimeRaw[k] === undefined && k !== "kind") delete runtimeRaw[k];
-    if (rt?.kind === "mlflow") {
+    if (rt?.kind === "mlflow" || rt?.kind === "mlserver") {
         p.check(rt.trackingUri !== undefined, "runtime.trackingUri", "is required: `models:/` URIs are resolved through the tracking server");
     }
     const gpus = args.gpus ?? 0;
     if (gpus > 0) {
         p.check(args.gpuScheduling !== undefined, "gpuScheduling", "is required when gpus > 0 (pass GpuNodeGroup.scheduling)");
     }
-    const metrics: ServingMetrics = { ...DEFAULT_SERVING_METRICS, ...args.metrics };
+    const metrics: ServingMetrics = { ...(rt?.kind === "mlserver" ? MLSERVER_SERVING_METRICS : DEFAULT_SERVING_METRICS), ...args.metrics };
+    const predictionLog = checkPredictionLogArgs(p, args.predictionLog, rt?.kind);
     for (const k of ["latencyHistogram", "requestsCounter", "statusLabel"] as const) {
         p.check(METRIC_NAME.test(metrics[k]), `metrics.${k}`, `must be a Prometheus metric/label name, got ${describe(metrics[k])}`);
     }
@@ -289,6 +357,7 @@ export function planServingStack(name: string, args: ServingStackArgs): ServingP
     const { core, capacity } = checked!;
 
     const port = core.runtime.kind === "custom" ? core.runtime.port : SERVING_PORT;
+    const metricsPort = core.runtime.kind === "mlserver" ? METRICS_PORT : undefined;
     const gpuSurge = core.gpus > 0 && !capacity.surgeAllowed;
     // CPU: surge a quarter (never below the running count). GPU: surge one pod only when the budget
     // has room, else replace one pod at a time (capacity dips by one pod during a rollout).
@@ -355,8 +424,105 @@ export function planServingStack(name: string, args: ServingStackArgs): ServingP
         metrics,
         alerts: core.alerts,
         port,
+        ...(metricsPort !== undefined ? { metricsPort } : {}),
+        ...(predictionLog ? { predictionLog } : {}),
     };
     return plan;
+}
+
+/** Validated prediction-log settings with defaults, or undefined when logging is off. */
+function checkPredictionLogArgs(p: Problems, pl: PredictionLogArgs | undefined, kind: string | undefined): PredictionLogSpec | undefined {
+    if (pl === undefined || pl.enabled === false) return undefined;
+    p.check(kind === "mlserver", "predictionLog", `needs runtime.kind "mlserver" (the platform's server writes the logs), got ${describe(kind)}`);
+    p.check(pl.bucket !== undefined && pl.bucket !== "", "predictionLog.bucket", "is required: the data-lake bucket the logs are written to");
+    p.check(pl.writePolicy !== undefined, "predictionLog.writePolicy", "is required: the servers' PutObject-only access to the log prefix");
+    const d = PREDICTION_LOG_DEFAULTS;
+    const spec: PredictionLogSpec = {
+        enabled: true,
+        sampleRate: pl.sampleRate ?? d.sampleRate,
+        prefix: pl.prefix ?? d.prefix,
+        batchSize: pl.batchSize ?? d.batchSize,
+        flushSeconds: pl.flushSeconds ?? d.flushSeconds,
+        queueSize: pl.queueSize ?? d.queueSize,
+        excludeFields: [...(pl.excludeFields ?? d.excludeFields)],
+        format: pl.format ?? d.format,
+    };
+    p.check(spec.sampleRate > 0 && spec.sampleRate <= 1, "predictionLog.sampleRate", `must be a fraction in (0, 1], got ${describe(spec.sampleRate)}`);
+    p.check(/^[^/=\s][^=\s]*\/$/.test(spec.prefix), "predictionLog.prefix", `must be a key prefix ending in '/' (no '=' or spaces), got ${describe(spec.prefix)}`);
+    p.check(Number.isInteger(spec.batchSize) && spec.batchSize >= 1, "predictionLog.batchSize", `must be a positive integer, got ${describe(spec.batchSize)}`);
+    p.check(spec.flushSeconds > 0 && spec.flushSeconds <= 3600, "predictionLog.flushSeconds", `must be seconds in (0, 3600], got ${describe(spec.flushSeconds)}`);
+    p.check(Number.isInteger(spec.queueSize) && spec.queueSize >= 1, "predictionLog.queueSize", `must be a positive integer, got ${describe(spec.queueSize)}`);
+    spec.excludeFields.forEach((f, i) =>
+        p.check(typeof f === "string" && /^[^,\s]+$/.test(f), `predictionLog.excludeFields[${i}]`, `must be a field name without commas or spaces, got ${describe(f)}`),
+    );
+    p.check(spec.format === "parquet" || spec.format === "jsonl", "predictionLog.format", `must be "parquet" or "jsonl", got ${describe(spec.format)}`);
+    return spec;
+}
+
+/** Environment every server container gets (read-only root filesystem: everything writable is under /tmp). */
+export function baseEnv(awsRegion?: pulumi.Input<string>): k8s.types.input.core.v1.EnvVar[] {
+    return [
+        // The root filesystem is read-only: MLflow downloads artifacts to a temp dir under /tmp.
+        { name: "HOME", value: "/tmp" },
+        { name: "TMPDIR", value: "/tmp" },
+        { name: "PYTHONDONTWRITEBYTECODE", value: "1" },
+        ...(awsRegion ? [{ name: "AWS_REGION", value: awsRegion }] : []),
+    ];
+}
+
+/** MLflow client settings: `models:/` URIs resolve through the tracking server, with basic auth from a Secret. */
+export function trackingEnv(rt: MlflowRuntimeArgs | MlserverRuntimeArgs): k8s.types.input.core.v1.EnvVar[] {
+    const env: k8s.types.input.core.v1.EnvVar[] = [{ name: "MLFLOW_TRACKING_URI", value: rt.trackingUri }];
+    if (rt.trackingAuthSecret) {
+        const s = rt.trackingAuthSecret;
+        env.push(
+            { name: "MLFLOW_TRACKING_USERNAME", valueFrom: { secretKeyRef: { name: s.name, key: s.usernameKey } } },
+            { name: "MLFLOW_TRACKING_PASSWORD", valueFrom: { secretKeyRef: { name: s.name, key: s.passwordKey } } },
+        );
+    }
+    return env;
+}
+
+/**
+ * MLServer settings of one track (MLSERVER_* are MLServer's settings variables, MLSERVER_MODEL_* its
+ * model settings): ports, metrics files under $(TMPDIR) (per pod; parallel workers share them), the
+ * model (name and version label MLServer's metrics and V2 paths), the runtime class, batching.
+ */
+export function mlserverEnv(rt: Extract<ServingCore["runtime"], { kind: "mlserver" }>, release: ModelRelease, track: Track): k8s.types.input.core.v1.EnvVar[] {
+    return [
+        { name: "MLSERVER_HOST", value: "0.0.0.0" },
+        { name: "MLSERVER_HTTP_PORT", value: String(SERVING_PORT) },
+        { name: "MLSERVER_GRPC_PORT", value: String(GRPC_PORT) },
+        { name: "MLSERVER_METRICS_PORT", value: String(METRICS_PORT) },
+        { name: "MLSERVER_METRICS_ENDPOINT", value: "/metrics" },
+        { name: "MLSERVER_METRICS_DIR", value: "$(TMPDIR)/mlserver-metrics" },
+        { name: "MLSERVER_PARALLEL_WORKERS", value: String(rt.workers) },
+        // Debug mode logs every request body; off in production.
+        { name: "MLSERVER_DEBUG", value: "false" },
+        { name: "MLSERVER_MODEL_NAME", value: release.model },
+        { name: "MLSERVER_MODEL_VERSION", value: release.version },
+        { name: "MLSERVER_MODEL_URI", value: release.modelUri },
+        { name: "MLSERVER_MODEL_IMPLEMENTATION", value: MLSERVER_IMPLEMENTATION },
+        { name: "MLSERVER_MODEL_MAX_BATCH_SIZE", value: String(rt.maxBatchSize) },
+        { name: "MLSERVER_MODEL_MAX_BATCH_TIME", value: String(rt.maxBatchTimeSeconds) },
+        { name: "MLOPS_TRACK", value: track },
+    ];
+}
+
+/** MLOPS_PREDICTION_LOG_* read by images/server/mlops_server/prediction_log.py (off when `spec` is undefined). */
+export function predictionLogEnv(spec: PredictionLogSpec | undefined, bucket: pulumi.Input<string> | undefined): k8s.types.input.core.v1.EnvVar[] {
+    if (!spec || bucket === undefined) return [{ name: "MLOPS_PREDICTION_LOG_ENABLED", value: "false" }];
+    return [
+        { name: "MLOPS_PREDICTION_LOG_ENABLED", value: "true" },
+        { name: "MLOPS_PREDICTION_LOG_BUCKET", value: bucket },
+        { name: "MLOPS_PREDICTION_LOG_PREFIX", value: spec.prefix },
+        { name: "MLOPS_PREDICTION_LOG_SAMPLE_RATE", value: String(spec.sampleRate) },
+        { name: "MLOPS_PREDICTION_LOG_BATCH_SIZE", value: String(spec.batchSize) },
+        { name: "MLOPS_PREDICTION_LOG_FLUSH_SECONDS", value: String(spec.flushSeconds) },
+        { name: "MLOPS_PREDICTION_LOG_QUEUE_SIZE", value: String(spec.queueSize) },
+        { name: "MLOPS_PREDICTION_LOG_EXCLUDE_FIELDS", value: spec.excludeFields.join(",") },
+        { name: "MLOPS_PREDICTION_LOG_FORMAT", value: spec.format },
+    ];
 }
 
 /** Labels every object of the stack carries. */
@@ -381,6 +547,27 @@ function podLabelMeta(label: string): string {
 
 function podAnnotationMeta(annotation: string): string {
     return `__meta_kubernetes_pod_annotation_${annotation.replace(/[^a-zA-Z0-9_]/g, "_")}`;
+}
+
+/**
+ * The scrape endpoint of one track's ServiceMonitor. Which Service fronts a slot changes with a
+ * switch; the pod's labels and annotations do not: `keep` only that track's pods, then label every
+ * series with `track` (pod label), `model` and `model_version` (the release annotations of the pod
+ * template: each pod serves exactly one model version) and `model_server` (the app).
+ */
+export function serviceMonitorEndpoint(plan: ServingPlan, track: Track): Record<string, unknown> {
+    return {
+        port: plan.metricsPort !== undefined ? "metrics" : "http",
+        path: plan.metrics.path,
+        interval: plan.metrics.scrapeInterval,
+        relabelings: [
+            { action: "keep", sourceLabels: [podLabelMeta(TRACK_LABEL)], regex: track },
+            { action: "replace", targetLabel: "track", replacement: track },
+            { action: "replace", targetLabel: "model_server", replacement: plan.app },
+            { action: "replace", sourceLabels: [podAnnotationMeta(ANNOTATIONS.model)], targetLabel: "model" },
+            { action: "replace", sourceLabels: [podAnnotationMeta(ANNOTATIONS.version)], targetLabel: "model_version" },
+        ],
+    };
 }
 
 /** The alert rules of one track (PromQL), exported for docs and tests. */
@@ -420,7 +607,10 @@ export function alertRules(plan: ServingPlan, track: Track): { alert: string; ex
             labels: labels("warning"),
             annotations: {
                 summary: `no metrics from ${what}`,
-                description: `Prometheus cannot scrape ${m.path}; latency and error alerts for this track cannot fire. MLflow's scoring server exports no metrics by itself: add an exporter to the serving image or adjust the metric names.`,
+                description:
+                    plan.core.runtime.kind === "mlflow"
+                        ? `Prometheus cannot scrape ${m.path}; latency and error alerts for this track cannot fire. MLflow's scoring server exports no metrics by itself: use runtime.kind mlserver, add an exporter to the serving image or adjust the metric names.`
+                        : `Prometheus cannot scrape ${m.path}${plan.metricsPort !== undefined ? ` on port ${plan.metricsPort}` : ""}; latency and error alerts for this track cannot fire. Check the pods and the NetworkPolicy.`,
             },
         },
     ];
@@ -430,8 +620,11 @@ export function alertRules(plan: ServingPlan, track: Track): { alert: string; ex
  * ServingStack: blue-green or canary model serving on Kubernetes, switched with zero downtime.
  *
  * - Each slot (blue/green) or track (stable/canary) that holds a release is one Deployment running
- *   MLflow's scoring server (`mlflow models serve -m models:/<name>/<version> --host 0.0.0.0
- *   --port 8080 --env-manager local`, probes on /ping and /health) or a custom image, with a PDB,
+ *   MLServer with the MLflow runtime (default; `mlserver start .` with the model in MLSERVER_MODEL_*,
+ *   V2 and `/invocations` on 8080, metrics on 8082, probes on /v2/health/live and /v2/health/ready,
+ *   optional sampled prediction logging to the data lake), MLflow's scoring server
+ *   (`mlflow models serve -m models:/<name>/<version> --host 0.0.0.0 --port 8080 --env-manager
+ *   local`, probes on /ping and /health, no metrics) or a custom image, with a PDB,
  *   optional HPA, zone spread, the restricted security context and a read-only ServiceAccount.
  *   The release (model, version, metrics, baseline, approval, gate verdict) is written as
  *   annotations on the Deployment and its pod template.
@@ -502,7 +695,10 @@ export class ServingStack extends pulumi.ComponentResource {
                 clusterName: args.identity.clusterName,
                 namespace,
                 serviceAccountName: `${app}-server`,
-                policies: { "model-artifacts-read": args.identity.artifactReadPolicy },
+                policies: {
+                    "model-artifacts-read": args.identity.artifactReadPolicy,
+                    ...(plan.predictionLog && args.predictionLog ? { "prediction-log-write": args.predictionLog.writePolicy } : {}),
+                },
                 mode: args.identity.mode,
                 oidcProviderArn: args.identity.oidcProviderArn,
                 oidcIssuerUrl: args.identity.oidcIssuerUrl,
@@ -516,32 +712,35 @@ export class ServingStack extends pulumi.ComponentResource {
         const scratch = scratchVolume("tmp", "/tmp", args.scratchSize ?? "20Gi");
         const gpuName = args.gpuScheduling?.resourceName ?? GPU_RESOURCE;
         const rt = args.runtime;
-        const env: k8s.types.input.core.v1.EnvVar[] = [
-            // The root filesystem is read-only: MLflow downloads artifacts to a temp dir under /tmp.
-            { name: "HOME", value: "/tmp" },
-            { name: "TMPDIR", value: "/tmp" },
-            { name: "PYTHONDONTWRITEBYTECODE", value: "1" },
-            ...(args.awsRegion ? [{ name: "AWS_REGION", value: args.awsRegion }] : []),
-        ];
-        if (rt.kind === "mlflow") {
-            env.push({ name: "MLFLOW_TRACKING_URI", value: rt.trackingUri });
-            if (rt.trackingAuthSecret) {
-                const s = rt.trackingAuthSecret;
-                env.push(
-                    { name: "MLFLOW_TRACKING_USERNAME", valueFrom: { secretKeyRef: { name: s.name, key: s.usernameKey } } },
-                    { name: "MLFLOW_TRACKING_PASSWORD", valueFrom: { secretKeyRef: { name: s.name, key: s.passwordKey } } },
-                );
+        // Per track: MLServer's model settings name the track's release.
+        const envFor = (t: TrackPlan): k8s.types.input.core.v1.EnvVar[] => {
+            const env = baseEnv(args.awsRegion);
+            if (rt.kind === "custom") {
+                for (const [k, v] of Object.entries(rt.env ?? {})) env.push({ name: k, value: v });
+                return env;
             }
-        } else {
-            for (const [k, v] of Object.entries(rt.env ?? {})) env.push({ name: k, value: v });
-        }
-        const livenessPath = core.runtime.kind === "custom" ? core.runtime.livenessPath : "/ping";
-        const readinessPath = core.runtime.kind === "custom" ? core.runtime.readinessPath : "/health";
+            env.push(...trackingEnv(rt));
+            if (core.runtime.kind === "mlserver") {
+                env.push(...mlserverEnv(core.runtime, t.release, t.track), ...predictionLogEnv(plan.predictionLog, args.predictionLog?.bucket));
+            }
+            return env;
+        };
+        const livenessPath = core.runtime.kind === "custom" ? core.runtime.livenessPath : core.runtime.kind === "mlserver" ? "/v2/health/live" : "/ping";
+        const readinessPath = core.runtime.kind === "custom" ? core.runtime.readinessPath : core.runtime.kind === "mlserver" ? "/v2/health/ready" : "/health";
         const httpGet = (path: string) => ({ path, port: "http" });
+        const containerPorts = [
+            { name: "http", containerPort: plan.port, protocol: "TCP" },
+            ...(core.runtime.kind === "mlserver" ? [{ name: "grpc", containerPort: GRPC_PORT, protocol: "TCP" }] : []),
+            ...(plan.metricsPort !== undefined ? [{ name: "metrics", containerPort: plan.metricsPort, protocol: "TCP" }] : []),
+        ];
 
         const command = (release: ModelRelease): { command?: string[]; args?: string[] } => {
             if (core.runtime.kind === "custom") {
                 return { ...(core.runtime.command ? { command: core.runtime.command } : {}), ...(core.runtime.args ? { args: core.runtime.args } : {}) };
+            }
+            if (core.runtime.kind === "mlserver") {
+                // `.` is the image's empty model repository (WORKDIR): the model comes from MLSERVER_MODEL_*.
+                return { command: ["mlserver"], args: ["start", "."] };
             }
             const a = ["models", "serve", "-m", release.modelUri, "--host", "0.0.0.0", "--port", String(SERVING_PORT), "--env-manager", "local"];
             if (core.runtime.workers) a.push("--workers", String(core.runtime.workers));
@@ -579,8 +778,8 @@ export class ServingStack extends pulumi.ComponentResource {
                                         name: "server",
                                         image: t.image,
                                         ...command(t.release),
-                                        ports: [{ name: "http", containerPort: plan.port, protocol: "TCP" }],
-                                        env,
+                                        ports: containerPorts,
+                                        env: envFor(t),
                                         resources: containerResources({ ...core.resources, gpus: core.gpus }, gpuName),
                                         securityContext: restrictedContainerSecurityContext(),
                                         // The server listens only once the model is loaded: allow 15 minutes.
@@ -661,7 +860,11 @@ export class ServingStack extends pulumi.ComponentResource {
                         spec: {
                             type: "ClusterIP",
                             selector,
-                            ports: [{ name: "http", port: SERVICE_PORT, targetPort: "http", protocol: "TCP", appProtocol: "http" }],
+                            ports: [
+                                { name: "http", port: SERVICE_PORT, targetPort: "http", protocol: "TCP", appProtocol: "http" },
+                                // Scraped by the ServiceMonitors; never a route backend (routes name port 80).
+                                ...(s.scrape && plan.metricsPort !== undefined ? [{ name: "metrics", port: plan.metricsPort, targetPort: "metrics", protocol: "TCP", appProtocol: "http" }] : []),
+                            ],
                         },
                     },
                     k8sOpts,
@@ -688,8 +891,22 @@ export class ServingStack extends pulumi.ComponentResource {
                                     ? [{ namespaceSelector: { matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "In", values: allowed }] } }]
                                     : []),
                             ],
-                            ports: [{ protocol: "TCP", port: plan.port }],
+                            ports: [{ protocol: "TCP", port: plan.port }, ...(core.runtime.kind === "mlserver" ? [{ protocol: "TCP", port: GRPC_PORT }] : [])],
                         },
+                        // The metrics port only for Prometheus (and the namespace itself), not for API clients.
+                        ...(plan.metricsPort !== undefined
+                            ? [
+                                  {
+                                      from: [
+                                          { podSelector: {} },
+                                          ...(args.prometheusOperator
+                                              ? [{ namespaceSelector: { matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "In", values: [args.prometheusNamespace ?? "monitoring"] }] } }]
+                                              : []),
+                                      ],
+                                      ports: [{ protocol: "TCP", port: plan.metricsPort }],
+                                  },
+                              ]
+                            : []),
                     ],
                 },
             },
@@ -756,18 +973,7 @@ export class ServingStack extends pulumi.ComponentResource {
                             selector: { matchLabels: { "app.kubernetes.io/name": app, [SCRAPE_LABEL]: "true" } },
                             namespaceSelector: { matchNames: [plan.namespace] },
                             endpoints: [
-                                {
-                                    port: "http",
-                                    path: plan.metrics.path,
-                                    interval: plan.metrics.scrapeInterval,
-                                    // Which Service fronts a slot changes with a switch; the pod label does not.
-                                    relabelings: [
-                                        { action: "keep", sourceLabels: [podLabelMeta(TRACK_LABEL)], regex: t.track },
-                                        { action: "replace", targetLabel: "track", replacement: t.track },
-                                        { action: "replace", targetLabel: "model_server", replacement: app },
-                                        { action: "replace", sourceLabels: [podAnnotationMeta(ANNOTATIONS.version)], targetLabel: "model_version" },
-                                    ],
-                                },
+                                serviceMonitorEndpoint(plan, t.track),
                             ],
                         },
                     },
@@ -873,6 +1079,8 @@ export interface ServingInfrastructure {
     apiKeySecret?: string;
     /** See ServingStackArgs.headerRouting. */
     headerRouting?: boolean;
+    /** Bucket and PutObject-only policy for the prediction logs (used when the config enables them). */
+    predictionLog?: { bucket: pulumi.Input<string>; writePolicy: pulumi.Input<string> };
 }
 
 /** ServingStack args from the validated `mlops-platform:serving` config plus the platform's infrastructure. */
@@ -891,7 +1099,15 @@ export function servingStackArgs(config: ServingConfig, infra: ServingInfrastruc
         runtime:
             rt.kind === "mlflow"
                 ? { kind: "mlflow", ...(rt.image ? { image: rt.image } : {}), ...(rt.workers ? { workers: rt.workers } : {}), trackingUri: infra.trackingUri, ...(infra.trackingAuthSecret ? { trackingAuthSecret: infra.trackingAuthSecret } : {}) }
-                : { ...rt },
+                : rt.kind === "mlserver"
+                  ? { ...rt, trackingUri: infra.trackingUri, ...(infra.trackingAuthSecret ? { trackingAuthSecret: infra.trackingAuthSecret } : {}) }
+                  : { ...rt },
+        ...(config.predictionLog?.enabled
+            ? (() => {
+                  if (!infra.predictionLog) throw new Error("servingStackArgs: serving.predictionLog.enabled needs infra.predictionLog (the data-lake bucket and write policy)");
+                  return { predictionLog: { ...config.predictionLog, ...infra.predictionLog } };
+              })()
+            : {}),
         ...(infra.defaultImage !== undefined ? { defaultImage: infra.defaultImage } : {}),
         replicas: config.replicas,
         resources: config.resources,

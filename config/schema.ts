@@ -142,7 +142,7 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
         type: "array",
         group: "Container registry",
         default: ["trainer", "mlflow", "server"],
-        description: "ECR repositories to create (DNS labels): `trainer` (trainer and default model server), `mlflow` (tracking server), `server` (custom model servers).",
+        description: "ECR repositories to create (DNS labels): `trainer` (trainer; serves models with the `mlflow` runtime), `mlflow` (tracking server), `server` (the MLServer model server, images/server).",
     },
     {
         key: "imageUntaggedExpiryDays",
@@ -168,7 +168,7 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
         group: "Container registry",
         default: true,
         description:
-            "Build and push the trainer and MLflow images from their contexts with @pulumi/docker, pinned by digest (needs a Docker engine where `pulumi up` runs). false: give trackingImage.",
+            "Build and push the trainer, MLflow and model-server images from their contexts with @pulumi/docker, pinned by digest (needs a Docker engine where `pulumi up` runs). false: give trackingImage.",
     },
     {
         key: "trainerImageContext",
@@ -183,6 +183,13 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
         group: "Container registry",
         default: "images/mlflow",
         description: "Docker build context of the MLflow tracking-server image (repository `mlflow`), relative to the project root.",
+    },
+    {
+        key: "serverImageContext",
+        type: "string",
+        group: "Container registry",
+        default: "images/server",
+        description: "Docker build context of the model-server image (repository `server`: MLServer with the MLflow runtime and prediction logging), the default image of `serving.runtime.kind: mlserver`, relative to the project root.",
     },
     // ---- Network ----
     {
@@ -640,7 +647,7 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
         type: "object",
         group: "Monitoring",
         description:
-            "Scheduled drift check: `{ model, schedule, referencePrefix, batchPrefix, psiThreshold?: 0.2, ksAlpha?: 0.01, decision?: both|psi|ks|either, minRows?: 100, features?, failJobOnDrift?: false }`. Unset: no drift check.",
+            "Scheduled drift check: `{ model, schedule, referencePrefix, batchPrefix, psiThreshold?: 0.2, ksAlpha?: 0.01, decision?: both|psi|ks|either, minRows?: 100, features?, failJobOnDrift?: false, source?: batches|predictions, predictionObjects?: 200 }`. `source: predictions` checks the serving prediction logs of the current stable version (needs serving.predictionLog.enabled; batchPrefix is then not used). Unset: no drift check.",
     },
     // ---- Data loop (issue 15) ----
     {
@@ -670,7 +677,7 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
         type: "object",
         group: "Serving",
         description:
-            "Model serving state (strategy, releases, weights, gate thresholds, gateway, `analysis`: canary analysis thresholds and step plan for `mlops release analyze`), edited by `mlops release` and `mlops gate --write`. Unset: no serving stack. See the release flow.",
+            "Model serving state (strategy, releases, weights, gate thresholds, gateway, `runtime: { kind: mlserver|mlflow|custom, ... }` (default mlserver), `predictionLog: { enabled?, sampleRate?: 0.1, prefix?: predictions/, batchSize?: 500, flushSeconds?: 30, queueSize?: 10000, excludeFields?, format?: parquet|jsonl }` (enabled by default in prod), `analysis`: canary analysis thresholds and step plan for `mlops release analyze`), edited by `mlops release` and `mlops gate --write`. Unset: no serving stack. See the release flow.",
     },
 ];
 
@@ -740,6 +747,7 @@ export interface PlatformConfig {
         buildImages: boolean;
         trainerImageContext: string;
         trackingImageContext: string;
+        serverImageContext: string;
     };
     network: {
         vpcCidr: string;
@@ -832,6 +840,13 @@ export interface DriftConfig {
     minRows?: number;
     features?: string[];
     failJobOnDrift?: boolean;
+    /**
+     * What the check reads as its batch: `batches` (the newest file under batchPrefix, default) or
+     * `predictions` (the serving prediction logs of the current stable version, see serving.predictionLog).
+     */
+    source?: "batches" | "predictions";
+    /** With source `predictions`: how many of the newest log objects form the batch. Default 200. */
+    predictionObjects?: number;
 }
 
 /** Parses one raw config string according to its spec; records a problem and returns undefined if bad. */
@@ -1011,7 +1026,7 @@ export function parsePlatformConfig(
         problems.add(`${PROJECT}:trackingImage`, "must be set (a digest-pinned MLflow image) when buildImages is false");
     }
     if (v.buildImages === true) {
-        for (const [repo, key] of [["trainer", "trainerImageContext"], ["mlflow", "trackingImageContext"]] as const) {
+        for (const [repo, key] of [["trainer", "trainerImageContext"], ["mlflow", "trackingImageContext"], ["server", "serverImageContext"]] as const) {
             if (!repositories.includes(repo)) {
                 problems.add(`${PROJECT}:repositories`, `must include "${repo}" when buildImages is true (${key} is built into it)`);
             }
@@ -1034,7 +1049,7 @@ export function parsePlatformConfig(
     let serving: ServingConfig | undefined;
     if (v.serving !== undefined) {
         try {
-            serving = parseServingConfig(v.serving);
+            serving = parseServingConfig(v.serving, { environment: v.environment });
         } catch (e: any) {
             for (const err of e?.errors ?? [{ propertyPath: `${PROJECT}:serving`, reason: String(e?.message ?? e) }]) {
                 problems.add(err.propertyPath, err.reason);
@@ -1071,6 +1086,9 @@ export function parsePlatformConfig(
     if (drift && v.monitoring === false) {
         problems.add(`${PROJECT}:driftMonitor`, "needs monitoring: true (results go to the monitoring stack's Pushgateway)");
     }
+    if (drift?.source === "predictions" && !serving?.predictionLog.enabled) {
+        problems.add(`${PROJECT}:driftMonitor.source`, `"predictions" reads the serving prediction logs: it needs serving with predictionLog.enabled: true`);
+    }
     problems.throwIfAny();
 
     return {
@@ -1097,6 +1115,7 @@ export function parsePlatformConfig(
             buildImages: v.buildImages,
             trainerImageContext: v.trainerImageContext,
             trackingImageContext: v.trackingImageContext,
+            serverImageContext: v.serverImageContext,
         },
         network: {
             vpcCidr: v.vpcCidr,
@@ -1189,8 +1208,14 @@ function parseDrift(problems: Problems, value: unknown): DriftConfig | undefined
         problems.add(path, `must be a mapping { model, schedule, referencePrefix, batchPrefix, ... }, got ${describe(value)}`);
         return undefined;
     }
-    unknownKeys(problems, path, value, ["model", "schedule", "referencePrefix", "batchPrefix", "psiThreshold", "ksAlpha", "decision", "minRows", "features", "failJobOnDrift"]);
-    for (const k of ["model", "schedule", "referencePrefix", "batchPrefix"]) {
+    unknownKeys(problems, path, value, ["model", "schedule", "referencePrefix", "batchPrefix", "psiThreshold", "ksAlpha", "decision", "minRows", "features", "failJobOnDrift", "source", "predictionObjects"]);
+    const source = value.source ?? "batches";
+    problems.check(source === "batches" || source === "predictions", `${path}.source`, `must be "batches" (files under batchPrefix) or "predictions" (the serving prediction logs of the stable version), got ${describe(source)}`);
+    if (value.predictionObjects !== undefined) {
+        const n = value.predictionObjects;
+        problems.check(typeof n === "number" && Number.isInteger(n) && n >= 1 && n <= 100000, `${path}.predictionObjects`, `must be an integer from 1 to 100000, got ${describe(n)}`);
+    }
+    for (const k of ["model", "schedule", "referencePrefix", ...(source === "predictions" ? [] : ["batchPrefix"])]) {
         problems.check(typeof value[k] === "string" && value[k] !== "", `${path}.${k}`, `is required (a non-empty string), got ${describe(value[k])}`);
     }
     if (typeof value.schedule === "string" && value.schedule !== "") {

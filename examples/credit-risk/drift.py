@@ -65,6 +65,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--current", help="current batch (CSV/Parquet): path, s3://bucket/key or s3://bucket/prefix/")
     src.add_argument("--synthetic", type=int, metavar="ROWS", help="generate ROWS rows with train.py's generator")
+    p.add_argument("--current-objects", type=int, default=1, metavar="N",
+                   help="with an s3:// prefix: read the newest N objects under it (recursively) as one batch, e.g. the "
+                        "prediction logs predictions/model=<m>/version=<v>/ (default 1: the newest object)")
     p.add_argument("--seed", type=int, default=1234, help="seed of --synthetic (default 1234)")
     p.add_argument("--shift", action="append", default=[], metavar="FEATURE=+X|*X",
                    help="with --synthetic: add X to (+X, -X) or multiply (*X) a feature; repeatable")
@@ -87,6 +90,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         raise ConfigError("--psi-threshold must be in (0, 10]")
     if not 0 < a.ks_alpha < 1:
         raise ConfigError("--ks-alpha must be in (0, 1)")
+    if not 1 <= a.current_objects <= 100000:
+        raise ConfigError("--current-objects must be in [1, 100000]")
+    if a.current_objects > 1 and not (a.current or "").endswith("/"):
+        raise ConfigError("--current-objects needs --current to be an s3://bucket/prefix/ ending in '/'")
     if a.min_rows < 1:
         raise ConfigError("--min-rows must be >= 1")
     if a.synthetic is not None and a.synthetic < 1:
@@ -173,10 +180,28 @@ def load_reference(uri: str) -> tuple[dict[str, Any], str]:
     return ref, source
 
 
-def load_current(uri: str):
+def newest_keys(uri: str, suffixes: tuple[str, ...], count: int) -> list[str]:
+    """The newest `count` object URIs with one of `suffixes` under the s3:// prefix `uri`."""
+    bucket, prefix = s3_parts(uri)
+    found = []
+    for page in s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        found += [o for o in page.get("Contents", []) if o["Key"].endswith(suffixes)]
+    found.sort(key=lambda o: (o["LastModified"], o["Key"]), reverse=True)
+    return [f"s3://{bucket}/{o['Key']}" for o in found[:count]]
+
+
+def load_current(uri: str, objects: int = 1):
+    """The current batch: one file/object, or the newest `objects` objects under an S3 prefix (concatenated)."""
     import pandas as pd
 
-    data, source = read_bytes(uri, (".csv", ".csv.gz", ".parquet"), "current batch")
+    suffixes = (".csv", ".csv.gz", ".parquet")
+    if objects > 1:
+        keys = newest_keys(uri, suffixes, objects)
+        if not keys:
+            raise ConfigError(f"no current batch ({'/'.join(suffixes)}) under {uri}")
+        frames = [load_current(k)[0] for k in keys]
+        return pd.concat(frames, ignore_index=True), f"{uri} ({len(keys)} objects)"
+    data, source = read_bytes(uri, suffixes, "current batch")
     try:
         if source.endswith(".parquet"):
             frame = pd.read_parquet(io.BytesIO(data))
@@ -314,7 +339,7 @@ def run(a: argparse.Namespace) -> int:
         frame = synthetic_batch(a.synthetic, a.seed, parse_shifts(a.shift))
         cur_source = f"synthetic://credit-risk?rows={a.synthetic}&seed={a.seed}"
     else:
-        frame, cur_source = load_current(a.current)
+        frame, cur_source = load_current(a.current, a.current_objects)
     features = [f.strip() for f in a.features.split(",") if f.strip()] if a.features else list(ref["features"])
     unknown = [f for f in features if f not in ref["features"]]
     if unknown:

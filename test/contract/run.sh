@@ -17,6 +17,8 @@ if [ "$started_here" = 1 ] && [ "${CONTRACT_KEEP:-0}" != 1 ]; then
 fi
 start=$(date +%s)
 bash test/contract/services.sh >/dev/null
+# The model-server venv (MLServer pins differ from the MLflow venv's).
+bash test/contract/serving-services.sh >/dev/null
 echo "[contract] services ready in $(($(date +%s) - start))s"
 # Prometheus (apt) and the MLServer venv for the canary-analysis spec (installs only; the spec
 # starts and stops its own processes).
@@ -35,7 +37,7 @@ fi
 [ -z "$tsc_out" ] || echo "[contract] tsc reported errors outside the contract files; continuing"
 # The data-loop spec's venv (validation stage requirements), next to services.sh's.
 bash test/contract/data-loop-services.sh >/dev/null
-SPECS=(dist/test/contract/mlflow.contract.spec.js dist/test/contract/drift.contract.spec.js dist/test/contract/canary-analysis.contract.spec.js dist/test/contract/data-loop.contract.spec.js)
+SPECS=(dist/test/contract/mlflow.contract.spec.js dist/test/contract/drift.contract.spec.js dist/test/contract/canary-analysis.contract.spec.js dist/test/contract/data-loop.contract.spec.js dist/test/contract/serving.contract.spec.js)
 for spec in "${SPECS[@]}"; do
     [ -f "$spec" ] || { echo "[contract] $spec not compiled" >&2; exit 1; }
 done
