@@ -8,7 +8,9 @@ import * as path from "node:path";
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..", "..");
 const report = JSON.parse(fs.readFileSync(path.join(root, "reports/mutation/mutation.json"), "utf8"));
 const reasonsFile = path.join(root, "test/mutation/reasons.json");
-const reasons = fs.existsSync(reasonsFile) ? JSON.parse(fs.readFileSync(reasonsFile, "utf8")) : {};
+const reasons = fs.existsSync(reasonsFile) ? JSON.parse(fs.readFileSync(reasonsFile, "utf8")) : [];
+const reasonFor = (file, line, m) =>
+    reasons.find((r) => r.file === file && line.includes(r.code) && r.mutator === m.mutatorName && (r.replacement === undefined || r.replacement === m.replacement))?.reason;
 
 const KILLED = new Set(["Killed", "Timeout"]);
 const COUNTED = new Set(["Killed", "Timeout", "Survived", "NoCoverage"]);
@@ -21,10 +23,9 @@ for (const [file, { mutants, source }] of Object.entries(report.files).sort(([a]
     const ignored = mutants.filter((m) => m.status === "Ignored").length;
     scores.push(`| ${file} | ${((100 * killed) / counted.length).toFixed(1)} % | ${killed} | ${counted.length - killed} | ${ignored} |`);
     for (const m of counted.filter((x) => !KILLED.has(x.status)).sort((a, b) => a.location.start.line - b.location.start.line)) {
-        const key = `${file}:${m.location.start.line}:${m.mutatorName}`;
         const code = lines[m.location.start.line - 1].trim().slice(0, 70).replace(/\|/g, "\\|");
         const repl = String(m.replacement ?? "").split("\n")[0].slice(0, 50).replace(/\|/g, "\\|");
-        rows.push(`| ${file}:${m.location.start.line} | ${m.status} | ${m.mutatorName} | \`${code}\` → \`${repl}\` | ${reasons[key] ?? "UNCLASSIFIED"} |`);
+        rows.push(`| ${file}:${m.location.start.line} | ${m.status} | ${m.mutatorName} | \`${code}\` → \`${repl}\` | ${reasonFor(file, lines[m.location.start.line - 1], m) ?? "UNCLASSIFIED"} |`);
     }
 }
 const out = [
