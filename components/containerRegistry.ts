@@ -7,6 +7,7 @@ import * as path from "path";
 import { policyJson } from "./iam";
 import { customerManagedKey } from "./kms";
 import { Problems, checkDnsLabel, checkInt, describe } from "./validation";
+import { providerOutput } from "./provider-outputs";
 
 /** An image to build from a folder and push to one of the registry's repositories. */
 export interface ImageBuildSpec {
@@ -248,7 +249,9 @@ export class ContainerRegistry extends pulumi.ComponentResource {
                 },
                 { parent: this },
             );
-            refs[img.repository] = image.repoDigest;
+            refs[img.repository] = image.repoDigest.apply((d) =>
+                providerOutput(d, { component: `ContainerRegistry ${name}`, resourceType: "docker:index/image:Image", output: "repoDigest", resource: this }),
+            );
         }
 
         this.repositoryUrls = pulumi.all(mapValues(this.repos, (r) => r.repositoryUrl));

@@ -8,6 +8,7 @@ import { POOL_LABEL, checkNodeDisk, nodeLaunchTemplate } from "./nodeLaunchTempl
 import { GPU_RESOURCE, GpuScheduling, Toleration } from "./scheduling";
 import { Problems, checkDnsLabel, checkInt, checkOneOf, describe } from "./validation";
 import { NVIDIA_DEVICE_PLUGIN_IMAGE } from "./versions";
+import { providerOutput } from "./provider-outputs";
 
 /** EKS AMI types for NVIDIA GPUs on x86_64. */
 export const GPU_AMI_TYPES = ["AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA"] as const;
@@ -320,13 +321,14 @@ export class GpuNodeGroup extends pulumi.ComponentResource {
             { parent: this, dependsOn: cluster.nodeDependencies ?? [], ignoreChanges: ["scalingConfig.desiredSize"] },
         );
         this.nodeGroupName = nodeGroup.nodeGroupName;
-        this.autoScalingGroupName = nodeGroup.resources.apply((r) => {
-            const asg = r?.[0]?.autoscalingGroups?.[0]?.name;
-            if (!asg) {
-                throw new Error(`GpuNodeGroup ${name}: the node group reports no Auto Scaling group`);
-            }
-            return asg;
-        });
+        this.autoScalingGroupName = nodeGroup.resources.apply((r) =>
+            providerOutput(r?.[0]?.autoscalingGroups?.[0]?.name, {
+                component: `GpuNodeGroup ${name}`,
+                resourceType: "aws:eks/nodeGroup:NodeGroup",
+                output: "resources[0].autoscalingGroups[0].name",
+                resource: this,
+            }),
+        );
 
         for (const [key, value] of Object.entries(scaleFromZeroTags(s))) {
             new aws.autoscaling.Tag(

@@ -25,3 +25,4 @@ export { PolicyDocument, PolicyStatement, policyJson } from "./iam";
 export { PlatformConfig, CONFIG_KEYS, parsePlatformConfig } from "../config/schema";
 export { ModelRelease } from "../release-contract/annotations";
 export { evaluateGate, evaluateRelease, GateConfig, MetricThreshold } from "../release-contract/gate";
+export { MissingProviderOutputError, missingProviderOutputMessage, ProviderOutputSite } from "./provider-outputs";

@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { PolicyDocument, policyJson } from "./iam";
 import { customerManagedKey } from "./kms";
 import { Problems, checkInt, checkOneOf, describe } from "./validation";
+import { providerOutput } from "./provider-outputs";
 
 /** Interface endpoints the Network can create (PrivateLink), by service suffix. */
 export const INTERFACE_ENDPOINT_SERVICES = ["ecr.api", "ecr.dkr", "sts", "logs"] as const;
@@ -299,7 +300,9 @@ export class Network extends pulumi.ComponentResource {
                 },
                 child,
             );
-            this.s3Cidrs = s3.cidrBlocks;
+            this.s3Cidrs = s3.cidrBlocks.apply((c) =>
+                providerOutput(c, { component: `Network ${name}`, resourceType: "aws:ec2/vpcEndpoint:VpcEndpoint", output: "cidrBlocks", resource: this }),
+            );
         } else {
             this.s3Cidrs = pulumi.output([]);
         }

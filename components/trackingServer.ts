@@ -17,6 +17,7 @@ import { assertDigestPinned, checkImage, checkResources } from "./k8s-validation
 import { Problems, checkDnsLabel, checkInt, checkOneOf, describe } from "./validation";
 import pythonPackages from "./python-packages.json";
 import { WorkloadIdentity, WorkloadIdentityMode } from "./workloadIdentity";
+import { providerOutput } from "./provider-outputs";
 
 /** MLflow version the tracking server image must contain; pinned once, in components/python-packages.json. */
 export const MLFLOW_VERSION: string = pythonPackages.mlflow;
@@ -542,13 +543,9 @@ export class TrackingServer extends pulumi.ComponentResource {
             },
             stateful,
         );
-        const masterSecretArn = db.masterUserSecrets.apply((secrets) => {
-            const arn = secrets?.[0]?.secretArn;
-            if (!arn) {
-                throw new Error(`${name}: RDS did not report the master user secret (manageMasterUserPassword)`);
-            }
-            return arn;
-        });
+        const masterSecretArn = db.masterUserSecrets.apply((secrets) =>
+            providerOutput(secrets?.[0]?.secretArn, { component: `TrackingServer ${name}`, resourceType: "aws:rds/instance:Instance", output: "masterUserSecrets[0].secretArn", resource: this }),
+        );
         // RDS rotates the managed secret every 7 days unless told otherwise.
         new aws.secretsmanager.SecretRotation(
             `${name}-db-password-rotation`,

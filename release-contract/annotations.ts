@@ -37,6 +37,11 @@ export const ANNOTATIONS = {
     baselineEvaluationSamples: "mlops.platform/baseline-evaluation-samples",
     approvedBy: "mlops.platform/approved-by",
     gate: "mlops.platform/gate",
+    /**
+     * The metric thresholds the gate verdict was computed with (JSON; the stack's serving.thresholds).
+     * The gating pack re-checks the release against these, so the stack stays the one threshold source.
+     */
+    gateThresholds: "mlops.platform/gate-thresholds",
 } as const;
 
 /** A model version on its way to serving, as it travels through stack config. */
@@ -66,6 +71,8 @@ export interface ParsedRelease {
     gate: GateStatus;
     /** Human-readable problems (bad numbers, unknown track, missing required keys). */
     problems: string[];
+    /** The thresholds recorded with the verdict (`gate-thresholds`, parsed JSON; validated by the rules). */
+    gateThresholds?: unknown;
 }
 
 /** Thrown by releaseAnnotations for a release that cannot be written; names the property. */
@@ -107,7 +114,7 @@ function checkSamples(n: number | undefined, path: string): void {
 export function releaseAnnotations(
     release: ModelRelease,
     track: Track,
-    verdict: GateStatus | { passed: boolean } = "none",
+    verdict: GateStatus | { passed: boolean; config?: { thresholds: unknown } } = "none",
 ): Record<string, string> {
     if (!release.model) throw new ReleaseAnnotationError("model", "is required");
     if (release.version === undefined || String(release.version) === "") throw new ReleaseAnnotationError("version", "is required");
@@ -125,6 +132,9 @@ export function releaseAnnotations(
         [ANNOTATIONS.track]: track,
         [ANNOTATIONS.gate]: gate,
     };
+    if (typeof verdict !== "string" && verdict.config) {
+        out[ANNOTATIONS.gateThresholds] = JSON.stringify(verdict.config.thresholds);
+    }
     for (const [k, v] of Object.entries(release.metrics ?? {})) {
         out[ANNOTATIONS.metricPrefix + k] = String(v);
     }
@@ -227,5 +237,14 @@ export function parseReleaseAnnotations(annotations: Record<string, string | und
         if ((GATE_STATUSES as readonly string[]).includes(rawGate)) gate = rawGate as GateStatus;
         else problems.push(`${ANNOTATIONS.gate}='${rawGate}' is not one of ${GATE_STATUSES.join(", ")}`);
     }
-    return { release, track, gate, problems };
+    const parsed: ParsedRelease = { release, track, gate, problems };
+    const rawThresholds = a[ANNOTATIONS.gateThresholds];
+    if (rawThresholds !== undefined) {
+        try {
+            parsed.gateThresholds = JSON.parse(rawThresholds);
+        } catch {
+            problems.push(`${ANNOTATIONS.gateThresholds} is not JSON`);
+        }
+    }
+    return parsed;
 }

@@ -79,6 +79,8 @@ export interface SignificanceResult {
 
 export interface GateVerdict {
     passed: boolean;
+    /** The configuration the verdict was computed with (recorded on the release as `gate-thresholds`). */
+    config?: GateConfig;
     results: MetricResult[];
     significance?: SignificanceResult;
 }
@@ -449,7 +451,7 @@ export function evaluateGate(candidate: GateSubject, baseline: GateSubject | und
     for (const [metric, spec] of Object.entries(config.thresholds)) {
         results.push(...evaluateMetric(metric, spec, finite(candidate.metrics[metric]), finite(baseline?.metrics[metric])));
     }
-    const verdict: GateVerdict = { passed: results.every((r) => r.passed), results };
+    const verdict: GateVerdict = { passed: results.every((r) => r.passed), results, config };
     if (config.significance) {
         verdict.significance = evaluateSignificance(candidate, baseline, config.thresholds, config.significance);
         verdict.passed = verdict.passed && verdict.significance.passed;
@@ -494,7 +496,9 @@ export const FIRST_RELEASE_TRACKS: readonly string[] = ["stable", "blue", "green
 export function evaluateRelease(release: ModelRelease, config: GateConfig = DEFAULT_GATE_CONFIG, track?: string): GateVerdict {
     const { candidate, baseline } = releaseSubjects(release);
     const first = !baseline && track !== undefined && FIRST_RELEASE_TRACKS.includes(track);
-    return evaluateGate(candidate, baseline, first ? firstReleaseGate(config) : config);
+    // The verdict records the full configuration (not the first-release subset): it is what the
+    // gating pack re-applies, with the same first-release rule.
+    return { ...evaluateGate(candidate, baseline, first ? firstReleaseGate(config) : config), config };
 }
 
 /** Failure messages of a verdict, one per failed rule or test. */

@@ -32,7 +32,6 @@ export function releaseLabel(parsed: ParsedRelease): string {
 // ---------------------------------------------------------------------------------------------
 
 export interface ThresholdsRuleConfig {
-    thresholds: MetricThresholds;
     /** Tracks whose releases are gated. */
     tracks: string[];
     /** A release without a baseline on any track (not only stable/blue/green) is a first release. */
@@ -40,22 +39,24 @@ export interface ThresholdsRuleConfig {
 }
 
 export const THRESHOLDS_RULE_DEFAULTS: ThresholdsRuleConfig = {
-    thresholds: DEFAULT_GATE_CONFIG.thresholds,
     tracks: ["stable", "canary", "blue", "green"],
     allowMissingBaseline: false,
 };
 
 /**
- * The pack's floor on release quality (policy config thresholds) and the program's verdict
- * (the `gate` annotation, computed from the stack's serving.thresholds).
+ * The release re-checked against the thresholds its verdict was computed with: the stack's
+ * serving.thresholds, recorded by the program in the `gate-thresholds` annotation (the stack file is
+ * the one threshold source; the pack config holds no thresholds). A release without that annotation
+ * (written by another tool) is held to the program's default, F1 +2 % relative. And the program's
+ * verdict (the `gate` annotation) must not be `fail`.
  */
 export function thresholdsRule(parsed: ParsedRelease, config: ThresholdsRuleConfig): string[] {
     if (parsed.track && !config.tracks.includes(parsed.track)) return [];
     let thresholds: MetricThresholds;
     try {
-        thresholds = validateThresholds(config.thresholds, `${POLICY.thresholds}.thresholds`);
+        thresholds = parsed.gateThresholds === undefined ? DEFAULT_GATE_CONFIG.thresholds : validateThresholds(parsed.gateThresholds, ANNOTATIONS.gateThresholds);
     } catch (e) {
-        return [`policy configuration is invalid: ${e instanceof GateConfigError ? e.message : String(e)}`];
+        return [`recorded thresholds are invalid: ${e instanceof GateConfigError ? e.message : String(e)}`];
     }
     const rel = parsed.release;
     const track = !rel.baseline && config.allowMissingBaseline ? "stable" : parsed.track;

@@ -1,7 +1,9 @@
 // `mlops-platform/testing`: the provider-shaped mocks for unit tests of programs that use the
 // components. A plain `pulumi.runtime.setMocks` returns only the inputs, so components that read
 // provider outputs (an EKS cluster's OIDC issuer, a launch template's id, ECR URLs) see `undefined`;
-// these mocks compute those outputs the way the AWS, Kubernetes and Docker providers do.
+// these mocks compute those outputs the way the AWS, Kubernetes and Docker providers do. Under a
+// plain mock such a component fails with MissingProviderOutputError (components/provider-outputs.ts),
+// whose message points here.
 import * as pulumi from "@pulumi/pulumi";
 import { DEFAULT_MOCK_ENV, MockEnvironment, ProviderMocks } from "../offline-plan/mocks";
 

@@ -4,7 +4,6 @@
 import { ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
 import { describeResource, K8S, K8sMeta, metaOf, readStringMap } from "../security/rules/k8s-resources";
 import { ANNOTATIONS, ParsedRelease, parseReleaseAnnotations, PREFIX, TRACKS } from "../../release-contract/annotations";
-import { DEFAULT_GATE_CONFIG } from "../../release-contract/gate";
 import {
     APPROVAL_RULE_DEFAULTS,
     ApprovalRuleConfig,
@@ -101,36 +100,18 @@ function releasePolicy<C extends object>(def: {
     };
 }
 
-const thresholdSpecSchema = {
-    type: "object",
-    properties: {
-        threshold: { type: "number" },
-        minAbsoluteChange: { type: "number", exclusiveMinimum: 0 },
-        minRelativeChange: { type: "number", minimum: 0, maximum: 1 },
-        greaterIsBetter: { type: "boolean" },
-    },
-    required: ["greaterIsBetter"],
-    additionalProperties: false,
-} as const;
-
 /** Row 79: candidate vs baseline with MLflow MetricThreshold semantics. */
 export const modelGateThresholds: ResourceValidationPolicy = releasePolicy<ThresholdsRuleConfig>({
     name: "model-gate-thresholds",
     description:
-        "Each serving release must pass the configured metric thresholds against its recorded baseline " +
-        "(MLflow MetricThreshold semantics: value threshold, min absolute/relative change, greater-is-better; " +
-        "missing metrics fail), and must not be marked gate=fail.",
+        "Each serving release must pass the stack's metric thresholds (serving.thresholds, recorded on the release " +
+        "by the program) against its recorded baseline (MLflow MetricThreshold semantics: value threshold, " +
+        "min absolute/relative change, greater-is-better; missing metrics fail), and must not be marked gate=fail.",
     severity: "critical",
     remediationSteps: "Run `mlops gate`, fix or retrain the model, and deploy only a release whose verdict passes.",
     reportContractProblems: true,
     configSchema: {
         properties: {
-            thresholds: {
-                type: "object",
-                description: "Metric name -> { threshold?, minAbsoluteChange?, minRelativeChange?, greaterIsBetter }.",
-                additionalProperties: thresholdSpecSchema as any,
-                default: DEFAULT_GATE_CONFIG.thresholds,
-            },
             tracks: {
                 type: "array",
                 items: { type: "string", enum: [...TRACKS] },

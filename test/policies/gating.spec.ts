@@ -134,22 +134,22 @@ const CASES: Case[] = [
     { policy: "model-gate-thresholds", title: "exactly +2% passes", build: withRelease("churn-canary", "canary", "pass", { ...RELEASE, metrics: { f1: 0.816 } }), expect: [] },
     { policy: "model-gate-thresholds", title: "metrics pass but the release is marked gate=fail",
       build: withRelease("churn-canary", "canary", "fail", RELEASE), expect: [/is annotated mlops.platform\/gate=fail/] },
-    { policy: "model-gate-thresholds", title: "configured thresholds, all failures in one message",
-      build: (b) => b,
-      config: { "model-gate-thresholds": { thresholds: { f1: { minRelativeChange: 0.1, greaterIsBetter: true }, accuracy: { threshold: 0.95, greaterIsBetter: true } } } },
+    { policy: "model-gate-thresholds", title: "the stack's thresholds recorded on the release, all failures in one message",
+      build: annotate("churn-canary", { "mlops.platform/gate-thresholds": JSON.stringify({ f1: { minRelativeChange: 0.1, greaterIsBetter: true }, accuracy: { threshold: 0.95, greaterIsBetter: true } }) }),
       expect: [/churn-canary: release churn v8 \(canary\): fails the gate.*f1: candidate 0.85 vs baseline 0.8 is \+6.25% better; needs >= 10%/,
           /churn-canary: release churn v8 \(canary\): fails the gate.*accuracy: candidate 0.91 must be >= 0.95 \(threshold\)/] },
-    { policy: "model-gate-thresholds", title: "invalid threshold config is reported, naming the property",
-      build: (b) => b, config: { "model-gate-thresholds": { thresholds: { f1: { minRelativeChange: 2, greaterIsBetter: true } } } },
-      expect: [/policy configuration is invalid: .*model-gate-thresholds.thresholds.f1.minRelativeChange: must be a number in \[0, 1\]/] },
+    { policy: "model-gate-thresholds", title: "invalid recorded thresholds are reported, naming the property",
+      build: annotate("churn-canary", { "mlops.platform/gate-thresholds": JSON.stringify({ f1: { minRelativeChange: 2, greaterIsBetter: true } }) }),
+      expect: [/recorded thresholds are invalid: .*mlops.platform\/gate-thresholds.f1.minRelativeChange: must be a number in \[0, 1\]/] },
+    { policy: "model-gate-thresholds", title: "the pack configuration holds no thresholds (the stack's serving block is the one source)",
+      build: (b) => b, config: { "model-gate-thresholds": { thresholds: { f1: { minRelativeChange: 0.5, greaterIsBetter: true } } } as any }, expect: [] },
     { policy: "model-gate-thresholds", title: "first release without baseline fails by default",
       build: withRelease("churn-canary", "canary", "none", { ...RELEASE, baseline: undefined }), expect: [/f1: baseline value is missing/] },
     { policy: "model-gate-thresholds", title: "a first release (stable track, no baseline) is judged on value thresholds only",
       build: withRelease("churn-stable", "stable", "pass", { ...RELEASE, baseline: undefined }), expect: [] },
     { policy: "model-gate-thresholds", title: "a first release still meets value thresholds",
-      build: withRelease("churn-stable", "stable", "pass", { ...RELEASE, baseline: undefined }),
-      config: { "model-gate-thresholds": { thresholds: { f1: { threshold: 0.99, minRelativeChange: 0.02, greaterIsBetter: true } } } },
-      expect: [/churn-stable: release churn v8 \(stable\): fails the gate .*f1: candidate 0.85 must be >= 0.99 \(threshold\)$/, /churn-canary/] },
+      build: (b) => annotate("churn-stable", { "mlops.platform/gate-thresholds": JSON.stringify({ f1: { threshold: 0.99, minRelativeChange: 0.02, greaterIsBetter: true } }) })(withRelease("churn-stable", "stable", "pass", { ...RELEASE, baseline: undefined })(b)),
+      expect: [/churn-stable: release churn v8 \(stable\): fails the gate .*f1: candidate 0.85 must be >= 0.99 \(threshold\)$/] },
     { policy: "model-gate-thresholds", title: "first release allowed by allowMissingBaseline",
       build: withRelease("churn-canary", "canary", "none", { ...RELEASE, baseline: undefined }), config: { "model-gate-thresholds": { allowMissingBaseline: true } }, expect: [] },
     { policy: "model-gate-thresholds", title: "malformed annotations",
@@ -334,7 +334,7 @@ describe("gating pack (via the gRPC policy runner)", function () {
             assert.equal(p.enforcementLevel, "mandatory", `${p.name} default level`);
         }
         const schema = (n: string) => session.policies.find((p) => p.name === n)!.configSchema!.properties;
-        assert.deepEqual(schema("model-gate-thresholds").thresholds.default, { f1: { minRelativeChange: 0.02, greaterIsBetter: true } });
+        assert.equal(schema("model-gate-thresholds").thresholds, undefined, "thresholds come from the stack's serving block, not the pack config");
         assert.equal(schema("canary-weight-limit").canaryMaxWeight.default, 10);
         assert.equal(schema("model-approval-required").requireApproval.default, false);
         assert.equal(schema("model-significance").alpha.default, 0.05);

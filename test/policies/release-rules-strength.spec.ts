@@ -3,7 +3,7 @@
 import * as assert from "node:assert/strict";
 import { planRelease } from "../../cli/release";
 import { parseServingConfig } from "../../components/servingConfig";
-import { evaluateSignificance, GateConfigError, validateGateConfig } from "../../release-contract/gate";
+import { evaluateSignificance, GateConfigError, twoProportionZTest, validateGateConfig } from "../../release-contract/gate";
 import { significanceRule } from "../../release-contract/rules";
 import { parseReleaseAnnotations, releaseAnnotations } from "../../release-contract/annotations";
 
@@ -79,6 +79,72 @@ describe("release rules: strength (issue 13, mutation survivors)", () => {
 
         it("rejects a negative canary weight", () => {
             assert.throws(() => parseServingConfig({ strategy: "canary", canary: { ...canary, canary: release(), canaryWeight: -5 } }), /canary\.canaryWeight: must be an integer percentage from 0 to 100, got -5/);
+        });
+    });
+
+    describe("gate configuration and significance (second mutation run)", () => {
+        it("accepts every valid combination of rules, each key optional but greaterIsBetter", () => {
+            const valid = {
+                thresholds: {
+                    f1: { minRelativeChange: 0.02, greaterIsBetter: true },
+                    auc: { minAbsoluteChange: 0.01, greaterIsBetter: true },
+                    latency: { threshold: 120, greaterIsBetter: false },
+                },
+                significance: { alpha: 0.05 },
+            };
+            assert.equal(validateGateConfig(valid), valid);
+        });
+
+        it("rejects a significance block that is not an object", () => {
+            assert.throws(() => validateGateConfig({ thresholds: { f1: { threshold: 0.8, greaterIsBetter: true } }, significance: "strict" }), /significance: must be an object \{ alpha, metrics\?, requireSamples\? \}/);
+        });
+
+        it("two identical proportions at 0 or 1 are no evidence (p = 0.5, not NaN)", () => {
+            assert.deepEqual(twoProportionZTest(1, 100, 1, 100), { z: 0, pValue: 0.5 });
+            assert.deepEqual(twoProportionZTest(0, 100, 0, 100), { z: 0, pValue: 0.5 });
+        });
+
+        it("does not accept a fractional sample count as a count", () => {
+            const r = evaluateSignificance({ metrics: { f1: 0.9 }, samples: 100.5 }, { metrics: { f1: 0.8 }, samples: 100 }, {}, { alpha: 0.05, metrics: ["f1"], requireSamples: true });
+            assert.equal(r.passed, false);
+            assert.equal(r.skipped, "candidate evaluation sample count is missing (required)");
+        });
+
+        it("fails metrics that are not proportions in [0, 1], on either side", () => {
+            const n = 1000;
+            for (const [c, b] of [[1.2, 0.5], [-0.1, 0.5], [0.6, -0.2], [0.6, 1.5]]) {
+                const r = evaluateSignificance({ metrics: { f1: c }, samples: n }, { metrics: { f1: b }, samples: n }, {}, { alpha: 0.05, metrics: ["f1"] });
+                assert.equal(r.passed, false, `${c} vs ${b}`);
+                assert.equal(r.tests[0].message, "f1: values must be proportions in [0, 1] for a z-test");
+            }
+        });
+    });
+
+    describe("release switch (second mutation run)", () => {
+        const blueGreen = `config:
+  mlops-platform:serving:
+    strategy: blueGreen
+    blueGreen:
+      active: blue
+      slots:
+        blue: { model: m, version: "1", modelUri: "models:/m/1", metrics: { f1: 0.8 } }
+        green: { model: m, version: "2", modelUri: "models:/m/2", metrics: { f1: 0.9 }, baseline: { version: "1", metrics: { f1: 0.8 } } }
+`;
+        const canaryStack = `config:
+  mlops-platform:serving:
+    strategy: canary
+    canary:
+      canaryWeight: 0
+      stable: { model: m, version: "1", modelUri: "models:/m/1", metrics: { f1: 0.8 } }
+`;
+        it("refuses a switch on a canary stack, naming the strategy", () => {
+            assert.throws(() => planRelease(canaryStack, "P.yaml", { kind: "switch" }), /switch applies to the blueGreen strategy; P\.yaml uses "canary"/);
+        });
+        it("refuses --to other than blue or green", () => {
+            assert.throws(() => planRelease(blueGreen, "P.yaml", { kind: "switch", to: "purple" as any }), /--to must be "blue" or "green", got "purple"/);
+        });
+        it("switches to the other slot when --to is omitted", () => {
+            assert.equal(planRelease(blueGreen, "P.yaml", { kind: "switch" }).config.blueGreen!.active, "green");
         });
     });
 
