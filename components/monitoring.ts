@@ -17,7 +17,6 @@ import {
 import { checkResources, quantityValue } from "./k8s-validation";
 import { GPU_PRESENT_LABEL, GPU_TAINT } from "./gpuNodeGroup";
 import { Toleration } from "./scheduling";
-import { MLSERVER_METRIC_NAMES } from "./dashboards/metrics";
 import { DEFAULT_SERVING_METRICS, ServingMetrics } from "./servingStack";
 import { RUN_ID_LABEL, TRAINING_JOB_LABEL } from "./trainingJob";
 import { Problems, checkDnsLabel, checkInt, describe } from "./validation";
@@ -186,7 +185,7 @@ export interface MonitoringArgs {
           };
     /** Thresholds of the platform alert rules. */
     alerts?: Partial<PlatformAlertSettings>;
-    /** Metric names of the model servers (as given to ServingStack). Default: MLServer's ({@link MLSERVER_METRIC_NAMES}). */
+    /** Metric names of the model servers (as given to ServingStack). Default: MLServer's ({@link DEFAULT_SERVING_METRICS}). */
     servingMetrics?: Partial<ServingMetrics>;
     /** The MLflow tracking server Deployment to watch, or false. Default `mlflow` in namespace `mlflow` (TrackingServer's defaults). */
     trackingServer?: false | { namespace: string; deploymentName: string };
@@ -306,7 +305,7 @@ export function validateMonitoringArgs(args: MonitoringArgs): MonitoringSettings
         },
         alerts: { ...DEFAULT_PLATFORM_ALERTS, ...(args.alerts ?? {}) },
         // MLServer's names (what the serving image exports), unless the stack says otherwise.
-        servingMetrics: { ...DEFAULT_SERVING_METRICS, ...MLSERVER_METRIC_NAMES, ...(args.servingMetrics ?? {}) },
+        servingMetrics: { ...DEFAULT_SERVING_METRICS, ...(args.servingMetrics ?? {}) },
     };
     if (args.dcgmExporter !== false) {
         const d = args.dcgmExporter ?? {};

@@ -2,6 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ANNOTATIONS, ROLE_LABEL, releaseAnnotations, Track } from "../release-contract/annotations";
 import { DEFAULT_GATE_CONFIG, evaluateRelease, GateConfig, GateVerdict } from "../release-contract/gate";
+import { MLSERVER_ANALYSIS_METRICS } from "../release-contract/analysis";
 import { ENVOY_GATEWAY_API_VERSION, GATEWAY_ACCESS_LABEL, GATEWAY_API_VERSION, GatewayParentRef } from "./gateway";
 import {
     containerResources,
@@ -157,14 +158,31 @@ export interface ServingMetrics {
  */
 export const MLSERVER_SERVING_METRICS: ServingMetrics = {
     path: "/metrics",
-    latencyHistogram: "rest_server_request_duration_seconds",
-    requestsCounter: "rest_server_requests_total",
-    statusLabel: "status_code",
-    requestSelector: 'path=~"/invocations|/v2/models/.+/infer"',
+    // One definition of MLServer's names, shared with `mlops release analyze` and the catalogue.
+    latencyHistogram: MLSERVER_ANALYSIS_METRICS.latencyHistogram,
+    requestsCounter: MLSERVER_ANALYSIS_METRICS.requestsCounter,
+    statusLabel: MLSERVER_ANALYSIS_METRICS.statusLabel,
+    requestSelector: MLSERVER_ANALYSIS_METRICS.requestSelector,
     scrapeInterval: "30s",
 };
 
-export const DEFAULT_SERVING_METRICS: ServingMetrics = {
+/**
+ * Names for the `mlflow` and `custom` runtimes: prometheus-fastapi-instrumentator's (see
+ * {@link ServingMetrics}; MLflow's scoring server exports none itself).
+ */
+export const FASTAPI_SERVING_METRICS: ServingMetrics = {
+    path: "/metrics",
+    latencyHistogram: "http_request_duration_seconds",
+    requestsCounter: "http_requests_total",
+    statusLabel: "status",
+    requestSelector: 'handler="/invocations"',
+    scrapeInterval: "30s",
+};
+
+/** The default runtime's (MLServer's) metric names. */
+export const DEFAULT_SERVING_METRICS: ServingMetrics = MLSERVER_SERVING_METRICS;
+
+const DEFAULT_SERVING_METRICS: ServingMetrics = {
     path: "/metrics",
     latencyHistogram: "http_request_duration_seconds",
     requestsCounter: "http_requests_total",
@@ -312,7 +330,7 @@ export function planServingStack(name: string, args: ServingStackArgs): ServingP
     if (gpus > 0) {
         p.check(args.gpuScheduling !== undefined, "gpuScheduling", "is required when gpus > 0 (pass GpuNodeGroup.scheduling)");
     }
-    const metrics: ServingMetrics = { ...(rt?.kind === "mlserver" ? MLSERVER_SERVING_METRICS : DEFAULT_SERVING_METRICS), ...args.metrics };
+    const metrics: ServingMetrics = { ...(rt?.kind === "mlserver" ? MLSERVER_SERVING_METRICS : FASTAPI_SERVING_METRICS), ...args.metrics };
     const predictionLog = checkPredictionLogArgs(p, args.predictionLog, rt?.kind);
     for (const k of ["latencyHistogram", "requestsCounter", "statusLabel"] as const) {
         p.check(METRIC_NAME.test(metrics[k]), `metrics.${k}`, `must be a Prometheus metric/label name, got ${describe(metrics[k])}`);
