@@ -70,7 +70,7 @@ def main():
         X = pd.DataFrame(rng.random((2000, 11)), columns=cols)
         y = (X.f0 + X.f1 > 1).astype(int)
         model = RandomForestClassifier(n_estimators=50, max_depth=8, random_state=0).fit(X, y)
-        mlflow.sklearn.save_model(model, os.path.join(work, "model"), signature=infer_signature(X, model.predict(X)))
+        mlflow.sklearn.save_model(model, os.path.join(work, "model"), signature=infer_signature(X, model.predict(X)), skops_trusted_types=["sklearn.tree._tree.Tree"])
 
         s3 = args.port_base + 9
         procs.append(subprocess.Popen([args.moto, "-H", "127.0.0.1", "-p", str(s3)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))

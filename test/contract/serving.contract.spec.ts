@@ -209,7 +209,11 @@ describe("contract: model servers (MLServer + MLflow runtime) as ServingStack re
 
         // The DataLake's processed bucket, as the plan names it (the prediction-log destination).
         logBucket = bucketOfDataClass(stack.resources, "processed");
-        await s3("import boto3,sys; boto3.client('s3').create_bucket(Bucket=sys.argv[1])", [logBucket]);
+        // Fresh logs: the emulator outlives earlier runs of this spec (same bucket and prefix).
+        await s3(
+            "import boto3,sys\nc=boto3.client('s3'); b=sys.argv[1]\ntry: c.create_bucket(Bucket=b)\nexcept c.exceptions.BucketAlreadyOwnedByYou: pass\nfor p in c.get_paginator('list_objects_v2').paginate(Bucket=b, Prefix='predictions/'):\n    for o in p.get('Contents', []): c.delete_object(Bucket=b, Key=o['Key'])",
+            [logBucket],
+        );
 
         const batch = path.join(workDir, "traffic.csv");
         const made = await py(s.venv.python, [FIXTURE_PY, "batch", batch, "--rows", "400", "--seed", "11"]);
