@@ -180,7 +180,7 @@ describe("validateNetworkArgs", () => {
     it("applies defaults", () => {
         const s = validateNetworkArgs({});
         assert.deepEqual([s.cidrBlock, s.availabilityZones, s.natGateways, s.s3GatewayEndpoint, s.flowLogs], ["10.0.0.0/16", 2, "OnePerAz", true, true]);
-        assert.deepEqual(s.interfaceEndpoints, ["ecr.api", "ecr.dkr", "sts", "logs"]);
+        assert.deepEqual(s.interfaceEndpoints, ["ecr.api", "ecr.dkr", "sts", "logs", "secretsmanager"]);
         const e = validateNetworkArgs({ existingVpc: { vpcId: "vpc-01234567", privateSubnetIds: ["subnet-01234567", "subnet-89abcdef"] } });
         assert.deepEqual([e.s3GatewayEndpoint, e.flowLogs, e.interfaceEndpoints], [false, false, []]);
     });
