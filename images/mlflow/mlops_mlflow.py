@@ -128,10 +128,10 @@ def bootstrap_db():
     with conn.cursor() as cur:
         cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (app_user,))
         verb = "ALTER" if cur.fetchone() else "CREATE"
-        # No CREATEDB / CREATEROLE / replication; a bounded number of connections (server workers
-        # x pool size, with room for a rolling update).
+        # No CREATEDB / CREATEROLE (nor replication: a new role has none, and only a superuser
+        # could grant it); a bounded number of connections (workers x pool, room for a rollout).
         cur.execute(
-            sql.SQL(verb + " ROLE {} WITH LOGIN NOCREATEDB NOCREATEROLE NOREPLICATION CONNECTION LIMIT 100 PASSWORD %s").format(role),
+            sql.SQL(verb + " ROLE {} WITH LOGIN NOCREATEDB NOCREATEROLE CONNECTION LIMIT 100 PASSWORD %s").format(role),
             (app["password"],),
         )
         # Only the owner (master) and the dedicated role may connect to the MLflow database.
@@ -141,15 +141,20 @@ def bootstrap_db():
         # owner may create there by default); the tables it creates are then its own.
         cur.execute(sql.SQL("GRANT USAGE, CREATE ON SCHEMA public TO {}").format(role))
     conn.close()
-    print(f"bootstrap-db: role {app_user} {verb.lower()}d with access to database {db} only", flush=True)
+    done = "created" if verb == "CREATE" else "updated"
+    print(f"bootstrap-db: role {app_user} {done} with access to database {db} only", flush=True)
 
 
 def db_upgrade():
-    # The same two calls as `mlflow db upgrade <url>` (mlflow/db.py), with the URL from memory.
+    # What `mlflow db upgrade <url>` does (mlflow/db.py of the pinned MLflow), with the URL from
+    # memory instead of argv.
     import mlflow.store.db.utils as db_utils
 
     engine = db_utils.create_sqlalchemy_engine_with_retry(backend_store_uri())
-    db_utils._upgrade_db(engine)
+    if db_utils._is_empty_database(engine):
+        db_utils._initialize_tables(engine)
+    else:
+        db_utils._upgrade_db(engine)
     engine.dispose()
     print("db-upgrade: schema at head", flush=True)
 
@@ -213,36 +218,45 @@ def provision_users():
             return
         raise RuntimeError(f"{what}: HTTP {r.status_code} {r.text[:300]}")
 
+    def grant(name, resource_type, resource_id, permission, what):
+        """One grant on the user (MLflow 3 unified permissions API); an existing different one is replaced."""
+        body = {"username": name, "resource_type": resource_type, "resource_id": resource_id, "permission": permission}
+        r = call("POST", "/api/3.0/mlflow/users/permissions/grant", json=body)
+        if r.status_code == 200:
+            return
+        ensure(r, what)
+        current = call("GET", "/api/3.0/mlflow/users/permissions/get",
+                       params={"username": name, "resource_type": resource_type, "resource_id": resource_id})
+        ensure(current, f"read {what}")
+        if current.json().get("permission") != permission:
+            ensure(call("POST", "/api/3.0/mlflow/users/permissions/revoke", json={k: body[k] for k in ("username", "resource_type", "resource_id")}), f"revoke {what}")
+            ensure(call("POST", "/api/3.0/mlflow/users/permissions/grant", json=body), what, exists=())
+
     for u in users:
         name = u["username"]
+        secret_name = os.environ.get(u["usernameEnv"], "")
+        if secret_name != name:
+            raise ConfigError(f"the Secret of MLflow user {name} holds username {secret_name!r}: they must be equal (the gate checks runs against {name})")
         password = os.environ[u["passwordEnv"]]
         r = call("POST", "/api/2.0/mlflow/users/create", json={"username": name, "password": password})
         if r.status_code != 200:
             ensure(r, f"create user {name}")
             # Exists: make the password the one in the user's Secret.
-            ensure(call("PATCH", "/api/2.0/mlflow/users/update-password", json={"username": name, "password": password}), f"password of {name}")
+            ensure(call("PATCH", "/api/2.0/mlflow/users/update-password", json={"username": name, "password": password}), f"password of {name}", exists=())
         for exp in u.get("experiments", []):
             r = call("GET", "/api/2.0/mlflow/experiments/get-by-name", params={"experiment_name": exp["name"]})
             if r.status_code == 200:
                 exp_id = r.json()["experiment"]["experiment_id"]
             else:
                 r = call("POST", "/api/2.0/mlflow/experiments/create", json={"name": exp["name"]})
-                ensure(r, f"create experiment {exp['name']}")
+                ensure(r, f"create experiment {exp['name']}", exists=())
                 exp_id = r.json()["experiment_id"]
-            body = {"experiment_id": exp_id, "username": name, "permission": exp["permission"]}
-            r = call("POST", "/api/2.0/mlflow/experiments/permissions/create", json=body)
-            if r.status_code != 200:
-                ensure(r, f"permission on experiment {exp['name']} for {name}")
-                ensure(call("PATCH", "/api/2.0/mlflow/experiments/permissions/update", json=body), f"update permission on {exp['name']} for {name}")
+            grant(name, "experiment", exp_id, exp["permission"], f"{exp['permission']} on experiment {exp['name']} for {name}")
         for model in u.get("registeredModels", []):
             r = call("GET", "/api/2.0/mlflow/registered-models/get", params={"name": model["name"]})
             if r.status_code != 200:
                 ensure(call("POST", "/api/2.0/mlflow/registered-models/create", json={"name": model["name"]}), f"create model {model['name']}")
-            body = {"name": model["name"], "username": name, "permission": model["permission"]}
-            r = call("POST", "/api/2.0/mlflow/registered-models/permissions/create", json=body)
-            if r.status_code != 200:
-                ensure(r, f"permission on model {model['name']} for {name}")
-                ensure(call("PATCH", "/api/2.0/mlflow/registered-models/permissions/update", json=body), f"update permission on {model['name']} for {name}")
+            grant(name, "registered_model", model["name"], model["permission"], f"{model['permission']} on model {model['name']} for {name}")
         print(f"provision-users: {name} ok", flush=True)
 
 
