@@ -799,6 +799,20 @@ export class TrackingServer extends pulumi.ComponentResource {
             { ...k8sOpts, deleteBeforeReplace: true },
         );
 
+        // The Jobs accept no connections (their egress is the namespace's to decide).
+        new k8s.networking.v1.NetworkPolicy(
+            `${name}-jobs-netpol`,
+            {
+                metadata: { name: `${s.serviceName}-jobs`, namespace, labels },
+                spec: {
+                    podSelector: { matchExpressions: [{ key: "app.kubernetes.io/name", operator: "In", values: ["db-bootstrap", "provision-users"].map((c) => jobLabels({}, c)["app.kubernetes.io/name"]) }] },
+                    policyTypes: ["Ingress"],
+                    ingress: [],
+                },
+            },
+            k8sOpts,
+        );
+
         const deployment = new k8s.apps.v1.Deployment(
             `${name}-server`,
             {
