@@ -39,6 +39,7 @@ describe("Network (new VPC)", () => {
                 "aws:ec2/vpcEndpoint:VpcEndpoint net-ecr-dkr",
                 "aws:ec2/vpcEndpoint:VpcEndpoint net-sts",
                 "aws:ec2/vpcEndpoint:VpcEndpoint net-logs",
+                "aws:ec2/vpcEndpoint:VpcEndpoint net-secretsmanager",
                 "aws:kms/key:Key net-flow-logs-key",
                 "aws:cloudwatch/logGroup:LogGroup net-flow-logs",
                 "aws:iam/role:Role net-flow-logs-role",
