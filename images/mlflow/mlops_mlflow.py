@@ -145,12 +145,30 @@ def bootstrap_db():
     print(f"bootstrap-db: role {app_user} {done} with access to database {db} only", flush=True)
 
 
+def check_tls(uri):
+    """One connection attempt: a certificate that fails verify-full is a configuration error that
+    MLflow's connection retries (minutes) would only hide."""
+    import psycopg2
+    import sqlalchemy
+
+    url = sqlalchemy.engine.make_url(uri)
+    try:
+        psycopg2.connect(host=url.host, port=url.port, dbname=url.database, user=url.username, password=url.password,
+                         sslmode="verify-full", sslrootcert=url.query["sslrootcert"], connect_timeout=10).close()
+    except psycopg2.OperationalError as e:
+        if "certificate" in str(e) or "SSL" in str(e):
+            raise ConfigError(f"TLS to {url.host}:{url.port} failed verification against MLOPS_DB_SSLROOTCERT: {str(e).strip()}")
+        # Anything else (database still starting, ...) is left to MLflow's retries.
+
+
 def db_upgrade():
     # What `mlflow db upgrade <url>` does (mlflow/db.py of the pinned MLflow), with the URL from
     # memory instead of argv.
     import mlflow.store.db.utils as db_utils
 
-    engine = db_utils.create_sqlalchemy_engine_with_retry(backend_store_uri())
+    uri = backend_store_uri()
+    check_tls(uri)
+    engine = db_utils.create_sqlalchemy_engine_with_retry(uri)
     if db_utils._is_empty_database(engine):
         db_utils._initialize_tables(engine)
     else:
@@ -172,6 +190,7 @@ def auth_ini(database_uri, default_permission):
 
 def server(args):
     uri = backend_store_uri()
+    check_tls(uri)
     os.environ["MLFLOW_BACKEND_STORE_URI"] = uri
     ini_path = os.environ.get("MLFLOW_AUTH_CONFIG_PATH")
     if ini_path:
