@@ -9,6 +9,7 @@ import type { PolicyPackConfig } from "../offline-plan/policy-runner";
 import { MlflowClient, MlflowClientOptions, ResolvedMetrics } from "./mlflow-client";
 import { ENVIRONMENT_KEY, enforceGatingRules, rawServing, resolvePolicyConfig, servingOf, stackConfigValues, stackFilePath, StackFileError } from "./stack-settings";
 import { spliceValue } from "./yaml-splice";
+import { checkRunProvenance, ProvenanceResult, trainingIdentityOf } from "./run-provenance";
 
 /** Metric the trainer logs with the size of its evaluation set (for the significance test). */
 export const EVAL_SAMPLES_METRIC = "eval_samples";
@@ -27,6 +28,8 @@ export interface StackGate {
      * release's gate annotation with (the default, F1 +2 %, when there is no serving block yet).
      */
     config: GateConfig;
+    /** The stack's config values (for the training identity the gate checks the candidate against). */
+    values: Record<string, unknown>;
 }
 
 /** Reads a stack's gate from its stack file; refuses an unknown stack and an invalid serving block. */
@@ -35,7 +38,7 @@ export function loadStackGate(root: string, stack: string): StackGate {
     const text = fs.readFileSync(full, "utf8");
     const values = stackConfigValues(text, file);
     const serving = servingOf(values, file);
-    return { file, full, text, environment: values[ENVIRONMENT_KEY], serving, config: serving ? serving.gate : DEFAULT_GATE_CONFIG };
+    return { file, full, text, environment: values[ENVIRONMENT_KEY], serving, config: serving ? serving.gate : DEFAULT_GATE_CONFIG, values };
 }
 
 /** The release that serves all traffic now (canary: stable; blue-green: the active slot). */
@@ -66,6 +69,8 @@ export interface GateOutcome {
     candidate: ResolvedMetrics;
     baseline?: ResolvedMetrics;
     config: GateConfig;
+    /** Whether the training identity logged the candidate's run (refused otherwise, exit 3). */
+    provenance: ProvenanceResult;
     text: string;
     exitCode: number;
 }
@@ -88,6 +93,13 @@ export async function gateCommand(opts: GateOptions): Promise<GateOutcome> {
     }
     const client = opts.client instanceof MlflowClient ? opts.client : new MlflowClient(opts.client);
     const candidate = await client.resolveMetrics(opts.candidate);
+    // Metrics are trusted only when the training identity logged them (issue 12 #8).
+    const identity = trainingIdentityOf(stack.values);
+    const provenance = checkRunProvenance(
+        await client.getRun(candidate.runId),
+        identity,
+        identity.authEnabled && identity.experimentName ? (await client.getExperimentByName(identity.experimentName))?.experiment_id : undefined,
+    );
     let baselineRef = opts.baseline;
     if (baselineRef === undefined && !firstRelease) {
         if (live && candidate.modelName === live.model) {
@@ -115,6 +127,8 @@ export async function gateCommand(opts: GateOptions): Promise<GateOutcome> {
         firstRelease && !baseline ? firstReleaseGate(config) : config,
     );
     const describe = (m: ResolvedMetrics) => (m.modelName ? `${m.modelName} v${m.version} (run ${m.runId})` : `run ${m.runId}`);
+    notes.push(...provenance.notes);
+    const refused = provenance.problems.length > 0;
     const lines = [
         `gate for stack ${opts.stack} (thresholds: ${stack.serving ? `${SERVING_CONFIG_KEY}.thresholds in ${stack.file}` : "the default, F1 +2 % relative"}): ` +
             `candidate ${describe(candidate)} vs ${baseline ? `baseline ${describe(baseline)}` : "no baseline"}`,
@@ -122,9 +136,12 @@ export async function gateCommand(opts: GateOptions): Promise<GateOutcome> {
         "",
         formatVerdictTable(verdict),
         "",
-        verdict.passed ? "verdict: PASS" : `verdict: FAIL\n${verdictFailures(verdict).map((f) => `  - ${f}`).join("\n")}`,
+        verdict.passed && !refused
+            ? "verdict: PASS"
+            : `verdict: FAIL\n${[...provenance.problems.map((p) => `provenance: ${p}`), ...verdictFailures(verdict)].map((f) => `  - ${f}`).join("\n")}`,
     ];
-    return { verdict, stack, firstRelease, candidate, baseline, config, text: lines.join("\n"), exitCode: verdict.passed ? 0 : 3 };
+    const passed = verdict.passed && !refused;
+    return { verdict, stack, firstRelease, candidate, baseline, config, provenance, text: lines.join("\n"), exitCode: passed ? 0 : 3 };
 }
 
 /** Run metrics that describe the run, not the model's quality; not recorded in releases. */

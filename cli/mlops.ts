@@ -114,10 +114,14 @@ export function buildProgram(fixedRoot?: string): Command {
             const root = rootOf();
             const env = { ...process.env, ...(o.trackingUri ? { MLFLOW_TRACKING_URI: o.trackingUri } : {}) };
             const outcome = await gateCommand({ root, stack: o.stack, candidate: o.candidate, baseline: o.baseline, client: MlflowClient.fromEnv(env) });
-            console.log(o.json ? JSON.stringify({ passed: outcome.verdict.passed, verdict: outcome.verdict, candidate: outcome.candidate, baseline: outcome.baseline }, null, 2) : outcome.text);
+            console.log(
+                o.json
+                    ? JSON.stringify({ passed: outcome.exitCode === 0, verdict: outcome.verdict, provenance: outcome.provenance, candidate: outcome.candidate, baseline: outcome.baseline }, null, 2)
+                    : outcome.text,
+            );
             process.exitCode = outcome.exitCode;
             if (o.write) {
-                if (!outcome.verdict.passed) {
+                if (outcome.exitCode !== 0) {
                     console.error(`mlops: the gate failed: Pulumi.${o.stack}.yaml was not changed`);
                     return;
                 }

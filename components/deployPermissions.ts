@@ -320,6 +320,20 @@ export const DEPLOY_ACTIONS_BY_TYPE: Readonly<Record<string, TypePermissions>> =
     "aws:cloudwatch/metricAlarm:MetricAlarm": {
         actions: ["cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms", "cloudwatch:DeleteAlarms", "cloudwatch:TagResource", "cloudwatch:UntagResource", "cloudwatch:ListTagsForResource"],
     },
+    // Declared without a value (TrackingServer's database role credentials; the bootstrap Job writes
+    // the only version): the deployer manages the secret, never its content.
+    "aws:secretsmanager/secret:Secret": {
+        actions: [
+            "secretsmanager:CreateSecret",
+            "secretsmanager:DescribeSecret",
+            "secretsmanager:UpdateSecret",
+            "secretsmanager:DeleteSecret",
+            "secretsmanager:GetResourcePolicy",
+            "secretsmanager:TagResource",
+            "secretsmanager:UntagResource",
+            ...KMS_FOR_SERVICE,
+        ],
+    },
     "aws:secretsmanager/secretRotation:SecretRotation": { actions: ["secretsmanager:RotateSecret", "secretsmanager:CancelRotateSecret", "secretsmanager:DescribeSecret"] },
 };
 
@@ -332,16 +346,7 @@ export const DEPLOY_ACTIONS_BY_INVOKE: Readonly<Record<string, TypePermissions>>
     "aws:ec2/getVpc:getVpc": { actions: ["ec2:DescribeVpcs", "ec2:DescribeVpcAttribute"] },
     "aws:ecr/getAuthorizationToken:getAuthorizationToken": { actions: ["ecr:GetAuthorizationToken"] },
     "aws:eks/getAddonVersion:getAddonVersion": { actions: ["eks:DescribeAddonVersions"] },
-    // TEMPORARY (issue 12 #4 open): TrackingServer reads the RDS master secret at deploy time to
-    // write the in-cluster DB Secret. The deploy role may read that one kind of secret
-    // (`rds!db-*`, RDS-managed) and no other; it is cluster-admin, so it could read the
-    // Kubernetes Secret anyway. Remove this row, and the exception in deployServicePolicy, once
-    // the tracking server obtains its credentials in-cluster.
-    "aws:secretsmanager/getSecretVersion:getSecretVersion": { actions: ["secretsmanager:GetSecretValue", "kms:Decrypt"] },
 };
-
-/** The only secrets the deploy role may read (see the getSecretVersion row): RDS-managed master secrets. */
-export const READABLE_SECRET_NAME_PATTERN = "rds!db-*";
 
 /** Prefixes of types that need no AWS IAM action from the deployer (components, providers, Kubernetes objects). */
 export const NO_AWS_ACTIONS = [/^mlops-platform:/, /^pulumi:/, /^kubernetes:/];
@@ -399,11 +404,8 @@ export function deployServicePolicy(scope: DeployDataScope & { partition?: strin
         });
     }
     statements.push({ Sid: "NeverReadParameters", Effect: "Deny", Action: ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"], Resource: "*" });
-    statements.push({
-        Sid: "ReadNoSecretButTheRdsMasterSecret",
-        Effect: "Deny",
-        Action: "secretsmanager:GetSecretValue",
-        NotResource: `arn:${scope.partition ?? "aws"}:secretsmanager:*:${scope.accountId ?? "*"}:secret:${READABLE_SECRET_NAME_PATTERN}`,
-    });
+    // No deploy reads a secret's value (issue 12 #4: the tracking server's database credentials
+    // are obtained in-cluster), so none may: not even one RDS created with this role's rights.
+    statements.push({ Sid: "NeverReadSecrets", Effect: "Deny", Action: ["secretsmanager:GetSecretValue", "secretsmanager:BatchGetSecretValue"], Resource: "*" });
     return { Version: "2012-10-17", Statement: statements };
 }

@@ -19,7 +19,7 @@ import { MlCluster } from "./mlCluster";
 import { Network } from "./network";
 import { ServingStack, servingStackArgs } from "./servingStack";
 import { platformBoundary, platformIamTransformation, stackIamPrefix } from "./platformIam";
-import { TrackingServer } from "./trackingServer";
+import { TrackingServer, TrackingUserArgs, jobLabels } from "./trackingServer";
 import { TrainingJob } from "./trainingJob";
 
 export interface MlPlatformArgs {
@@ -209,10 +209,11 @@ export class MlPlatform extends pulumi.ComponentResource {
         const servingNamespace = c.serving?.namespace;
         const mlflowImage = c.tracking.image !== "" ? c.tracking.image : this.registry.imageRefs.apply((r) => r["mlflow"]);
         const trainerImage = this.registry.imageRefs.apply((r) => r["trainer"]);
-        // With MLflow basic auth, clients read their credentials from this Secret in their own namespace.
-        const clientCredentials = c.tracking.clientSecret
-            ? { name: c.tracking.clientSecret, usernameKey: "username", passwordKey: "password" }
-            : undefined;
+        // With MLflow basic auth, training and serving each read their own credential from a Secret
+        // in their own namespace (issue 12 #8): the training writer, the read-only serving user.
+        const auth = c.tracking.authAdminSecret !== "";
+        const trainingCredentials = auth ? { name: c.tracking.trainingSecret, usernameKey: "username", passwordKey: "password" } : undefined;
+        const servingCredentials = auth ? { name: c.tracking.servingSecret, usernameKey: "username", passwordKey: "password" } : undefined;
 
         this.tracking = new TrackingServer(
             `${name}-tracking`,
@@ -245,7 +246,7 @@ export class MlPlatform extends pulumi.ComponentResource {
                     monitoringIntervalSeconds: c.tracking.dbMonitoringInterval,
                     auditLogStatement: c.tracking.dbAuditLogStatement,
                 },
-                ...(c.tracking.authAdminSecret ? { auth: { adminSecretName: c.tracking.authAdminSecret } } : {}),
+                ...(auth ? { auth: { adminSecretName: c.tracking.authAdminSecret, defaultPermission: "NO_PERMISSIONS", users: trackingUsers(c) } } : {}),
                 tags,
             },
             { parent: this, dependsOn: cluster.nodeDependencies },
@@ -281,7 +282,7 @@ export class MlPlatform extends pulumi.ComponentResource {
                     tracking: {
                         uri: this.tracking.trackingUri,
                         experimentName: t.experimentName,
-                        ...(clientCredentials ? { credentialsSecret: clientCredentials } : {}),
+                        ...(trainingCredentials ? { credentialsSecret: trainingCredentials } : {}),
                     },
                     model: { name: t.modelName, alias: "candidate" },
                     data: { uri: pulumi.interpolate`s3://${t.dataBucket === "raw" ? this.dataLake.rawBucket : this.dataLake.processedBucket}/${t.dataPrefix}`, version: t.dataVersion },
@@ -441,7 +442,7 @@ export class MlPlatform extends pulumi.ComponentResource {
                         bucket: this.dataLake.processedBucket,
                         writePolicy: this.dataLake.accessPolicy([{ bucket: "processed", prefix: s.predictionLog.prefix, access: "write" }]),
                     },
-                    ...(clientCredentials ? { trackingAuthSecret: clientCredentials } : {}),
+                    ...(servingCredentials ? { trackingAuthSecret: servingCredentials } : {}),
                     ...(c.gateway.apiKeySecret ? { apiKeySecret: c.gateway.apiKeySecret } : {}),
                     headerRouting: c.gateway.trackHeader,
                 }),
@@ -489,7 +490,18 @@ export class MlPlatform extends pulumi.ComponentResource {
         const isolate = (role: string, namespace: string, allows: NetworkAllow[], after: pulumi.Resource[]) =>
             new NamespaceIsolation(`${name}-${role}-isolation`, { provider, namespace, allows }, { parent: this, dependsOn: after });
 
-        isolate("tracking", c.tracking.namespace, [{ name: "database", egress: [{ to: vpc, ports: tcp(5432) }] }, aws], [this.tracking]);
+        // The provision-users Job (basic auth) calls the server's admin API inside the namespace.
+        const provisionUsers: NetworkAllow = {
+            name: "provision-users",
+            podSelector: { "app.kubernetes.io/name": jobLabels({}, "provision-users")["app.kubernetes.io/name"] },
+            egress: [{ to: [{ podSelector: { matchLabels: { "app.kubernetes.io/name": "mlflow" } } }], ports: tcp(this.tracking.port) }],
+        };
+        isolate(
+            "tracking",
+            c.tracking.namespace,
+            [{ name: "database", egress: [{ to: vpc, ports: tcp(5432) }] }, aws, ...(c.tracking.authAdminSecret !== "" ? [provisionUsers] : [])],
+            [this.tracking],
+        );
         isolate(
             "training",
             c.trainingNamespace,
@@ -563,6 +575,52 @@ export function sourceReadPolicy(uri: string): string {
             { Sid: "ReadSource", Effect: "Allow", Action: ["s3:GetObject"], Resource: `arn:aws:s3:::${bucket}/${prefix}*` },
         ],
     });
+}
+
+/**
+ * The MLflow users basic auth provisions (issue 12 #8), least privilege under the server's
+ * `NO_PERMISSIONS` default: the training writer may EDIT only its experiment and model (log runs,
+ * register versions, set the candidate alias); the serving user may only READ the models it serves
+ * (and the training experiment, whose runs hold the model artifacts).
+ */
+export function trackingUsers(c: PlatformConfig): TrackingUserArgs[] {
+    const experiments = c.training ? [c.training.experimentName] : [];
+    const trainedModels = c.training ? [c.training.modelName] : [];
+    const servedModels = [...new Set([...trainedModels, ...servedModelNames(c.serving)])];
+    return [
+        {
+            username: c.tracking.trainingUser,
+            secretName: c.tracking.trainingSecret,
+            experiments: experiments.map((name) => ({ name, permission: "EDIT" as const })),
+            registeredModels: trainedModels.map((name) => ({ name, permission: "EDIT" as const })),
+        },
+        {
+            username: c.tracking.servingUser,
+            secretName: c.tracking.servingSecret,
+            experiments: experiments.map((name) => ({ name, permission: "READ" as const })),
+            registeredModels: servedModels.map((name) => ({ name, permission: "READ" as const })),
+        },
+    ];
+}
+
+/** Every `model` name a serving configuration's releases refer to. */
+function servedModelNames(serving: unknown): string[] {
+    const found: string[] = [];
+    const walk = (v: unknown): void => {
+        if (Array.isArray(v)) {
+            v.forEach(walk);
+        } else if (v !== null && typeof v === "object") {
+            for (const [k, x] of Object.entries(v)) {
+                if (k === "model" && typeof x === "string") {
+                    found.push(x);
+                } else {
+                    walk(x);
+                }
+            }
+        }
+    };
+    walk(serving);
+    return found;
 }
 
 /** Private IPv4 ranges: egress to "the internet" excludes them, so it cannot reach into the VPC or peers. */

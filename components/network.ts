@@ -7,7 +7,7 @@ import { Problems, checkInt, checkOneOf, describe } from "./validation";
 import { providerOutput } from "./provider-outputs";
 
 /** Interface endpoints the Network can create (PrivateLink), by service suffix. */
-export const INTERFACE_ENDPOINT_SERVICES = ["ecr.api", "ecr.dkr", "sts", "logs"] as const;
+export const INTERFACE_ENDPOINT_SERVICES = ["ecr.api", "ecr.dkr", "sts", "logs", "secretsmanager"] as const;
 export type InterfaceEndpointService = (typeof INTERFACE_ENDPOINT_SERVICES)[number];
 
 /** NAT layouts: one gateway per AZ (survives an AZ outage) or one for the VPC (cheaper, dev). */

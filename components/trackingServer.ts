@@ -22,22 +22,33 @@ import { providerOutput } from "./provider-outputs";
 /** MLflow version the tracking server image must contain; pinned once, in components/python-packages.json. */
 export const MLFLOW_VERSION: string = pythonPackages.mlflow;
 
-/** Environment variable (a secretKeyRef) that carries the backend store URI into the pod. */
+/**
+ * Environment variable `mlflow server` reads the backend store URI from (click `envvar` of
+ * `--backend-store-uri` in mlflow/cli/__init__.py). The image's entry sets it in memory from
+ * Secrets Manager just before it execs the server, so the URI is in no argv, manifest or state.
+ */
 export const BACKEND_STORE_URI_ENV = "MLFLOW_BACKEND_STORE_URI";
 
-/** Keys of the Kubernetes Secret the component writes from the RDS-managed Secrets Manager secret. */
-export const DB_SECRET_KEYS = { backendStoreUri: "backend-store-uri", authConfig: "basic_auth.ini" } as const;
+/** The image's entry script (images/mlflow/mlops_mlflow.py), run with the image's Python. */
+export const ENTRY_COMMAND = ["python", "/opt/mlops/mlops_mlflow.py"] as const;
+
+/** The RDS CA bundle baked into the image (images/mlflow/Dockerfile); `verify-full` checks against it. */
+export const RDS_CA_BUNDLE_PATH = "/opt/mlops/rds-global-bundle.pem";
 
 /** Keys the operator-provided basic-auth admin Secret must hold. */
 export const AUTH_SECRET_KEYS = { username: "username", password: "password", flaskSecretKey: "flask-secret-key" } as const;
 
-const DB_NAME = "mlflow";
-const DB_USER = "mlflow";
-const AUTH_CONFIG_DIR = "/etc/mlflow/auth";
-const HOME_DIR = "/home/mlflow";
+/** Keys of the per-user credential Secrets (training writer, serving reader). */
+export const USER_SECRET_KEYS = { username: "username", password: "password" } as const;
 
-/** Annotation on the pod template that changes when RDS rotates the master password (rolls the pods). */
-export const DB_CREDENTIALS_VERSION_ANNOTATION = "mlops.platform/db-credentials-version";
+const DB_NAME = "mlflow";
+/** RDS master user: owns the database; only the bootstrap Job ever logs in as it. */
+const DB_MASTER_USER = "mlflow";
+/** Dedicated least-privilege role MLflow connects as (created by the bootstrap Job). */
+export const DB_APP_USER = "mlflow_app";
+const AUTH_CONFIG_DIR = "/etc/mlflow/auth";
+const AUTH_CONFIG_FILE = "basic_auth.ini";
+const HOME_DIR = "/home/mlflow";
 
 export interface TrackingServerDatabaseArgs {
     /** RDS instance class. Default `db.t4g.medium`. */
@@ -73,6 +84,33 @@ export interface TrackingServerDatabaseArgs {
      * `postgresql` log): `ddl` (schema changes), `mod` (plus every write) or `all`. Default `ddl`.
      */
     auditLogStatement?: "ddl" | "mod" | "all";
+}
+
+export type MlflowPermission = "READ" | "EDIT" | "MANAGE" | "NO_PERMISSIONS";
+export const MLFLOW_PERMISSIONS: readonly MlflowPermission[] = ["READ", "EDIT", "MANAGE", "NO_PERMISSIONS"];
+
+/** A basic-auth user the provisioning Job creates, with permissions on named experiments and models. */
+export interface TrackingUserArgs {
+    /** MLflow user name; must equal the `username` key of the Secret. */
+    username: string;
+    /** Secret in the server's namespace with `username` and `password` (the same Secret the client's namespace holds). */
+    secretName: string;
+    /** Experiments (created when missing) and the permission the user gets on each. */
+    experiments?: { name: string; permission: MlflowPermission }[];
+    /** Registered models (created when missing) and the permission the user gets on each. */
+    registeredModels?: { name: string; permission: MlflowPermission }[];
+}
+
+export interface TrackingAuthArgs {
+    adminSecretName: string;
+    /**
+     * Permission of every user on resources nobody granted them. Default `NO_PERMISSIONS`: a user
+     * sees and changes only what {@link TrackingAuthArgs.users} grants (a leaked serving
+     * credential cannot read other experiments, a training credential cannot write them).
+     */
+    defaultPermission?: MlflowPermission;
+    /** Users created after every rollout by the `provision-users` Job, with the admin credential. Default none. */
+    users?: TrackingUserArgs[];
 }
 
 export interface TrackingServerArgs {
@@ -134,7 +172,7 @@ export interface TrackingServerArgs {
      * must hold `username`, `password` (the admin bootstrapped on first start) and `flask-secret-key`.
      * Default: off.
      */
-    auth?: { adminSecretName: string; defaultPermission?: "READ" | "EDIT" | "MANAGE" | "NO_PERMISSIONS" };
+    auth?: TrackingAuthArgs;
     /**
      * Exposure through a Gateway API HTTPRoute. TLS terminates at the Gateway listener named by
      * `gatewayRef.sectionName` (default `https` when `tls`, else `http`).
@@ -166,7 +204,7 @@ export interface TrackingServerSettings {
     multipartUpload: boolean;
     artifactsPrefix: string;
     database: Required<TrackingServerDatabaseArgs>;
-    auth?: { adminSecretName: string; defaultPermission: "READ" | "EDIT" | "MANAGE" | "NO_PERMISSIONS" };
+    auth?: { adminSecretName: string; defaultPermission: MlflowPermission; users: TrackingUserArgs[] };
     route?: { gatewayRef: { name: string; namespace: string; sectionName: string }; hostname: string; tls: boolean; proxyNamespace: string };
     tags: Record<string, string>;
 }
@@ -260,9 +298,24 @@ export function validateTrackingServerArgs(args: TrackingServerArgs): TrackingSe
     }
     if (args.auth !== undefined) {
         p.check(typeof args.auth.adminSecretName === "string" && DNS_NAME.test(args.auth.adminSecretName), "auth.adminSecretName", `must be a Secret name, got ${describe(args.auth.adminSecretName)}`);
-        const perm = args.auth.defaultPermission ?? "READ";
-        checkOneOf(p, "auth.defaultPermission", perm, ["READ", "EDIT", "MANAGE", "NO_PERMISSIONS"] as const);
-        s.auth = { adminSecretName: args.auth.adminSecretName, defaultPermission: perm };
+        const perm = args.auth.defaultPermission ?? "NO_PERMISSIONS";
+        checkOneOf(p, "auth.defaultPermission", perm, MLFLOW_PERMISSIONS);
+        const users = args.auth.users ?? [];
+        const seen = new Set<string>();
+        users.forEach((u, i) => {
+            const at = `auth.users[${i}]`;
+            p.check(typeof u.username === "string" && /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$/.test(u.username), `${at}.username`, `must be a user name (letters, digits, _.@-), got ${describe(u.username)}`);
+            p.check(u.username !== undefined && !seen.has(u.username), `${at}.username`, `"${u.username}" is listed twice`);
+            seen.add(u.username);
+            p.check(typeof u.secretName === "string" && DNS_NAME.test(u.secretName), `${at}.secretName`, `must be a Secret name, got ${describe(u.secretName)}`);
+            for (const kind of ["experiments", "registeredModels"] as const) {
+                (u[kind] ?? []).forEach((g, j) => {
+                    p.check(typeof g.name === "string" && g.name.trim() !== "", `${at}.${kind}[${j}].name`, `must be a non-empty name, got ${describe(g.name)}`);
+                    checkOneOf(p, `${at}.${kind}[${j}].permission`, g.permission, MLFLOW_PERMISSIONS);
+                });
+            }
+        });
+        s.auth = { adminSecretName: args.auth.adminSecretName, defaultPermission: perm, users };
     }
     if (args.route !== undefined) {
         const r = args.route;
@@ -286,30 +339,6 @@ export function validateTrackingServerArgs(args: TrackingServerArgs): TrackingSe
 }
 
 /**
- * The PostgreSQL URI MLflow connects with: user and password URL-encoded, TLS required (the
- * parameter group forces SSL), driver named: SQLAlchemy 2.1 maps a bare `postgresql://` to
- * psycopg 3, while MLflow images ship psycopg2.
- */
-export function postgresUri(username: string, password: string, host: string, port: number, database: string): string {
-    return `postgresql+psycopg2://${encodeURIComponent(username)}:${encodeURIComponent(password)}@${host}:${port}/${database}?sslmode=require`;
-}
-
-/**
- * The basic-auth configuration file (read with Python's configparser, whose interpolation treats
- * `%` specially: the URL-encoded password's `%XX` escapes are doubled). Auth tables share the
- * tracking database (they use their own alembic version table).
- */
-export function basicAuthIni(databaseUri: string, defaultPermission: string): string {
-    return [
-        "[mlflow]",
-        `default_permission = ${defaultPermission}`,
-        `database_uri = ${databaseUri.replace(/%/g, "%%")}`,
-        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth",
-        "",
-    ].join("\n");
-}
-
-/**
  * Host headers the server accepts (`--allowed-hosts`, DNS-rebinding protection): the Service's
  * in-cluster names with and without port, localhost for `kubectl port-forward`, the route hostname.
  */
@@ -323,12 +352,13 @@ export function allowedHostList(s: Pick<TrackingServerSettings, "serviceName" | 
     return [...new Set([...hosts, ...s.allowedHosts])];
 }
 
-/** The `mlflow server` arguments the component renders (the URI comes from the env secretKeyRef). */
+/**
+ * The arguments of the image entry's `server` command (passed on to `mlflow server`). No
+ * `--backend-store-uri`: the entry puts the URI into {@link BACKEND_STORE_URI_ENV}.
+ */
 export function mlflowServerArgs(s: TrackingServerSettings, artifactsDestination: string): string[] {
     const args = [
         "server",
-        "--backend-store-uri",
-        `$(${BACKEND_STORE_URI_ENV})`,
         "--artifacts-destination",
         artifactsDestination,
         "--serve-artifacts",
@@ -368,17 +398,86 @@ export function mlflowProbes(): Record<"startupProbe" | "readinessProbe" | "live
 }
 
 /**
+ * Bounds of the component's Jobs: a few retries (a database or server still starting), 15 minutes
+ * at most, and the finished Job kept a day for its logs. Idempotent, so re-running them (e.g.
+ * after `pulumi refresh` forgot a Job the TTL removed) is harmless.
+ */
+const ONE_SHOT_JOB_LIMITS = { backoffLimit: 3, activeDeadlineSeconds: 900, ttlSecondsAfterFinished: 86400 } as const;
+
+/** Labels of the component's one-shot Job pods: distinct `name`, so no Service or PDB selects them. */
+export function jobLabels(labels: Record<string, string>, component: string): Record<string, string> {
+    return { ...labels, "app.kubernetes.io/name": `mlflow-${component}`, "app.kubernetes.io/component": component };
+}
+
+/** Pod spec of a one-shot Job of the component (restricted, no API token unless a ServiceAccount needs AWS). */
+function oneShotPodSpec(
+    serviceAccountName: pulumi.Input<string> | undefined,
+    container: k8s.types.input.core.v1.Container,
+    volumes: k8s.types.input.core.v1.Volume[],
+): k8s.types.input.core.v1.PodSpec {
+    return {
+        ...(serviceAccountName !== undefined ? { serviceAccountName } : {}),
+        automountServiceAccountToken: false,
+        enableServiceLinks: false,
+        restartPolicy: "Never",
+        securityContext: restrictedPodSecurityContext(WORKLOAD_UID),
+        containers: [container],
+        volumes,
+    };
+}
+
+/** Secrets Manager statements: read one secret (and decrypt it with its key, through Secrets Manager only). */
+function secretStatements(secretArns: pulumi.Input<string>[], actions: string[], kmsKeyArn: pulumi.Input<string>, kmsActions: string[]) {
+    const region = aws.getRegionOutput().region;
+    return [
+        { Sid: "Secrets", Effect: "Allow", Action: actions, Resource: secretArns },
+        {
+            Sid: "SecretKey",
+            Effect: "Allow",
+            Action: kmsActions,
+            Resource: [kmsKeyArn],
+            Condition: { StringEquals: { "kms:ViaService": pulumi.interpolate`secretsmanager.${region}.amazonaws.com` } },
+        },
+    ];
+}
+
+/** Policy of the server's identity: read the dedicated role's secret, nothing else. */
+export function readSecretPolicy(appSecretArn: pulumi.Input<string>, kmsKeyArn: pulumi.Input<string>): pulumi.Output<string> {
+    return pulumi.jsonStringify({ Version: "2012-10-17", Statement: secretStatements([appSecretArn], ["secretsmanager:GetSecretValue"], kmsKeyArn, ["kms:Decrypt"]) });
+}
+
+/** Policy of the bootstrap's identity: read the master secret, read and write the dedicated role's secret. */
+export function bootstrapSecretPolicy(masterSecretArn: pulumi.Input<string>, appSecretArn: pulumi.Input<string>, kmsKeyArn: pulumi.Input<string>): pulumi.Output<string> {
+    const [read, key] = secretStatements([masterSecretArn, appSecretArn], ["secretsmanager:GetSecretValue"], kmsKeyArn, ["kms:Decrypt", "kms:GenerateDataKey"]);
+    return pulumi.jsonStringify({
+        Version: "2012-10-17",
+        Statement: [read, { Sid: "WriteAppSecret", Effect: "Allow", Action: ["secretsmanager:PutSecretValue"], Resource: [appSecretArn] }, key],
+    });
+}
+
+/**
  * TrackingServer: an MLflow tracking server on Kubernetes with a PostgreSQL (RDS) backend store
  * and S3 artifacts served through the server.
  *
  * - RDS: private subnets, 5432 only from the client security groups, KMS-encrypted storage,
  *   master password generated by RDS in Secrets Manager, forced TLS, IAM auth, log exports.
- * - The DB URI is read from Secrets Manager at deploy time into a Kubernetes Secret (encrypted in
- *   state) and reaches the pods only through `secretKeyRef`. RDS rotates the password on the
- *   schedule set here; the next `pulumi up` rewrites the Secret and rolls the pods (pod-template
- *   annotation {@link DB_CREDENTIALS_VERSION_ANNOTATION}), so deploys must run within the rotation period.
- * - Pods: restricted security context, read-only root filesystem, `mlflow db upgrade` init
- *   container, probes on /health, PodDisruptionBudget, zone/host spread, NetworkPolicy.
+ * - Credentials (issue 12, finding 4): MLflow connects as a dedicated role ({@link DB_APP_USER}:
+ *   no CREATEDB/CREATEROLE, CONNECT on the MLflow database only, CREATE in its `public` schema),
+ *   never as the RDS master. A bootstrap Job (its own ServiceAccount and IAM role, the only
+ *   identity that may read the RDS-managed master secret) creates the role on every `pulumi up`
+ *   and keeps its generated password in a Secrets Manager secret the program declares without a
+ *   value. The server and its migration read that secret with their own Pod Identity at start,
+ *   so no password is in Pulumi state, a Kubernetes Secret, a manifest or any argv; the URI
+ *   reaches `mlflow server` through its environment and the migration through a Python call.
+ *   TLS is `verify-full` against the RDS CA bundle baked into the image.
+ *   IAM database authentication stays enabled (for operators' `rds_iam` logins) but MLflow does
+ *   not use it: SQLAlchemy would need a token refresher on every new pooled connection (tokens
+ *   live 15 minutes), which `mlflow server` has no hook for.
+ * - Basic auth (optional): the auth app's ini (with the same URI) is written by the entry into a
+ *   memory-backed emptyDir; users and their experiment / registered-model permissions are
+ *   created by the `provision-users` Job with the admin credential after each rollout.
+ * - Pods: restricted security context, read-only root filesystem, migration init container,
+ *   probes on /health, PodDisruptionBudget, zone/host spread, NetworkPolicy.
  *
  * https://mlflow.org/docs/latest/self-hosting/architecture/tracking-server
  */
@@ -517,7 +616,7 @@ export class TrackingServer extends pulumi.ComponentResource {
                 storageEncrypted: true,
                 kmsKeyId: kmsKeyArn,
                 dbName: DB_NAME,
-                username: DB_USER,
+                username: DB_MASTER_USER,
                 manageMasterUserPassword: true,
                 masterUserSecretKmsKeyId: kmsKeyArn,
                 iamDatabaseAuthenticationEnabled: true,
@@ -555,6 +654,19 @@ export class TrackingServer extends pulumi.ComponentResource {
             child,
         );
 
+        // The dedicated role's credentials: the program declares the secret, never a value. The
+        // bootstrap Job generates the password and writes the only version.
+        const appSecret = new aws.secretsmanager.Secret(
+            `${name}-db-app-credentials`,
+            {
+                description: `${name}: credentials of the MLflow database role ${DB_APP_USER} (written by the db-bootstrap Job)`,
+                kmsKeyId: kmsKeyArn,
+                recoveryWindowInDays: s.protect ? 30 : 7,
+                tags,
+            },
+            child,
+        );
+
         // ---------------------------------------------------------------- kubernetes
         const ns = new k8s.core.v1.Namespace(
             `${name}-ns`,
@@ -579,7 +691,7 @@ export class TrackingServer extends pulumi.ComponentResource {
                 clusterName: args.clusterName,
                 namespace,
                 serviceAccountName: s.serviceName,
-                policies: { artifacts: args.artifacts.policy },
+                policies: { artifacts: args.artifacts.policy, "db-credentials": readSecretPolicy(appSecret.arn, kmsKeyArn) },
                 mode: wi.mode,
                 oidcProviderArn: wi.oidcProviderArn,
                 oidcIssuerUrl: wi.oidcIssuerUrl,
@@ -590,36 +702,21 @@ export class TrackingServer extends pulumi.ComponentResource {
             { parent: this },
         );
 
-        const credentials = aws.secretsmanager.getSecretVersionOutput({ secretId: masterSecretArn }, { parent: this });
-        const backendStoreUri = pulumi.all([credentials.secretString, db.address, db.port]).apply(([json, host, port]) => {
-            const c = JSON.parse(json) as { username?: string; password?: string };
-            if (!c.password) {
-                throw new Error(`${name}: the RDS master secret has no password`);
-            }
-            return postgresUri(c.username ?? DB_USER, c.password, host, port, DB_NAME);
-        });
-        const secretData: Record<string, pulumi.Input<string>> = { [DB_SECRET_KEYS.backendStoreUri]: pulumi.secret(backendStoreUri) };
-        if (s.auth) {
-            const permission = s.auth.defaultPermission;
-            secretData[DB_SECRET_KEYS.authConfig] = pulumi.secret(backendStoreUri.apply((uri) => basicAuthIni(uri, permission)));
-        }
-        const dbSecret = new k8s.core.v1.Secret(
-            `${name}-db-secret`,
-            { metadata: { name: `${s.serviceName}-backend-store`, namespace, labels }, type: "Opaque", stringData: secretData },
-            k8sOpts,
-        );
-
         const region = aws.getRegionOutput({}, { parent: this });
         const artifactsDestination = pulumi.interpolate`s3://${args.artifacts.bucket}/${s.artifactsPrefix.replace(/\/$/, "")}`;
-        const uriRef: k8s.types.input.core.v1.EnvVar = {
-            name: BACKEND_STORE_URI_ENV,
-            valueFrom: { secretKeyRef: { name: dbSecret.metadata.name, key: DB_SECRET_KEYS.backendStoreUri } },
-        };
-        const env: k8s.types.input.core.v1.EnvVar[] = [
-            uriRef,
+        // Where the entry finds the database and the dedicated role's credentials (no secrets here).
+        const dbEnv: k8s.types.input.core.v1.EnvVar[] = [
+            { name: "MLOPS_DB_HOST", value: db.address },
+            { name: "MLOPS_DB_PORT", value: db.port.apply(String) },
+            { name: "MLOPS_DB_NAME", value: DB_NAME },
+            { name: "MLOPS_DB_SECRET_ID", value: appSecret.arn },
+            { name: "MLOPS_DB_SSLROOTCERT", value: RDS_CA_BUNDLE_PATH },
             { name: "HOME", value: HOME_DIR },
             { name: "AWS_REGION", value: region.region },
             { name: "AWS_DEFAULT_REGION", value: region.region },
+        ];
+        const env: k8s.types.input.core.v1.EnvVar[] = [
+            ...dbEnv,
             { name: "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD", value: String(s.multipartUpload) },
         ];
         if (args.artifacts.kmsKeyArn !== undefined) {
@@ -635,22 +732,83 @@ export class TrackingServer extends pulumi.ComponentResource {
         if (s.auth) {
             const adminRef = (key: string): k8s.types.input.core.v1.EnvVarSource => ({ secretKeyRef: { name: s.auth!.adminSecretName, key } });
             env.push(
-                { name: "MLFLOW_AUTH_CONFIG_PATH", value: `${AUTH_CONFIG_DIR}/${DB_SECRET_KEYS.authConfig}` },
+                // The entry writes the ini (it holds the database URI) here, in a memory-backed emptyDir.
+                { name: "MLFLOW_AUTH_CONFIG_PATH", value: `${AUTH_CONFIG_DIR}/${AUTH_CONFIG_FILE}` },
+                { name: "MLOPS_AUTH_DEFAULT_PERMISSION", value: s.auth.defaultPermission },
                 { name: "MLFLOW_AUTH_ADMIN_USERNAME", valueFrom: adminRef(AUTH_SECRET_KEYS.username) },
                 { name: "MLFLOW_AUTH_ADMIN_PASSWORD", valueFrom: adminRef(AUTH_SECRET_KEYS.password) },
                 { name: "MLFLOW_FLASK_SERVER_SECRET_KEY", valueFrom: adminRef(AUTH_SECRET_KEYS.flaskSecretKey) },
             );
-            volumes.push({
-                name: "auth-config",
-                secret: { secretName: dbSecret.metadata.name, items: [{ key: DB_SECRET_KEYS.authConfig, path: DB_SECRET_KEYS.authConfig }], defaultMode: 0o440 },
-            });
-            mounts.push({ name: "auth-config", mountPath: AUTH_CONFIG_DIR, readOnly: true });
+            volumes.push({ name: "auth-config", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } });
+            mounts.push({ name: "auth-config", mountPath: AUTH_CONFIG_DIR });
         }
 
         const image = pulumi.output(args.image).apply((i) => assertDigestPinned("TrackingServer arguments", "image", i));
         const securityContext = restrictedContainerSecurityContext();
         const serverArgs = artifactsDestination.apply((dest) => mlflowServerArgs(s, dest));
         const probes = mlflowProbes();
+
+        // Creates the dedicated role with the master credentials, as its own identity: the
+        // server's role cannot read the master secret, this one reads nothing else.
+        // Not the server's selector labels: the Service and the PDB must not pick these pods.
+        const bootstrapLabels = jobLabels(labels, "db-bootstrap");
+        const bootstrapIdentity = new WorkloadIdentity(
+            `${name}-db-bootstrap-identity`,
+            {
+                clusterName: args.clusterName,
+                namespace,
+                serviceAccountName: `${s.serviceName}-db-bootstrap`,
+                policies: { "db-bootstrap": bootstrapSecretPolicy(masterSecretArn, appSecret.arn, kmsKeyArn) },
+                mode: wi.mode,
+                oidcProviderArn: wi.oidcProviderArn,
+                oidcIssuerUrl: wi.oidcIssuerUrl,
+                provider: args.provider,
+                labels: bootstrapLabels,
+                tags,
+            },
+            { parent: this },
+        );
+        const bootstrap = new k8s.batch.v1.Job(
+            `${name}-db-bootstrap`,
+            {
+                metadata: { namespace, labels: bootstrapLabels },
+                spec: {
+                    ...ONE_SHOT_JOB_LIMITS,
+                    template: {
+                        metadata: { labels: bootstrapLabels },
+                        spec: oneShotPodSpec(bootstrapIdentity.serviceAccountName, {
+                            name: "bootstrap-db",
+                            image,
+                            command: [...ENTRY_COMMAND],
+                            args: ["bootstrap-db"],
+                            env: [
+                                ...dbEnv,
+                                { name: "MLOPS_DB_MASTER_SECRET_ID", value: masterSecretArn },
+                                { name: "MLOPS_DB_APP_USER", value: DB_APP_USER },
+                            ],
+                            resources: containerResources({ cpu: "100m", memory: "256Mi" }),
+                            securityContext,
+                            volumeMounts: [tmp.mount, home.mount],
+                        }, [tmp.volume, home.volume]),
+                    },
+                },
+            },
+            { ...k8sOpts, deleteBeforeReplace: true },
+        );
+
+        // The Jobs accept no connections (their egress is the namespace's to decide).
+        new k8s.networking.v1.NetworkPolicy(
+            `${name}-jobs-netpol`,
+            {
+                metadata: { name: `${s.serviceName}-jobs`, namespace, labels },
+                spec: {
+                    podSelector: { matchExpressions: [{ key: "app.kubernetes.io/name", operator: "In", values: ["db-bootstrap", "provision-users"].map((c) => jobLabels({}, c)["app.kubernetes.io/name"]) }] },
+                    policyTypes: ["Ingress"],
+                    ingress: [],
+                },
+            },
+            k8sOpts,
+        );
 
         const deployment = new k8s.apps.v1.Deployment(
             `${name}-server`,
@@ -662,13 +820,7 @@ export class TrackingServer extends pulumi.ComponentResource {
                     selector: { matchLabels: selector },
                     strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
                     template: {
-                        metadata: {
-                            labels,
-                            annotations: {
-                                // Rolls the pods when RDS rotated the password and `pulumi up` refreshed the Secret.
-                                [DB_CREDENTIALS_VERSION_ANNOTATION]: pulumi.unsecret(credentials.versionId),
-                            },
-                        },
+                        metadata: { labels },
                         spec: {
                             serviceAccountName: identity.serviceAccountName,
                             automountServiceAccountToken: false,
@@ -685,9 +837,9 @@ export class TrackingServer extends pulumi.ComponentResource {
                                 {
                                     name: "db-upgrade",
                                     image,
-                                    command: ["mlflow"],
-                                    args: ["db", "upgrade", `$(${BACKEND_STORE_URI_ENV})`],
-                                    env: [uriRef, { name: "HOME", value: HOME_DIR }],
+                                    command: [...ENTRY_COMMAND],
+                                    args: ["db-upgrade"],
+                                    env: dbEnv,
                                     resources: containerResources({ cpu: "100m", memory: "512Mi" }),
                                     securityContext,
                                     volumeMounts: [tmp.mount, home.mount],
@@ -697,8 +849,8 @@ export class TrackingServer extends pulumi.ComponentResource {
                                 {
                                     name: "mlflow",
                                     image,
-                                    command: ["mlflow"],
-                                    args: serverArgs,
+                                    command: [...ENTRY_COMMAND],
+                                    args: serverArgs.apply((a) => ["server", ...a.slice(1)]),
                                     ports: [{ name: "http", containerPort: s.port, protocol: "TCP" }],
                                     env,
                                     resources: containerResources(s.resources),
@@ -712,7 +864,7 @@ export class TrackingServer extends pulumi.ComponentResource {
                     },
                 },
             },
-            k8sOpts,
+            { ...k8sOpts, dependsOn: [bootstrap] },
         );
 
         const service = new k8s.core.v1.Service(
@@ -742,6 +894,7 @@ export class TrackingServer extends pulumi.ComponentResource {
             );
         }
 
+        const provisionLabels = s.auth && s.auth.users.length > 0 ? jobLabels(labels, "provision-users") : undefined;
         const sources: k8s.types.input.networking.v1.NetworkPolicyPeer[] = [...new Set([...s.allowedNamespaces, ...(s.route ? [s.route.proxyNamespace] : [])])].map((n) => ({
             namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": n } },
         }));
@@ -752,11 +905,59 @@ export class TrackingServer extends pulumi.ComponentResource {
                 spec: {
                     podSelector: { matchLabels: selector },
                     policyTypes: ["Ingress"],
-                    ingress: sources.length > 0 ? [{ from: sources, ports: [{ protocol: "TCP", port: s.port }] }] : [],
+                    ingress: [
+                        ...(sources.length > 0 ? [{ from: sources, ports: [{ protocol: "TCP", port: s.port }] }] : []),
+                        // The provision-users Job, from the server's own namespace.
+                        ...(provisionLabels ? [{ from: [{ podSelector: { matchLabels: { "app.kubernetes.io/name": provisionLabels["app.kubernetes.io/name"] } } }], ports: [{ protocol: "TCP", port: s.port }] }] : []),
+                    ],
                 },
             },
             k8sOpts,
         );
+
+        if (s.auth && provisionLabels) {
+            const adminRef = (key: string): k8s.types.input.core.v1.EnvVarSource => ({ secretKeyRef: { name: s.auth!.adminSecretName, key } });
+            const users = s.auth.users.map((u, i) => ({
+                username: u.username,
+                passwordEnv: `MLOPS_USER_${i}_PASSWORD`,
+                usernameEnv: `MLOPS_USER_${i}_USERNAME`,
+                experiments: u.experiments ?? [],
+                registeredModels: u.registeredModels ?? [],
+            }));
+            new k8s.batch.v1.Job(
+                `${name}-provision-users`,
+                {
+                    metadata: { namespace, labels: provisionLabels },
+                    spec: {
+                        ...ONE_SHOT_JOB_LIMITS,
+                        template: {
+                            metadata: { labels: provisionLabels },
+                            spec: oneShotPodSpec(undefined, {
+                                name: "provision-users",
+                                image,
+                                command: [...ENTRY_COMMAND],
+                                args: ["provision-users"],
+                                env: [
+                                    { name: "HOME", value: HOME_DIR },
+                                    { name: "MLOPS_TRACKING_URI", value: pulumi.interpolate`http://${service.metadata.name}.${namespace}.svc.cluster.local:${s.port}` },
+                                    { name: "MLFLOW_TRACKING_USERNAME", valueFrom: adminRef(AUTH_SECRET_KEYS.username) },
+                                    { name: "MLFLOW_TRACKING_PASSWORD", valueFrom: adminRef(AUTH_SECRET_KEYS.password) },
+                                    { name: "MLOPS_AUTH_USERS", value: JSON.stringify(users) },
+                                    ...s.auth.users.flatMap((u, i) => [
+                                        { name: users[i].usernameEnv, valueFrom: { secretKeyRef: { name: u.secretName, key: USER_SECRET_KEYS.username } } },
+                                        { name: users[i].passwordEnv, valueFrom: { secretKeyRef: { name: u.secretName, key: USER_SECRET_KEYS.password } } },
+                                    ]),
+                                ],
+                                resources: containerResources({ cpu: "100m", memory: "256Mi" }),
+                                securityContext,
+                                volumeMounts: [tmp.mount, home.mount],
+                            }, [tmp.volume, home.volume]),
+                        },
+                    },
+                },
+                { ...k8sOpts, deleteBeforeReplace: true, dependsOn: [deployment, service] },
+            );
+        }
 
         let externalUrl: pulumi.Output<string | undefined> = pulumi.output(undefined);
         if (s.route) {

@@ -29,6 +29,20 @@ export const DO_NOT_DISRUPT_ANNOTATIONS: Readonly<Record<string, string>> = {
     "karpenter.sh/do-not-disrupt": "true",
 };
 
+/**
+ * The trainer's MLflow credential from its Secret. LOGNAME gets the same user name: the MLflow
+ * client records `getpass.getuser()` (LOGNAME first) as the run's user_id and `mlflow.user`, which
+ * `mlops gate` compares with the training identity (issue 12 #8; cli/run-provenance.ts).
+ */
+export function trackingCredentialEnv(c: { name: string; usernameKey: string; passwordKey: string }): k8s.types.input.core.v1.EnvVar[] {
+    const ref = (key: string) => ({ secretKeyRef: { name: c.name, key } });
+    return [
+        { name: "MLFLOW_TRACKING_USERNAME", valueFrom: ref(c.usernameKey) },
+        { name: "MLFLOW_TRACKING_PASSWORD", valueFrom: ref(c.passwordKey) },
+        { name: "LOGNAME", valueFrom: ref(c.usernameKey) },
+    ];
+}
+
 /** Environment variables the component sets itself; `env` may not override them. */
 export const RESERVED_ENV = [
     "MLFLOW_TRACKING_URI",
@@ -36,6 +50,7 @@ export const RESERVED_ENV = [
     "MLFLOW_RUN_NAME",
     "MLFLOW_TRACKING_USERNAME",
     "MLFLOW_TRACKING_PASSWORD",
+    "LOGNAME",
     "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD",
     "MLOPS_MODEL_NAME",
     "MLOPS_MODEL_ALIAS",
@@ -396,11 +411,7 @@ export function buildJobSpec(s: TrainingJobSettings, r: JobValues, jobName: pulu
         env.push({ name: k, value: r.env[k] });
     }
     if (s.credentialsSecret) {
-        const c = s.credentialsSecret;
-        env.push(
-            { name: "MLFLOW_TRACKING_USERNAME", valueFrom: { secretKeyRef: { name: c.name, key: c.usernameKey } } },
-            { name: "MLFLOW_TRACKING_PASSWORD", valueFrom: { secretKeyRef: { name: c.name, key: c.passwordKey } } },
-        );
+        env.push(...trackingCredentialEnv(s.credentialsSecret));
     }
 
     const gpus = s.resources.gpus ?? 0;

@@ -480,12 +480,35 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
         description: "Name of a Secret in the tracking namespace with `username`, `password`, `flask-secret-key`: turns on MLflow basic auth. Empty: no auth (cluster-internal only).",
     },
     {
-        key: "trackingClientSecret",
+        key: "trackingTrainingSecret",
         type: "string",
         group: "Tracking server",
         default: "",
         description:
-            "With basic auth on: name of a Secret with `username` and `password`, present in the training and serving namespaces, that training Jobs and model servers use to reach MLflow. Required when trackingAuthAdminSecret is set.",
+            "With basic auth on: name of a Secret (`username`, `password`) in the training AND tracking namespaces: the training writer (EDIT on the training experiment and model only). Required when trackingAuthAdminSecret is set.",
+    },
+    {
+        key: "trackingServingSecret",
+        type: "string",
+        group: "Tracking server",
+        default: "",
+        description:
+            "With basic auth on: name of a Secret (`username`, `password`) in the serving AND tracking namespaces: the read-only user of model servers and the drift check (READ on the served model and the training experiment). Required when trackingAuthAdminSecret is set.",
+    },
+    {
+        key: "trackingTrainingUser",
+        type: "string",
+        group: "Tracking server",
+        default: "mlops-training",
+        description:
+            "MLflow user name of the training writer (the `username` in trackingTrainingSecret). `mlops gate` refuses a candidate whose run another user logged.",
+    },
+    {
+        key: "trackingServingUser",
+        type: "string",
+        group: "Tracking server",
+        default: "mlops-serving",
+        description: "MLflow user name of the read-only serving user (the `username` in trackingServingSecret).",
     },
     {
         key: "trackingHostname",
@@ -792,7 +815,10 @@ export interface PlatformConfig {
         dbMonitoringInterval: number;
         dbAuditLogStatement: "ddl" | "mod" | "all";
         authAdminSecret: string;
-        clientSecret: string;
+        trainingSecret: string;
+        servingSecret: string;
+        trainingUser: string;
+        servingUser: string;
         hostname: string;
     };
     trainingNamespace: string;
@@ -971,6 +997,11 @@ export function parsePlatformConfig(
         );
     }
     stringList(problems, "vpcInterfaceEndpoints", v.vpcInterfaceEndpoints, INTERFACE_ENDPOINT_SERVICES);
+    if (Array.isArray(v.vpcInterfaceEndpoints) && !v.vpcInterfaceEndpoints.includes("secretsmanager")) {
+        // The tracking server and its database bootstrap read their credentials from Secrets
+        // Manager at start, and the tracking namespace's egress reaches AWS only inside the VPC.
+        problems.add(`${PROJECT}:vpcInterfaceEndpoints`, `must include "secretsmanager" (the tracking server reads its database credentials through it), got ${describe(v.vpcInterfaceEndpoints)}`);
+    }
     stringList(problems, "clusterPublicAccessCidrs", v.clusterPublicAccessCidrs, undefined, CIDR_RE, "an IPv4 CIDR block such as 203.0.113.0/24");
     stringList(problems, "clusterAdminRoleArns", v.clusterAdminRoleArns, undefined, /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, "an IAM role ARN, arn:aws:iam::<12-digit account>:role/<name>");
     stringList(problems, "systemNodeInstanceTypes", v.systemNodeInstanceTypes, undefined, /^[a-z0-9-]+\.[a-z0-9]+$/, "an EC2 instance type such as m6i.large");
@@ -1032,13 +1063,22 @@ export function parsePlatformConfig(
             }
         }
     }
-    if (typeof v.trackingAuthAdminSecret === "string" && v.trackingAuthAdminSecret !== "" && v.trackingClientSecret === "") {
-        problems.add(
-            `${PROJECT}:trackingClientSecret`,
-            "must name the Secret (username, password) training Jobs and model servers use when trackingAuthAdminSecret turns MLflow basic auth on",
-        );
+    if (typeof v.trackingAuthAdminSecret === "string" && v.trackingAuthAdminSecret !== "") {
+        for (const [key, who] of [["trackingTrainingSecret", "training Jobs"], ["trackingServingSecret", "model servers and the drift check"]] as const) {
+            if (v[key] === "") {
+                problems.add(`${PROJECT}:${key}`, `must name the Secret (username, password) ${who} use when trackingAuthAdminSecret turns MLflow basic auth on`);
+            }
+        }
     }
-    for (const key of ["trackingNamespace", "trainingNamespace", ...(v.trackingClientSecret ? ["trackingClientSecret"] : [])]) {
+    if (v.trackingTrainingUser === v.trackingServingUser) {
+        problems.add(`${PROJECT}:trackingServingUser`, `must differ from trackingTrainingUser (${describe(v.trackingTrainingUser)}): serving must not write what the gate trusts`);
+    }
+    for (const key of ["trackingTrainingUser", "trackingServingUser"]) {
+        if (typeof v[key] !== "string" || !/^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$/.test(v[key])) {
+            problems.add(`${PROJECT}:${key}`, `must be an MLflow user name (letters, digits, _.@-, up to 64), got ${describe(v[key])}`);
+        }
+    }
+    for (const key of ["trackingNamespace", "trainingNamespace", ...["trackingTrainingSecret", "trackingServingSecret"].filter((k) => v[k])]) {
         if (typeof v[key] === "string" && !DNS_LABEL.test(v[key])) {
             problems.add(`${PROJECT}:${key}`, `must be a DNS-1123 label, got ${describe(v[key])}`);
         }
@@ -1164,7 +1204,10 @@ export function parsePlatformConfig(
             dbMonitoringInterval: v.trackingDbMonitoringInterval,
             dbAuditLogStatement: v.trackingDbAuditLogStatement,
             authAdminSecret: v.trackingAuthAdminSecret,
-            clientSecret: v.trackingClientSecret,
+            trainingSecret: v.trackingTrainingSecret,
+            servingSecret: v.trackingServingSecret,
+            trainingUser: v.trackingTrainingUser,
+            servingUser: v.trackingServingUser,
             hostname: v.trackingHostname,
         },
         trainingNamespace: v.trainingNamespace,

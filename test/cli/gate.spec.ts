@@ -18,6 +18,8 @@ describe("mlops gate --write", () => {
                 { version: "4", runId: "run4", metrics: { f1: 0.84, accuracy: 0.89, eval_samples: 6000, train_seconds: 12 } },
                 { version: "5", runId: "run5", metrics: { f1: 0.87, accuracy: 0.9, roc_auc: 0.93, eval_samples: 6000, train_seconds: 14 } },
                 { version: "6", runId: "run6", metrics: { f1: 0.82, accuracy: 0.95, eval_samples: 6000 } },
+                // Better metrics, but logged by the read-only serving user (or anyone but the trainer).
+                { version: "7", runId: "run7", metrics: { f1: 0.95, accuracy: 0.97, eval_samples: 6000 }, userId: "mlops-serving" },
             ],
             "4",
         );
@@ -73,6 +75,26 @@ describe("mlops gate --write", () => {
         assert.equal(r.code, 0, r.stdout + r.stderr);
         const serving = YAML.parse(fs.readFileSync(path.join(dir, "Pulumi.prod.yaml"), "utf8")).config["mlops-platform:serving"];
         assert.equal(serving.canary.canary.approvedBy, "ml-lead@example.com");
+    });
+
+    it("refuses, in a stack with MLflow auth, a candidate whose run another user logged (exit 3, file unchanged)", async () => {
+        const dir = tempProject();
+        const before = fs.readFileSync(path.join(dir, "Pulumi.prod.yaml"), "utf8");
+        const r = await mlops(
+            ["gate", "--stack", "prod", "--candidate", "models:/credit-risk/7", "--tracking-uri", mlflow.url, "--write", "--approved-by", "ml-lead@example.com"],
+            dir,
+        );
+        assert.equal(r.code, 3, r.stdout + r.stderr);
+        assert.match(r.stdout, /GATE PASSED/, "the metrics alone would pass");
+        assert.match(
+            r.stdout,
+            /verdict: FAIL\n  - provenance: run run7 was logged by "mlops-serving", not by the training identity "mlops-training" \(mlops-platform:trackingTrainingUser\): its metrics are not trusted/,
+        );
+        assert.equal(fs.readFileSync(path.join(dir, "Pulumi.prod.yaml"), "utf8"), before);
+        // Without basic auth (dev) nobody is identified: the gate says it did not check.
+        const dev = await mlops(["gate", "--stack", "dev", "--candidate", "models:/credit-risk/7", "--tracking-uri", mlflow.url], dir);
+        assert.equal(dev.code, 0, dev.stdout + dev.stderr);
+        assert.match(dev.stdout, /provenance not checked: MLflow basic auth is off in this stack \(mlops-platform:trackingAuthAdminSecret\)/);
     });
 
     it("refuses a run reference for --write (a release needs a registered version)", async () => {

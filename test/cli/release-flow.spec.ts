@@ -214,7 +214,7 @@ describe("release flow (issue 13: gate → release → plan agree)", function ()
         const after = read(dir, "dev");
         const head = before.slice(0, before.indexOf("      canary:\n        model: credit-risk\n        version: \"4\""));
         assert.ok(after.startsWith(head), "every line before the candidate is byte-identical");
-        assert.match(after, /mlops-platform:vpcInterfaceEndpoints: \[ecr\.api, ecr\.dkr, sts\]/);
+        assert.match(after, /mlops-platform:vpcInterfaceEndpoints: \[ecr\.api, ecr\.dkr, sts, secretsmanager\]/);
         assert.equal(after.slice(head.length).split("\n")[1], "        model: credit-risk");
         assert.equal(servingOf(after).canary!.canary!.version, "5");
     });

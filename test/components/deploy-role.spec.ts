@@ -157,11 +157,15 @@ for (const stack of ["dev", "prod"]) {
             assert.equal(await deploy("ssm:GetParameter", `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/prod/db-password`), "ExplicitlyDenied");
         });
 
-        // Issue 12 #4 is open: the program still reads the RDS master secret at deploy time. This
-        // pins the exception to exactly that secret kind, and fails once the invoke is gone.
-        it("reads the RDS-managed master secret only while the program still calls getSecretVersion", async () => {
-            assert.ok(run.invokes.includes("aws:secretsmanager/getSecretVersion:getSecretVersion"), "the invoke is gone: drop the exception in deployPermissions.ts");
-            assert.equal(await deploy("secretsmanager:GetSecretValue", `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:rds!db-1234-AbCdEf`), "Allowed");
+        // Issue 12 #4: the program no longer reads any secret at deploy time (the tracking server's
+        // database credentials are obtained in-cluster), so the deploy role reads none, not even
+        // the RDS-managed master secret it once had to.
+        it("reads no secret, not even the RDS-managed master secret, and the program calls no getSecretVersion", async () => {
+            assert.ok(!run.invokes.includes("aws:secretsmanager/getSecretVersion:getSecretVersion"), "the program reads a secret at deploy time again");
+            assert.equal(await deploy("secretsmanager:GetSecretValue", `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:rds!db-1234-AbCdEf`), "ExplicitlyDenied");
+            assert.equal(await deploy("secretsmanager:GetSecretValue", `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:mlops-platform-prod-tracking-db-app-credentials-AbCdEf`), "ExplicitlyDenied");
+            // It still manages the (value-less) secret the program declares.
+            assert.equal(await deploy("secretsmanager:CreateSecret", `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:x-AbCdEf`), "Allowed");
         });
 
         describe("the permissions boundary", () => {

@@ -39,6 +39,7 @@ describe("Network (new VPC)", () => {
                 "aws:ec2/vpcEndpoint:VpcEndpoint net-ecr-dkr",
                 "aws:ec2/vpcEndpoint:VpcEndpoint net-sts",
                 "aws:ec2/vpcEndpoint:VpcEndpoint net-logs",
+                "aws:ec2/vpcEndpoint:VpcEndpoint net-secretsmanager",
                 "aws:kms/key:Key net-flow-logs-key",
                 "aws:cloudwatch/logGroup:LogGroup net-flow-logs",
                 "aws:iam/role:Role net-flow-logs-role",
@@ -180,7 +181,7 @@ describe("validateNetworkArgs", () => {
     it("applies defaults", () => {
         const s = validateNetworkArgs({});
         assert.deepEqual([s.cidrBlock, s.availabilityZones, s.natGateways, s.s3GatewayEndpoint, s.flowLogs], ["10.0.0.0/16", 2, "OnePerAz", true, true]);
-        assert.deepEqual(s.interfaceEndpoints, ["ecr.api", "ecr.dkr", "sts", "logs"]);
+        assert.deepEqual(s.interfaceEndpoints, ["ecr.api", "ecr.dkr", "sts", "logs", "secretsmanager"]);
         const e = validateNetworkArgs({ existingVpc: { vpcId: "vpc-01234567", privateSubnetIds: ["subnet-01234567", "subnet-89abcdef"] } });
         assert.deepEqual([e.s3GatewayEndpoint, e.flowLogs, e.interfaceEndpoints], [false, false, []]);
     });

@@ -5,9 +5,7 @@ import {
     TrackingServer,
     TrackingServerArgs,
     allowedHostList,
-    basicAuthIni,
     mlflowServerArgs,
-    postgresUri,
     validateTrackingServerArgs,
 } from "../../components/trackingServer";
 import { RESTRICTED_NAMESPACE_LABELS } from "../../components/k8s-security";
@@ -16,7 +14,7 @@ import { checkManifests } from "../../offline-plan/manifests";
 import { runPolicyPack } from "../../offline-plan/policy-runner";
 import { recordResources } from "../../offline-plan/run";
 import { RecordedResource } from "../../offline-plan/types";
-import { renderedDbMigration, renderedTrackingServer } from "../contract/rendered";
+import { renderedDbMigration, renderedTrackingJob, renderedTrackingServer } from "../contract/rendered";
 import { assertInvalid, inventory, one, ofType, oneComponentPackConfig, policyDoc } from "../helpers/resources";
 
 // Answered by the getSecretVersion mock (offline-plan/mocks.ts).
@@ -79,6 +77,15 @@ describe("TrackingServer", () => {
                 "aws:eks/podIdentityAssociation:PodIdentityAssociation tracking-identity-association",
                 "aws:iam/role:Role tracking-identity-role",
                 "aws:iam/rolePolicy:RolePolicy tracking-identity-artifacts",
+                "aws:iam/rolePolicy:RolePolicy tracking-identity-db-credentials",
+                "aws:eks/podIdentityAssociation:PodIdentityAssociation tracking-db-bootstrap-identity-association",
+                "aws:iam/role:Role tracking-db-bootstrap-identity-role",
+                "aws:iam/rolePolicy:RolePolicy tracking-db-bootstrap-identity-db-bootstrap",
+                "aws:secretsmanager/secret:Secret tracking-db-app-credentials",
+                "kubernetes:batch/v1:Job tracking-db-bootstrap",
+                "kubernetes:core/v1:ServiceAccount tracking-db-bootstrap-identity-sa",
+                "kubernetes:networking.k8s.io/v1:NetworkPolicy tracking-jobs-netpol",
+                "mlops-platform:index:WorkloadIdentity tracking-db-bootstrap-identity",
                 "aws:kms/key:Key tracking-db-key",
                 "aws:iam/role:Role tracking-db-monitoring-role",
                 "aws:iam/rolePolicyAttachment:RolePolicyAttachment tracking-db-monitoring-policy",
@@ -88,7 +95,6 @@ describe("TrackingServer", () => {
                 "aws:secretsmanager/secretRotation:SecretRotation tracking-db-password-rotation",
                 "kubernetes:apps/v1:Deployment tracking-server",
                 "kubernetes:core/v1:Namespace tracking-ns",
-                "kubernetes:core/v1:Secret tracking-db-secret",
                 "kubernetes:core/v1:Service tracking-service",
                 "kubernetes:core/v1:ServiceAccount tracking-identity-sa",
                 "kubernetes:networking.k8s.io/v1:NetworkPolicy tracking-netpol",
@@ -178,41 +184,55 @@ describe("TrackingServer", () => {
         assert.equal(outputs.dbSecretArn, db.outputs.masterUserSecrets[0].secretArn);
     });
 
-    it("never puts the database password in any input: it reaches the pod only through a Secret reference", () => {
+    it("never reads a secret at deploy time: no getSecretVersion, no Kubernetes Secret, no password in any input", () => {
         for (const r of resources) {
             const text = JSON.stringify(r.inputs);
-            for (const needle of [MOCK_PASSWORD, encodeURIComponent(MOCK_PASSWORD)]) {
-                assert.ok(!text.includes(needle), `${r.type} ${r.name} carries the password in its inputs`);
+            for (const needle of [MOCK_PASSWORD, encodeURIComponent(MOCK_PASSWORD), "postgresql://", "postgresql+psycopg2://"]) {
+                assert.ok(!text.includes(needle), `${r.type} ${r.name} carries ${needle} in its inputs`);
             }
         }
-        const secret = one(resources, "kubernetes:core/v1:Secret", "tracking-db-secret");
-        assert.deepEqual(secret.secretInputs, ["stringData"]);
-        assert.ok(secret.additionalSecretOutputs.includes("stringData") && secret.additionalSecretOutputs.includes("data"));
-        assert.equal(secret.inputs.metadata.namespace, "mlflow");
+        assert.equal(ofType(resources, "kubernetes:core/v1:Secret").length, 0, "no Kubernetes Secret holds database credentials");
         const env = mlflow().env;
-        const uri = env.find((e: any) => e.name === "MLFLOW_BACKEND_STORE_URI");
-        assert.deepEqual(uri, { name: "MLFLOW_BACKEND_STORE_URI", valueFrom: { secretKeyRef: { name: "mlflow-backend-store", key: "backend-store-uri" } } });
-        assert.equal(secret.inputs.metadata.name, "mlflow-backend-store");
-        assert.ok(!env.some((e: any) => /postgres/.test(String(e.value))), "no literal database URI in the Deployment");
-        // The secret is read from the RDS-managed secret through the invoke.
-        const versionAnnotation = one(resources, DEPLOYMENT, "tracking-server").inputs.spec.template.metadata.annotations["mlops.platform/db-credentials-version"];
-        assert.match(versionAnnotation, /^[0-9a-f-]{36}$/);
+        assert.ok(!env.some((e: any) => e.valueFrom), "the server needs no Secret reference at all");
+        assert.ok(!env.some((e: any) => e.name === "MLFLOW_BACKEND_STORE_URI"), "the URI is set by the entry, in memory");
     });
 
-    it("builds the backend store URI with URL-encoded credentials, psycopg2 and TLS required", () => {
-        assert.equal(
-            postgresUri("mlflow", "p@ss:w/rd%x?#", "db.example.com", 5432, "mlflow"),
-            "postgresql+psycopg2://mlflow:p%40ss%3Aw%2Frd%25x%3F%23@db.example.com:5432/mlflow?sslmode=require",
-        );
+    it("declares the dedicated role's secret without a value, encrypted with the database key", () => {
+        const secret = one(resources, "aws:secretsmanager/secret:Secret", "tracking-db-app-credentials").inputs;
+        assert.equal(ofType(resources, "aws:secretsmanager/secretVersion:SecretVersion").length, 0, "no value in the program (or its state)");
+        const key = one(resources, "aws:kms/key:Key", "tracking-db-key");
+        assert.equal(secret.kmsKeyId, key.outputs.arn);
     });
 
-    it("runs `mlflow server` proxying artifacts to the S3 prefix, with the URI from the secret", () => {
+    it("creates the dedicated role in a bootstrap Job whose identity alone reads the master secret", () => {
+        const db = one(resources, RDS, "tracking-db");
+        const master = db.outputs.masterUserSecrets[0].secretArn;
+        const app = one(resources, "aws:secretsmanager/secret:Secret", "tracking-db-app-credentials").outputs.arn;
+        const job = renderedTrackingJob(resources, "bootstrap-db");
+        assert.deepEqual([...job.command, ...job.args], ["python", "/opt/mlops/mlops_mlflow.py", "bootstrap-db"]);
+        assert.equal(job.env.MLOPS_DB_MASTER_SECRET_ID, master);
+        assert.equal(job.env.MLOPS_DB_APP_USER, "mlflow_app");
+        assert.equal(job.env.MLOPS_DB_SECRET_ID, app);
+        const policies = ofType(resources, "aws:iam/rolePolicy:RolePolicy").map((r) => ({ name: r.name, doc: policyDoc(r) }));
+        const readers = policies.filter((p) => JSON.stringify(p.doc).includes(master)).map((p) => p.name);
+        assert.deepEqual(readers, ["tracking-db-bootstrap-identity-db-bootstrap"], "only the bootstrap's role may read the master secret");
+        const server = policies.find((p) => p.name === "tracking-identity-db-credentials")!.doc;
+        assert.deepEqual(server.Statement[0], { Sid: "Secrets", Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: [app] });
+        assert.equal(server.Statement[1].Condition.StringEquals["kms:ViaService"], "secretsmanager.us-east-1.amazonaws.com");
+        // The Deployment waits for it.
+        const deployment = one(resources, DEPLOYMENT, "tracking-server");
+        assert.ok(deployment.dependencies.some((u: string) => u.endsWith("tracking-db-bootstrap")), "Deployment depends on the bootstrap Job");
+        // Its pods are not selected by the server's Service.
+        const jobPod = one(resources, "kubernetes:batch/v1:Job", "tracking-db-bootstrap").inputs.spec.template;
+        const svc = one(resources, "kubernetes:core/v1:Service", "tracking-service").inputs.spec.selector;
+        assert.ok(Object.entries(svc).some(([k, v]) => jobPod.metadata.labels[k] !== v));
+    });
+
+    it("runs the image entry's `server` (mlflow server) proxying artifacts to the S3 prefix, with no URI in argv", () => {
         const c = mlflow();
-        assert.deepEqual(c.command, ["mlflow"]);
+        assert.deepEqual(c.command, ["python", "/opt/mlops/mlops_mlflow.py"]);
         assert.deepEqual(c.args, [
             "server",
-            "--backend-store-uri",
-            "$(MLFLOW_BACKEND_STORE_URI)",
             "--artifacts-destination",
             "s3://mlops-dev-artifacts/mlflow",
             "--serve-artifacts",
@@ -251,21 +271,23 @@ describe("TrackingServer", () => {
         assert.equal(init.length, 1);
         assert.equal(init[0].name, "db-upgrade");
         assert.equal(init[0].image, IMAGE);
-        assert.deepEqual([...init[0].command, ...init[0].args], ["mlflow", "db", "upgrade", "$(MLFLOW_BACKEND_STORE_URI)"]);
-        assert.equal(init[0].env[0].valueFrom.secretKeyRef.key, "backend-store-uri");
+        assert.deepEqual([...init[0].command, ...init[0].args], ["python", "/opt/mlops/mlops_mlflow.py", "db-upgrade"]);
+        const env = Object.fromEntries(init[0].env.map((e: any) => [e.name, e.value]));
+        assert.equal(env.MLOPS_DB_SSLROOTCERT, "/opt/mlops/rds-global-bundle.pem", "verify-full against the RDS CA bundle in the image");
+        assert.equal(env.MLOPS_DB_NAME, "mlflow");
+        assert.ok(!init[0].env.some((e: any) => e.valueFrom));
         assert.equal(init[0].securityContext.readOnlyRootFilesystem, true);
         assert.ok(init[0].resources.requests.cpu && init[0].resources.limits.memory);
     });
 
     it("renders the commands the contract spec runs (test/contract/rendered.ts)", () => {
         const server = renderedTrackingServer(resources);
-        assert.deepEqual(server.command, ["mlflow"]);
-        assert.equal(server.args[2], "$(MLFLOW_BACKEND_STORE_URI)");
-        assert.equal(server.env.MLFLOW_BACKEND_STORE_URI, "$(MLFLOW_BACKEND_STORE_URI)");
+        assert.deepEqual(server.command, ["python", "/opt/mlops/mlops_mlflow.py"]);
+        assert.equal(server.args[0], "server");
         assert.equal(server.env.AWS_DEFAULT_REGION, "us-east-1");
-        assert.deepEqual(Object.keys(server.env)[0], "MLFLOW_BACKEND_STORE_URI", "declaration order is kept");
+        assert.deepEqual(Object.keys(server.env)[0], "MLOPS_DB_HOST", "declaration order is kept");
         const migration = renderedDbMigration(resources);
-        assert.deepEqual(migration.args, ["db", "upgrade", "$(MLFLOW_BACKEND_STORE_URI)"]);
+        assert.deepEqual(migration.args, ["db-upgrade"]);
     });
 
     it("hardens the pod: restricted security context, read-only root with writable emptyDirs, no API token", () => {
@@ -348,11 +370,11 @@ describe("TrackingServer", () => {
         ]);
     });
 
-    it("gives the server a workload identity limited to the artifacts policy", () => {
+    it("gives the server a workload identity limited to the artifacts policy and its database credentials", () => {
         const sa = one(resources, "kubernetes:core/v1:ServiceAccount", "tracking-identity-sa").inputs;
         assert.deepEqual([sa.metadata.name, sa.metadata.namespace], ["mlflow", "mlflow"]);
-        const policies = resources.filter((r) => r.type === "aws:iam/rolePolicy:RolePolicy" && r.name.startsWith("tracking-"));
-        assert.deepEqual(policies.map((p) => p.name), ["tracking-identity-artifacts"]);
+        const policies = resources.filter((r) => r.type === "aws:iam/rolePolicy:RolePolicy" && r.name.startsWith("tracking-identity-"));
+        assert.deepEqual(policies.map((p) => p.name), ["tracking-identity-artifacts", "tracking-identity-db-credentials"]);
         assert.deepEqual(policyDoc(policies[0]), JSON.parse(ARTIFACTS_POLICY));
         const assoc = one(resources, "aws:eks/podIdentityAssociation:PodIdentityAssociation", "tracking-identity-association").inputs;
         assert.deepEqual([assoc.clusterName, assoc.namespace, assoc.serviceAccount], ["mlops-dev", "mlflow", "mlflow"]);
@@ -418,20 +440,14 @@ describe("TrackingServer", () => {
             assert.deepEqual(env.MLFLOW_AUTH_ADMIN_PASSWORD.valueFrom, { secretKeyRef: { name: "mlflow-admin", key: "password" } });
             assert.deepEqual(env.MLFLOW_FLASK_SERVER_SECRET_KEY.valueFrom, { secretKeyRef: { name: "mlflow-admin", key: "flask-secret-key" } });
             assert.equal(env.MLFLOW_AUTH_CONFIG_PATH.value, "/etc/mlflow/auth/basic_auth.ini");
+            assert.equal(env.MLOPS_AUTH_DEFAULT_PERMISSION.value, "NO_PERMISSIONS", "users see only what they are granted");
+            // The entry writes the ini (it holds the database URI) into a memory-backed emptyDir.
             const vol = d.volumes.find((v: any) => v.name === "auth-config");
-            assert.deepEqual(vol.secret.items, [{ key: "basic_auth.ini", path: "basic_auth.ini" }]);
-            assert.equal(vol.secret.secretName, "mlflow-backend-store");
-            assert.ok(c.volumeMounts.some((m: any) => m.name === "auth-config" && m.mountPath === "/etc/mlflow/auth" && m.readOnly));
+            assert.deepEqual(vol.emptyDir, { medium: "Memory", sizeLimit: "1Mi" });
+            assert.ok(c.volumeMounts.some((m: any) => m.name === "auth-config" && m.mountPath === "/etc/mlflow/auth"));
             for (const r of prod) {
                 assert.ok(!JSON.stringify(r.inputs).includes(MOCK_PASSWORD), `${r.name} carries the password`);
             }
-        });
-
-        it("escapes the URI for configparser in the auth configuration", () => {
-            const ini = basicAuthIni("postgresql+psycopg2://u:p%40w@h:5432/mlflow?sslmode=require", "READ");
-            assert.match(ini, /^\[mlflow\]\n/);
-            assert.match(ini, /database_uri = postgresql\+psycopg2:\/\/u:p%%40w@h:5432\/mlflow\?sslmode=require\n/);
-            assert.match(ini, /default_permission = READ\n/);
         });
 
         it("sends SSE-KMS headers the data lake's bucket policy requires", () => {
@@ -455,7 +471,7 @@ describe("TrackingServer", () => {
 
         it("renders Kubernetes objects valid against their schemas (Gateway API included)", () => {
             const checks = checkManifests(prod);
-            assert.deepEqual(checks.map((c) => c.manifest.kind).sort(), ["Deployment", "HTTPRoute", "Namespace", "NetworkPolicy", "PodDisruptionBudget", "Secret", "Service", "ServiceAccount"]);
+            assert.deepEqual(checks.map((c) => c.manifest.kind).sort(), ["Deployment", "HTTPRoute", "Job", "Namespace", "NetworkPolicy", "NetworkPolicy", "PodDisruptionBudget", "Service", "ServiceAccount", "ServiceAccount"]);
             for (const c of checks) {
                 assert.deepEqual([c.manifest.kind, c.schema, c.errors], [c.manifest.kind, true, []]);
             }

@@ -19,6 +19,7 @@ import {
     bucketOfDataClass,
     renderedDbMigration,
     renderedTrackingServer,
+    renderedTrackingJob,
     renderedTrackingService,
     renderedTrainingJob,
     renderedTrainingJobMetadata,
@@ -33,8 +34,12 @@ export interface StackRendering {
     outputs: Record<string, unknown>;
     /** The TrackingServer Deployment's `mlflow` container. */
     trackingServer: RenderedCommand;
-    /** Its `db-upgrade` init container (`mlflow db upgrade`). */
+    /** Its `db-upgrade` init container (the image entry's migration). */
     migration: RenderedCommand;
+    /** The database bootstrap Job's container (creates MLflow's own role with the master credentials). */
+    dbBootstrap: RenderedCommand;
+    /** The provision-users Job's container, when basic auth is on. */
+    provisionUsers?: RenderedCommand;
     /** The TrackingServer's Service (in-cluster name, namespace, port, URL). */
     trackingService: RenderedService;
     /** The TrainingJob's `trainer` container. */
@@ -48,16 +53,20 @@ export interface StackRendering {
 const renderings = new Map<string, Promise<StackRendering>>();
 
 /** Renders `stack` once per process (offline; needs dist/ compiled). */
-export function renderStack(stack = "dev", root = repoRoot()): Promise<StackRendering> {
-    const key = `${root}\0${stack}`;
+export function renderStack(stack = "dev", root = repoRoot(), configOverrides?: Record<string, string>): Promise<StackRendering> {
+    const key = `${root}\0${stack}\0${JSON.stringify(configOverrides ?? {})}`;
     let p = renderings.get(key);
     if (!p) {
-        p = runProgram({ root, stack }).then((run) => ({
+        p = runProgram({ root, stack, ...(configOverrides ? { configOverrides } : {}) }).then((run) => ({
             stack,
             resources: run.resources,
             outputs: run.outputs,
             trackingServer: renderedTrackingServer(run.resources),
             migration: renderedDbMigration(run.resources),
+            dbBootstrap: renderedTrackingJob(run.resources, "bootstrap-db"),
+            provisionUsers: run.resources.some((r) => r.inputs?.spec?.template?.spec?.containers?.some?.((c: any) => c.name === "provision-users"))
+                ? renderedTrackingJob(run.resources, "provision-users")
+                : undefined,
             trackingService: renderedTrackingService(run.resources),
             trainer: renderedTrainingJob(run.resources),
             trainingJob: renderedTrainingJobMetadata(run.resources),
@@ -72,7 +81,7 @@ export function renderStack(stack = "dev", root = repoRoot()): Promise<StackRend
 /** `.contract/env.json` as written by test/contract/services.sh. */
 export interface ContractServices {
     mlflowVersion: string;
-    postgres: { host: string; port: number; user: string; password: string; database: string; sslmode: string };
+    postgres: { host: string; port: number; user: string; password: string; database: string; sslmode: string; sslrootcert: string };
     s3: { endpointUrl: string; bucket: string; region: string; accessKeyId: string; secretAccessKey: string };
     venv: { dir: string; python: string; mlflow: string };
     logs: { postgres: string; moto: string };

@@ -19,7 +19,7 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { MlflowApiError, MlflowClient, parseModelRef } from "../../cli/mlflow-client";
-import { postgresUri } from "../../components/trackingServer";
+import { DB_APP_USER, ENTRY_COMMAND } from "../../components/trackingServer";
 import {
     ContractServices,
     StackRendering,
@@ -46,6 +46,8 @@ const ROOT = repoRoot();
 /** The stack whose rendering the contract runs. */
 const STACK = "dev";
 const TRAIN_PY = path.join(ROOT, "examples", "credit-risk", "train.py");
+/** The image's entry script (copied to ENTRY_COMMAND[1] by images/mlflow/Dockerfile). */
+const ENTRY_PY = path.join(ROOT, "images", "mlflow", "mlops_mlflow.py");
 
 interface TrainResult {
     run_id: string;
@@ -94,10 +96,10 @@ function venvPython(svc: ContractServices, code: string, args: string[]): Promis
 }
 
 const PG_ADMIN = `
-import sys, psycopg2
-host, port, user, password, maintenance_db, action, db = sys.argv[1:8]
+import json, sys, psycopg2
+host, port, user, password, maintenance_db, action, db, ca = sys.argv[1:9]
 conn = psycopg2.connect(host=host, port=int(port), user=user, password=password,
-                        dbname=maintenance_db, sslmode="require", connect_timeout=10)
+                        dbname=maintenance_db, sslmode="verify-full", sslrootcert=ca, connect_timeout=10)
 conn.autocommit = True
 cur = conn.cursor()
 if action == "create":
@@ -106,20 +108,90 @@ elif action == "drop":
     cur.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
 elif action == "tables":
     c2 = psycopg2.connect(host=host, port=int(port), user=user, password=password, dbname=db,
-                          sslmode="require", connect_timeout=10)
+                          sslmode="verify-full", sslrootcert=ca, connect_timeout=10)
     k = c2.cursor()
-    k.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'")
+    # The catalog, not information_schema: the master sees tables it has no privilege on here.
+    k.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
     n = k.fetchone()[0]
-    rev = None
-    if n:
-        k.execute("SELECT version_num FROM alembic_version")
-        rev = k.fetchone()[0]
-    print(n, rev)
+    k.execute("SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'")
+    owners = ",".join(sorted(r[0] for r in k.fetchall()))
+    print(n, owners)
+elif action == "seed":
+    # A table of the master user in another database: the dedicated role must not read it.
+    cur.execute("CREATE TABLE IF NOT EXISTS contract_master_only (secret text)")
+elif action == "sessions":
+    # Who is connected to the database, and over TLS? (the server's pooled connections)
+    cur.execute("""SELECT DISTINCT a.usename, s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid)
+                   WHERE a.datname = %s AND a.pid <> pg_backend_pid()""", (db,))
+    print(json.dumps(sorted([r[0], r[1]] for r in cur.fetchall())))
 `;
 
-function pgAdmin(svc: ContractServices, action: "create" | "drop" | "tables", db: string): Promise<string> {
+/** What the dedicated role may do, tried with its own credentials (from its Secrets Manager secret). */
+const PG_AS_APP = `
+import json, sys, boto3, psycopg2
+host, port, ca, secret_id, own_db, other_db = sys.argv[1:7]
+creds = json.loads(boto3.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"])
+out = {"username": creds["username"]}
+def attempt(name, db, statement):
+    try:
+        c = psycopg2.connect(host=host, port=int(port), user=creds["username"], password=creds["password"],
+                             dbname=db, sslmode="verify-full", sslrootcert=ca, connect_timeout=10)
+        c.autocommit = True
+        c.cursor().execute(statement)
+        out[name] = "allowed"
+        c.close()
+    except psycopg2.Error as e:
+        out[name] = "denied: " + str(e).strip().splitlines()[0]
+attempt("createDatabase", own_db, "CREATE DATABASE mlflow_app_attempt")
+attempt("createRole", own_db, "CREATE ROLE mlflow_app_attempt")
+attempt("readOtherDatabase", other_db, "SELECT * FROM contract_master_only")
+attempt("ownTables", own_db, "SELECT count(*) FROM experiments")
+c = psycopg2.connect(host=host, port=int(port), user=creds["username"], password=creds["password"],
+                     dbname=own_db, sslmode="verify-full", sslrootcert=ca, connect_timeout=10)
+k = c.cursor()
+k.execute("SELECT version_num FROM alembic_version")
+out["revision"] = k.fetchone()[0]
+print(json.dumps(out))
+`;
+
+/** Secrets in the S3 emulator's Secrets Manager (moto serves every AWS API on one port). */
+const SM_ADMIN = `
+import json, sys, boto3
+sm = boto3.client("secretsmanager")
+action, name = sys.argv[1:3]
+if action == "create":
+    value = sys.argv[3] if len(sys.argv) > 3 else None
+    kw = {"SecretString": value} if value else {}
+    print(sm.create_secret(Name=name, **kw)["ARN"])
+elif action == "delete":
+    sm.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
+elif action == "get":
+    print(sm.get_secret_value(SecretId=name)["SecretString"])
+`;
+
+function pgAdmin(svc: ContractServices, action: "create" | "drop" | "tables" | "sessions" | "seed", db: string): Promise<string> {
     const pg = svc.postgres;
-    return venvPython(svc, PG_ADMIN, [pg.host, String(pg.port), pg.user, pg.password, pg.database, action, db]);
+    return venvPython(svc, PG_ADMIN, [pg.host, String(pg.port), pg.user, pg.password, pg.database, action, db, pg.sslrootcert]);
+}
+
+/** AWS SDK environment that points Secrets Manager at the emulator (stand-in for Pod Identity + the VPC endpoint). */
+export function awsOnLoopback(svc: ContractServices): Record<string, string> {
+    return {
+        AWS_ACCESS_KEY_ID: svc.s3.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: svc.s3.secretAccessKey,
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: svc.s3.endpointUrl,
+    };
+}
+
+function smAdmin(svc: ContractServices, action: "create" | "delete" | "get", name: string, value?: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+        execFile(
+            svc.venv.python,
+            ["-c", SM_ADMIN, action, name, ...(value ? [value] : [])],
+            { timeout: 60_000, env: { ...process.env, ...awsOnLoopback(svc), AWS_DEFAULT_REGION: svc.s3.region } },
+            (err, stdout, stderr) => (err ? reject(new Error(`secretsmanager ${action} ${name}: ${stderr}`)) : resolve(stdout.trim())),
+        );
+    });
 }
 
 /** GET with an explicit Host header (fetch does not allow setting it). */
@@ -204,27 +276,39 @@ describe("contract: MLflow tracking server + credit-risk trainer (PostgreSQL, S3
     let client: MlflowClient;
     let stack: StackRendering;
 
+    let masterSecret = "";
+    let appSecret = "";
+    let early: { status: ExitStatus; proc: ProcessHandle } | undefined;
+    let bootstrap: { status: ExitStatus; proc: ProcessHandle } | undefined;
+
     /**
-     * Loopback values for what the cluster gives the tracking pod without rendering it: the
-     * Secret mlflow-backend-store/backend-store-uri (the component writes it with postgresUri()
-     * from the RDS endpoint and master secret; here from the loopback PostgreSQL), and the
-     * emptyDir mounted at HOME (/home/mlflow does not exist on this machine).
+     * Loopback values for what the rendering names in the cluster: the RDS endpoint and the
+     * database, the Secrets Manager secrets (created in the emulator), the RDS CA bundle (the
+     * services' CA, which signs the loopback server certificate), Pod Identity credentials and the
+     * Secrets Manager endpoint, the emptyDir HOME, and the image's PATH (its venv first).
      */
     function trackingPodOnLoopback(s: ContractServices): Record<string, string> {
         const pg = s.postgres;
         return {
-            MLFLOW_BACKEND_STORE_URI: postgresUri(pg.user, pg.password, pg.host, pg.port, dbName),
+            MLOPS_DB_HOST: pg.host,
+            MLOPS_DB_PORT: String(pg.port),
+            MLOPS_DB_NAME: dbName,
+            MLOPS_DB_SECRET_ID: appSecret,
+            MLOPS_DB_SSLROOTCERT: pg.sslrootcert,
             HOME: path.join(workDir, "home-mlflow"),
+            ...awsOnLoopback(s),
+            PATH: `${path.join(s.venv.dir, "bin")}:${process.env.PATH ?? "/usr/bin:/bin"}`,
         };
+    }
+
+    /** The image's `python /opt/mlops/mlops_mlflow.py`, run from the checkout with the venv's Python. */
+    function entryOnLoopback(s: ContractServices): Record<string, string> {
+        return { [ENTRY_COMMAND[0]]: s.venv.python, [ENTRY_COMMAND[1]]: ENTRY_PY };
     }
 
     /** Stand-ins for the Pod Identity credentials and the real S3 endpoint (not rendered). */
     function s3OnLoopback(s: ContractServices): Record<string, string> {
-        return {
-            MLFLOW_S3_ENDPOINT_URL: s.s3.endpointUrl,
-            AWS_ACCESS_KEY_ID: s.s3.accessKeyId,
-            AWS_SECRET_ACCESS_KEY: s.s3.secretAccessKey,
-        };
+        return { MLFLOW_S3_ENDPOINT_URL: s.s3.endpointUrl };
     }
 
     before(async function () {
@@ -250,18 +334,27 @@ describe("contract: MLflow tracking server + credit-risk trainer (PostgreSQL, S3
         fs.mkdirSync(path.join(workDir, "home-mlflow"));
         await pgAdmin(svc, "create", dbName);
         dbCreated = true;
+        await pgAdmin(svc, "seed", svc.postgres.database);
+        const tag = `${Date.now()}-${process.pid}`;
+        // The RDS-managed master secret, and the dedicated role's secret as the program declares it: no value.
+        masterSecret = await smAdmin(svc, "create", `contract-master-${tag}`, JSON.stringify({ username: svc.postgres.user, password: svc.postgres.password }));
+        appSecret = await smAdmin(svc, "create", `contract-app-${tag}`);
 
-        const mig = onLoopback(stack.migration, {
-            command: { mlflow: svc.venv.mlflow },
-            env: trackingPodOnLoopback(svc),
+        const mig = onLoopback(stack.migration, { command: entryOnLoopback(svc), env: trackingPodOnLoopback(svc) });
+        // Before the bootstrap Job ran, the role's secret has no value: the migration must say so.
+        early = await runToEnd({ ...mig, cwd: workDir, name: "db-upgrade (before bootstrap)" }, 60_000);
+        const boot = onLoopback(stack.dbBootstrap, {
+            command: entryOnLoopback(svc),
+            env: { ...trackingPodOnLoopback(svc), MLOPS_DB_MASTER_SECRET_ID: masterSecret },
         });
-        migration = await runToEnd({ ...mig, cwd: workDir, name: "mlflow db upgrade" }, 180_000);
+        bootstrap = await runToEnd({ ...boot, cwd: workDir, name: "bootstrap-db" }, 120_000);
+        migration = await runToEnd({ ...mig, cwd: workDir, name: "db-upgrade" }, 180_000);
 
         port = await freePort();
         base = `http://127.0.0.1:${port}`;
         const rendered = stack.trackingServer;
         serverContainer = onLoopback(rendered, {
-            command: { mlflow: svc.venv.mlflow },
+            command: entryOnLoopback(svc),
             flags: {
                 "--host": "127.0.0.1",
                 "--port": String(port),
@@ -282,6 +375,9 @@ describe("contract: MLflow tracking server + credit-risk trainer (PostgreSQL, S3
         if (svc && dbCreated) {
             await pgAdmin(svc, "drop", dbName).catch((e) => console.log(`    [contract] drop ${dbName}: ${e}`));
         }
+        for (const secret of [masterSecret, appSecret].filter((x) => x)) {
+            await smAdmin(svc!, "delete", secret).catch(() => undefined);
+        }
         if (workDir) {
             fs.rmSync(workDir, { recursive: true, force: true });
         }
@@ -293,22 +389,92 @@ describe("contract: MLflow tracking server + credit-risk trainer (PostgreSQL, S3
         }
     });
 
+    /** PG_AS_APP's answers, with the role's credentials from its secret. */
+    async function asApp(s: ContractServices): Promise<Record<string, string>> {
+        const pg = s.postgres;
+        return JSON.parse(
+            await new Promise<string>((resolve, reject) =>
+                execFile(
+                    s.venv.python,
+                    ["-c", PG_AS_APP, pg.host, String(pg.port), pg.sslrootcert, appSecret, dbName, pg.database],
+                    { timeout: 60_000, env: { ...process.env, ...awsOnLoopback(s), AWS_DEFAULT_REGION: s.s3.region } },
+                    (err, stdout, stderr) => (err ? reject(new Error(stderr)) : resolve(stdout)),
+                ),
+            ),
+        ) as Record<string, string>;
+    }
+
     function requireServer(): void {
         assert.ok(server, `mlflow server not started; migration log:\n${tail(migration?.proc.logs() ?? "", 30)}`);
     }
 
-    it("mlflow db upgrade migrates an empty PostgreSQL database (sslmode=require)", async function () {
+    it("the migration refuses to start, naming the bootstrap Job, while the role's secret has no value", function () {
+        assert.ok(early);
+        assert.strictEqual(early.status.code, 1, tail(early.proc.logs(), 20));
+        assert.match(early.proc.stderr(), /^error: secret .* holds no username\/password yet: the database bootstrap Job writes it/m);
+    });
+
+    it("the bootstrap Job creates the dedicated role with the master secret, and stores its password only in Secrets Manager", async function () {
+        assert.ok(bootstrap);
+        assert.strictEqual(bootstrap.status.code, 0, `bootstrap-db exited ${bootstrap.status.code}:\n${tail(bootstrap.proc.logs(), 30)}`);
+        assert.deepStrictEqual(bootstrap.proc.argv.slice(-1), ["bootstrap-db"], "no credential in argv");
+        assert.match(bootstrap.proc.stdout(), new RegExp(`role ${DB_APP_USER} (created|updated) with access to database ${dbName} only`));
+        const creds = JSON.parse(await smAdmin(svc!, "get", appSecret)) as { username: string; password: string };
+        assert.strictEqual(creds.username, DB_APP_USER);
+        assert.ok(creds.password.length >= 32, "a generated password");
+        assert.ok(!bootstrap.proc.logs().includes(creds.password), "the password is not logged");
+    });
+
+    it("the dedicated role cannot create databases or roles, nor read another database's tables", async function () {
+        const out = await asApp(svc!);
+        assert.strictEqual(out.username, DB_APP_USER);
+        assert.match(out.createDatabase, /^denied: permission denied to create database/);
+        assert.match(out.createRole, /^denied: permission denied to create role/);
+        assert.match(out.readOtherDatabase, /^denied: permission denied for table contract_master_only/);
+        assert.strictEqual(out.ownTables, "allowed", "it reads the tables it migrated");
+    });
+
+    it("migrates an empty database as the dedicated role over verify-full TLS, with no URI in argv", async function () {
         assert.ok(migration);
-        // The rendered `db upgrade $(MLFLOW_BACKEND_STORE_URI)`, expanded from the Secret's value.
-        assert.match(migration.proc.argv.at(-1)!, /^postgresql\+psycopg2:\/\/[^@]+@[^/]+\/mlflow_ct_\w+\?sslmode=require$/);
-        assert.strictEqual(
-            migration.status.code,
-            0,
-            `mlflow db upgrade exited ${migration.status.code}:\n${tail(migration.proc.logs(), 40)}`,
-        );
-        const [tables, revision] = (await pgAdmin(svc!, "tables", dbName)).trim().split(" ");
+        // The rendered init container: the image entry, no URL argument.
+        assert.deepStrictEqual(migration.proc.argv, [svc!.venv.python, ENTRY_PY, "db-upgrade"]);
+        assert.strictEqual(migration.status.code, 0, `db-upgrade exited ${migration.status.code}:\n${tail(migration.proc.logs(), 40)}`);
+        const [tables, owners] = (await pgAdmin(svc!, "tables", dbName)).trim().split(" ");
         assert.ok(Number(tables) > 10, `expected MLflow tables, found ${tables}`);
-        assert.match(revision, /^[0-9a-f]{6,}$/, "alembic_version holds the head revision");
+        assert.strictEqual(owners, DB_APP_USER, "every table belongs to the dedicated role, none to the master");
+        assert.match((await asApp(svc!)).revision, /^[0-9a-f]{6,}$/, "alembic_version holds the head revision");
+    });
+
+    it("refuses a database certificate the configured CA did not sign (verify-full)", async function () {
+        const otherCa = path.join(workDir, "other-ca.pem");
+        // Any CA but the one that signed the server's certificate, e.g. the system's public roots.
+        fs.copyFileSync(["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"].find((f) => fs.existsSync(f))!, otherCa);
+        const mig = onLoopback(stack.migration, { command: entryOnLoopback(svc!), env: { ...trackingPodOnLoopback(svc!), MLOPS_DB_SSLROOTCERT: otherCa } });
+        const r = await runToEnd({ ...mig, cwd: workDir, name: "db-upgrade (wrong CA)" }, 120_000);
+        assert.notStrictEqual(r.status.code, 0);
+        assert.match(r.proc.logs(), /certificate verify failed/);
+    });
+
+    it("the server connects only as the dedicated role, over TLS, and no process has its password in argv", async function () {
+        requireServer();
+        const res = await fetch(`${base}/api/2.0/mlflow/experiments/search?max_results=1`);
+        assert.strictEqual(res.status, 200);
+        const sessions = JSON.parse(await pgAdmin(svc!, "sessions", dbName)) as [string, boolean][];
+        assert.deepStrictEqual(sessions, [[DB_APP_USER, true]]);
+        assert.deepStrictEqual(server!.argv.slice(1, 3), [ENTRY_PY, "server"]);
+        assert.ok(!server!.argv.includes("--backend-store-uri"));
+        const { password } = JSON.parse(await smAdmin(svc!, "get", appSecret)) as { password: string };
+        const leaking = fs
+            .readdirSync("/proc")
+            .filter((d) => /^\d+$/.test(d))
+            .filter((d) => {
+                try {
+                    return fs.readFileSync(`/proc/${d}/cmdline`, "utf8").includes(password);
+                } catch {
+                    return false;
+                }
+            });
+        assert.deepStrictEqual(leaking, [], "processes with the database password on their command line");
     });
 
     it("serves /health and the REST API; accepts the in-cluster Host names, rejects others", async function () {
@@ -636,18 +802,23 @@ describe("contract helpers (offline)", function () {
 
     it(`the ${STACK} stack renders the tracking server, migration and trainer the contract runs`, function () {
         const server = stack.trackingServer;
-        const i = server.args.indexOf("--backend-store-uri");
-        assert.ok(i >= 0, JSON.stringify(server.args));
-        assert.deepStrictEqual(server.args.slice(i, i + 2), ["--backend-store-uri", "$(MLFLOW_BACKEND_STORE_URI)"]);
+        assert.deepStrictEqual(server.command, [...ENTRY_COMMAND]);
+        assert.strictEqual(server.args[0], "server");
+        assert.ok(!server.args.includes("--backend-store-uri"), "the URI is set in the environment by the entry, not in argv");
         assert.ok(server.args.includes("--serve-artifacts"), "artifacts proxied through the server");
         const dest = flagValue(server.args, "--artifacts-destination") ?? "";
         assert.match(dest, new RegExp(`^s3://${stack.artifactsBucket.replace(/[.-]/g, "\\$&")}/mlflow(/|$)`), "the DataLake artifacts bucket");
         assert.strictEqual(stack.outputs.artifactsBucket, stack.artifactsBucket);
-        // The URI (with the DB password) is the one Secret value; nothing else needs the cluster.
-        assert.deepStrictEqual(valueFromPlaceholders(server.env), ["MLFLOW_BACKEND_STORE_URI"]);
+        // No Secret values at all: the credentials come from Secrets Manager at start.
+        assert.deepStrictEqual(valueFromPlaceholders(server.env), []);
+        assert.strictEqual(server.env.MLOPS_DB_SSLROOTCERT, "/opt/mlops/rds-global-bundle.pem");
+        assert.match(server.env.MLOPS_DB_SECRET_ID, /^arn:aws:secretsmanager:/);
         assert.deepStrictEqual(stack.migration.command, server.command);
-        assert.deepStrictEqual(stack.migration.args, ["db", "upgrade", "$(MLFLOW_BACKEND_STORE_URI)"]);
-        assert.deepStrictEqual(valueFromPlaceholders(stack.migration.env), ["MLFLOW_BACKEND_STORE_URI"]);
+        assert.deepStrictEqual(stack.migration.args, ["db-upgrade"]);
+        assert.deepStrictEqual(valueFromPlaceholders(stack.migration.env), []);
+        assert.deepStrictEqual(stack.dbBootstrap.args, ["bootstrap-db"]);
+        assert.match(stack.dbBootstrap.env.MLOPS_DB_MASTER_SECRET_ID, /^arn:aws:secretsmanager:.*:secret:rds!db-/);
+        assert.strictEqual(server.env.MLOPS_DB_MASTER_SECRET_ID, undefined, "only the bootstrap Job knows the master secret");
 
         const { name, namespace, port, url } = stack.trackingService;
         assert.strictEqual(url, `http://${name}.${namespace}.svc.cluster.local:${port}`);
@@ -659,7 +830,7 @@ describe("contract helpers (offline)", function () {
     });
 
     it("onLoopback refuses unsupplied Secret values and leftover in-cluster endpoints", function () {
-        assert.throws(() => onLoopback(stack.trackingServer, {}), /no loopback value for MLFLOW_BACKEND_STORE_URI/);
+        assert.throws(() => onLoopback(stack.trainer, { env: { MLFLOW_TRACKING_URI: "$(MLFLOW_TRACKING_URI)" } }), /no loopback value for MLFLOW_TRACKING_URI/);
         assert.throws(() => onLoopback(stack.trainer, {}), /in-cluster endpoint left in env: MLFLOW_TRACKING_URI=http:\/\/.*\.svc\.cluster\.local/);
         assert.throws(() => onLoopback(stack.trainer, { flags: { "--no-such-flag": "x" } }), /rendered args have no --no-such-flag/);
         const ok = onLoopback(stack.trainer, { env: { MLFLOW_TRACKING_URI: "http://127.0.0.1:1" } });

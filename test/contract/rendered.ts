@@ -74,6 +74,20 @@ export function renderedDbMigration(resources: RecordedResource[]): RenderedComm
     return renderedContainer(workload(resources, ["kubernetes:apps/v1:Deployment"], "tracking"), "db-upgrade", "initContainers");
 }
 
+/** A container of one of the TrackingServer's Jobs (`bootstrap-db`, `provision-users`), found by container name. */
+export function renderedTrackingJob(resources: RecordedResource[], container: string): RenderedCommand {
+    const jobs = resources.filter(
+        (r) =>
+            r.type === "kubernetes:batch/v1:Job" &&
+            r.inputs.metadata?.labels?.[ROLE_LABEL] === "tracking" &&
+            (podSpecOf(r)?.containers ?? []).some((c: any) => c.name === container),
+    );
+    if (jobs.length !== 1) {
+        throw new Error(`expected one Job labelled ${ROLE_LABEL}=tracking with a ${container} container, found ${jobs.length}`);
+    }
+    return renderedContainer(jobs[0], container);
+}
+
 /** The trainer container of the Job (or CronJob) a TrainingJob renders. */
 export function renderedTrainingJob(resources: RecordedResource[]): RenderedCommand {
     return renderedContainer(workload(resources, ["kubernetes:batch/v1:Job", "kubernetes:batch/v1:CronJob"], "training"), "trainer");

@@ -120,13 +120,26 @@ start_postgres() {
     fi
     as_pg mkdir -p "$PG_SOCK"
     as_pg chmod 700 "$PG_SOCK"
-    # TLS with a self-signed certificate, so rendered URIs keep sslmode=require (as for RDS).
-    if [ ! -s "$PG_DIR/server.key" ] || [ ! -s "$PG_DIR/server.crt" ]; then
+    # TLS as on RDS: a private CA (the stand-in for the RDS CA bundle) signs the server certificate
+    # for 127.0.0.1/localhost, so clients connect with sslmode=verify-full against $PG_DIR/ca.crt.
+    if [ ! -s "$PG_DIR/ca.crt" ] || [ ! -s "$PG_DIR/server.key" ] || [ ! -s "$PG_DIR/server.crt" ]; then
         command -v openssl >/dev/null || apt_install openssl
-        as_pg openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=127.0.0.1" \
-            -keyout "$PG_DIR/server.key" -out "$PG_DIR/server.crt" >/dev/null 2>&1 ||
-            die "openssl could not create the PostgreSQL TLS certificate"
-        as_pg chmod 600 "$PG_DIR/server.key"
+        as_pg sh -c '
+            set -e
+            cd "$1"
+            openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=mlops contract test CA" \
+                -keyout ca.key -out ca.crt
+            openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout server.key -out server.csr
+            printf "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n" >server.ext
+            openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
+                -extfile server.ext -out server.crt
+            chmod 600 server.key ca.key
+            chmod 644 ca.crt
+            rm -f server.csr server.ext
+        ' sh "$PG_DIR" >/dev/null 2>&1 || die "openssl could not create the PostgreSQL CA and server certificate"
+        if pg_running; then
+            as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w -t 60 stop >/dev/null || die "pg_ctl stop (new certificate) failed"
+        fi
     fi
     if pg_running; then
         log "PostgreSQL already running ($PG_DATA)"
@@ -150,11 +163,15 @@ start_postgres() {
         (umask 077; od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$PG_DIR/password")
     fi
     PG_PASSWORD="$(cat "$PG_DIR/password")"
-    # CREATEDB: the contract spec creates a fresh, empty database per run to test `mlflow db upgrade`.
+    # The stand-in for the RDS master user: not a superuser, CREATEDB (the contract spec creates a
+    # fresh, empty database per run) and CREATEROLE (the bootstrap creates MLflow's own role), as
+    # the RDS master user has.
     psql_super -v pw="$PG_PASSWORD" <<'SQL' >/dev/null
-SELECT format('CREATE ROLE mlflow LOGIN CREATEDB PASSWORD %L', :'pw')
+SELECT format('CREATE ROLE mlflow LOGIN CREATEDB CREATEROLE PASSWORD %L', :'pw')
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'mlflow') \gexec
-SELECT format('ALTER ROLE mlflow LOGIN CREATEDB PASSWORD %L', :'pw') \gexec
+SELECT format('ALTER ROLE mlflow LOGIN CREATEDB CREATEROLE PASSWORD %L', :'pw') \gexec
+-- RDS's master user may read every session's statistics (rds_superuser); specs check who connects.
+GRANT pg_read_all_stats TO mlflow;
 SELECT 'CREATE DATABASE mlflow OWNER mlflow'
  WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'mlflow') \gexec
 SQL
@@ -276,6 +293,8 @@ env = {
         "password": "$PG_PASSWORD",
         "database": "$PG_DB",
         "sslmode": "require",
+        # CA that signs the server certificate (IP 127.0.0.1): sslmode=verify-full works with it.
+        "sslrootcert": "$PG_DIR/ca.crt",
     },
     "s3": {
         "endpointUrl": "http://127.0.0.1:$S3_PORT",

@@ -12,6 +12,8 @@ export interface Version {
     version: string;
     runId: string;
     metrics: Record<string, number>;
+    /** Who logged the run (its user_id). Default the training identity, `mlops-training`. */
+    userId?: string;
 }
 
 /** Serves registered-models/alias, model-versions/get and runs/get for one model. */
@@ -38,7 +40,7 @@ export function fakeMlflow(model: string, versions: Version[], champion: string)
             return v
                 ? send(200, {
                       run: {
-                          info: { run_id: v.runId, status: "FINISHED" },
+                          info: { run_id: v.runId, status: "FINISHED", experiment_id: "1", user_id: v.userId ?? "mlops-training" },
                           data: { metrics: Object.entries(v.metrics).map(([key, value]) => ({ key, value, timestamp: 1, step: 0 })), tags: [] },
                       },
                   })

@@ -104,26 +104,65 @@ describe("whole program, both stacks", function () {
             stack: "dev",
             configOverrides: { "mlops-platform:training": JSON.stringify({ ...dev, gitSha: "4f2a9c0d7b1e3a5c6d8e9f0a1b2c3d4e5f607182" }) },
         });
-        const job = run.resources.find((r) => r.type === "kubernetes:batch/v1:Job")!;
+        const job = run.resources.find((r) => r.type === "kubernetes:batch/v1:Job" && r.inputs.metadata?.labels?.["mlops.platform/role"] === "training")!;
         const env = job.inputs.spec.template.spec.containers[0].env;
         assert.ok(env.some((e: any) => e.name === "GIT_SHA" && e.value === "4f2a9c0d7b1e3a5c6d8e9f0a1b2c3d4e5f607182"));
     });
 
-    it("with MLflow basic auth on, training and model servers read their credentials from the client Secret", async () => {
+    it("with MLflow basic auth on, training and model servers each read their own credential; users are provisioned least-privilege", async () => {
         const run = await runProgram({
             root: ROOT,
             stack: "dev",
-            configOverrides: { "mlops-platform:trackingAuthAdminSecret": "mlflow-admin", "mlops-platform:trackingClientSecret": "mlflow-client" },
+            configOverrides: {
+                "mlops-platform:trackingAuthAdminSecret": "mlflow-admin",
+                "mlops-platform:trackingTrainingSecret": "mlflow-training",
+                "mlops-platform:trackingServingSecret": "mlflow-serving",
+            },
         });
         const fromSecret = (containers: any[], name: string) =>
             containers.flatMap((c) => c.env ?? []).find((e: any) => e.name === name)?.valueFrom?.secretKeyRef;
-        const job = run.resources.find((r) => r.type === "kubernetes:batch/v1:Job")!;
-        assert.deepEqual(fromSecret(job.inputs.spec.template.spec.containers, "MLFLOW_TRACKING_PASSWORD"), { name: "mlflow-client", key: "password" });
+        const job = run.resources.find((r) => r.type === "kubernetes:batch/v1:Job" && r.inputs.metadata?.labels?.["mlops.platform/role"] === "training")!;
+        assert.deepEqual(fromSecret(job.inputs.spec.template.spec.containers, "MLFLOW_TRACKING_PASSWORD"), { name: "mlflow-training", key: "password" });
+        // The MLflow client records LOGNAME as the run's user: the gate checks it against the training user.
+        assert.deepEqual(fromSecret(job.inputs.spec.template.spec.containers, "LOGNAME"), { name: "mlflow-training", key: "username" });
         const server = run.resources.find((r) => r.type === "kubernetes:apps/v1:Deployment" && r.name === "mlops-serving-stable")!;
-        assert.deepEqual(fromSecret(server.inputs.spec.template.spec.containers, "MLFLOW_TRACKING_USERNAME"), { name: "mlflow-client", key: "username" });
+        assert.deepEqual(fromSecret(server.inputs.spec.template.spec.containers, "MLFLOW_TRACKING_USERNAME"), { name: "mlflow-serving", key: "username" });
+        const provision = run.resources.find((r) => r.type === "kubernetes:batch/v1:Job" && r.inputs.spec?.template?.spec?.containers?.[0]?.name === "provision-users")!;
+        const env = Object.fromEntries(provision.inputs.spec.template.spec.containers[0].env.map((e: any) => [e.name, e]));
+        assert.deepEqual(JSON.parse(env.MLOPS_AUTH_USERS.value), [
+            {
+                username: "mlops-training",
+                passwordEnv: "MLOPS_USER_0_PASSWORD",
+                usernameEnv: "MLOPS_USER_0_USERNAME",
+                experiments: [{ name: "credit-risk", permission: "EDIT" }],
+                registeredModels: [{ name: "credit-risk", permission: "EDIT" }],
+            },
+            {
+                username: "mlops-serving",
+                passwordEnv: "MLOPS_USER_1_PASSWORD",
+                usernameEnv: "MLOPS_USER_1_USERNAME",
+                experiments: [{ name: "credit-risk", permission: "READ" }],
+                registeredModels: [{ name: "credit-risk", permission: "READ" }],
+            },
+        ]);
+        assert.deepEqual(env.MLOPS_USER_1_PASSWORD.valueFrom, { secretKeyRef: { name: "mlflow-serving", key: "password" } });
+        assert.deepEqual(env.MLFLOW_TRACKING_PASSWORD.valueFrom, { secretKeyRef: { name: "mlflow-admin", key: "password" } });
+        for (const missing of ["trackingTrainingSecret", "trackingServingSecret"]) {
+            const overrides: Record<string, string> = {
+                "mlops-platform:trackingAuthAdminSecret": "mlflow-admin",
+                "mlops-platform:trackingTrainingSecret": "mlflow-training",
+                "mlops-platform:trackingServingSecret": "mlflow-serving",
+            };
+            delete overrides[`mlops-platform:${missing}`];
+            await assert.rejects(runProgram({ root: ROOT, stack: "dev", configOverrides: overrides }), new RegExp(`mlops-platform:${missing}`));
+        }
         await assert.rejects(
-            runProgram({ root: ROOT, stack: "dev", configOverrides: { "mlops-platform:trackingAuthAdminSecret": "mlflow-admin" } }),
-            /mlops-platform:trackingClientSecret/,
+            runProgram({ root: ROOT, stack: "dev", configOverrides: { "mlops-platform:trackingServingUser": "mlops-training" } }),
+            /mlops-platform:trackingServingUser: must differ from trackingTrainingUser/,
+        );
+        await assert.rejects(
+            runProgram({ root: ROOT, stack: "dev", configOverrides: { "mlops-platform:vpcInterfaceEndpoints": '["ecr.api","sts"]' } }),
+            /mlops-platform:vpcInterfaceEndpoints: must include "secretsmanager"/,
         );
     });
 
