@@ -182,15 +182,6 @@ export const FASTAPI_SERVING_METRICS: ServingMetrics = {
 /** The default runtime's (MLServer's) metric names. */
 export const DEFAULT_SERVING_METRICS: ServingMetrics = MLSERVER_SERVING_METRICS;
 
-const DEFAULT_SERVING_METRICS: ServingMetrics = {
-    path: "/metrics",
-    latencyHistogram: "http_request_duration_seconds",
-    requestsCounter: "http_requests_total",
-    statusLabel: "status",
-    requestSelector: 'handler="/invocations"',
-    scrapeInterval: "30s",
-};
-
 export interface ServingStackArgs {
     /** Kubernetes provider of the cluster. Required: every k8s resource names its provider. */
     provider: k8s.Provider;

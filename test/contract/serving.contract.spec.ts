@@ -19,7 +19,6 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { postgresUri } from "../../components/trackingServer";
 import { RecordedResource } from "../../offline-plan/types";
 import { ContractServices, StackRendering, flagValue, loadContractServices, onLoopback, renderStack, repoRoot, withBucket } from "./fixture";
 import { ProcessHandle, RenderedContainer, startProcess, tail, waitForHttp } from "./mlflow-contract";
@@ -168,28 +167,32 @@ describe("contract: model servers (MLServer + MLflow runtime) as ServingStack re
         stack = await renderStack(STACK, ROOT);
         workDir = fs.mkdtempSync(path.join(os.tmpdir(), "serving-contract-"));
         const s = svc!;
-        // The tracking server as rendered (migration first), as in mlflow.contract.spec.ts.
+        // The tracking server is only this spec's model registry: mlflow.contract.spec.ts proves the
+        // rendered start (bootstrap Job, dedicated role, verify-full, credentials from Secrets
+        // Manager). Here the pinned MLflow runs with the services' own user over TLS, with the
+        // rendered server's artifact flags.
         const pg = s.postgres;
         const admin = `import sys, psycopg2\nc = psycopg2.connect(host=sys.argv[1], port=int(sys.argv[2]), user=sys.argv[3], password=sys.argv[4], dbname=sys.argv[5], sslmode="require")\nc.autocommit = True\nc.cursor().execute(sys.argv[6])`;
         const created = await py(s.venv.python, ["-c", admin, pg.host, String(pg.port), pg.user, pg.password, pg.database, `CREATE DATABASE "${dbName}"`]);
         assert.strictEqual(created.code, 0, created.stderr);
-        const trackingPod = { MLFLOW_BACKEND_STORE_URI: postgresUri(pg.user, pg.password, pg.host, pg.port, dbName), HOME: path.join(workDir, "home-mlflow") };
+        const backendUri = `postgresql://${encodeURIComponent(pg.user)}:${encodeURIComponent(pg.password)}@${pg.host}:${pg.port}/${dbName}?sslmode=require`;
+        const trackingPod = { MLFLOW_BACKEND_STORE_URI: backendUri, HOME: path.join(workDir, "home-mlflow") };
         fs.mkdirSync(trackingPod.HOME);
-        const mig = onLoopback(stack.migration, { command: { mlflow: s.venv.mlflow }, env: trackingPod });
-        const migProc = startProcess({ ...mig, cwd: workDir, name: "mlflow db upgrade" });
+        const migProc = startProcess({ command: [s.venv.mlflow], args: ["db", "upgrade", backendUri], env: trackingPod, cwd: workDir, name: "mlflow db upgrade" });
         assert.strictEqual((await migProc.exited).code, 0, tail(migProc.logs(), 30));
         const trackingPort = await freePortInRange(PORT_BASE + 20);
         trackingBase = `http://127.0.0.1:${trackingPort}`;
         const rendered = stack.trackingServer;
-        const server = onLoopback(rendered, {
-            command: { mlflow: s.venv.mlflow },
-            flags: {
-                "--host": "127.0.0.1",
-                "--port": String(trackingPort),
-                "--artifacts-destination": withBucket(flagValue(rendered.args, "--artifacts-destination")!, s.s3.bucket),
-            },
+        const server = {
+            command: [s.venv.mlflow],
+            args: [
+                "server",
+                "--host", "127.0.0.1",
+                "--port", String(trackingPort),
+                "--artifacts-destination", withBucket(flagValue(rendered.args, "--artifacts-destination")!, s.s3.bucket),
+            ],
             env: { ...trackingPod, ...s3Env(s) },
-        });
+        };
         tracking = startProcess({ ...server, cwd: workDir, name: "mlflow server" });
         await waitForHttp(`${trackingBase}/health`, 120_000, { process: tracking });
 
