@@ -43,6 +43,8 @@ async function gatingViolations(stack: string, cfg: ServingConfig): Promise<stri
                 gateway: { parentRef: gw.parentRef, proxyNamespace: gw.proxyNamespace },
                 // MlPlatform serves releases without an image from the trainer image.
                 defaultImage: `123456789012.dkr.ecr.us-east-1.amazonaws.com/mlops-platform-${stack}-trainer@sha256:${"a".repeat(64)}`,
+                // Prediction logs are on by default in prod: MlPlatform passes the processed bucket.
+                predictionLog: { bucket: `mlops-platform-${stack}-processed`, writePolicy: "{}" },
             }),
             { dependsOn: gw.teardownDependencies },
         );

@@ -337,7 +337,12 @@ describe("Monitoring", () => {
                 access: { referencePolicy: "{}", batchPolicy: "{}" },
                 pushgatewayUrl: "http://pg:9091",
             });
-            const plan = planServingStack("churn", { ...CANARY, provider: {} as any });
+            // The default runtime (MLServer): the one whose metrics the catalogue says something produces.
+            const plan = planServingStack("churn", {
+                ...CANARY,
+                runtime: { kind: "mlserver", image: (CANARY.runtime as { image: string }).image, trackingUri: "http://mlflow.mlflow.svc.cluster.local:5000" },
+                provider: {} as any,
+            });
             const exprs = [
                 ...rules.map((r) => r.expr),
                 ...(["both", "either", "psi", "ks"] as const).flatMap((decision) => driftAlertRules({ ...drift, decision }).map((r) => r.expr)),
