@@ -175,7 +175,7 @@ describe("contract: model servers (MLServer + MLflow runtime) as ServingStack re
         const admin = `import sys, psycopg2\nc = psycopg2.connect(host=sys.argv[1], port=int(sys.argv[2]), user=sys.argv[3], password=sys.argv[4], dbname=sys.argv[5], sslmode="require")\nc.autocommit = True\nc.cursor().execute(sys.argv[6])`;
         const created = await py(s.venv.python, ["-c", admin, pg.host, String(pg.port), pg.user, pg.password, pg.database, `CREATE DATABASE "${dbName}"`]);
         assert.strictEqual(created.code, 0, created.stderr);
-        const backendUri = `postgresql://${encodeURIComponent(pg.user)}:${encodeURIComponent(pg.password)}@${pg.host}:${pg.port}/${dbName}?sslmode=require`;
+        const backendUri = `postgresql+psycopg2://${encodeURIComponent(pg.user)}:${encodeURIComponent(pg.password)}@${pg.host}:${pg.port}/${dbName}?sslmode=require`;
         const trackingPod = { MLFLOW_BACKEND_STORE_URI: backendUri, HOME: path.join(workDir, "home-mlflow") };
         fs.mkdirSync(trackingPod.HOME);
         const migProc = startProcess({ command: [s.venv.mlflow], args: ["db", "upgrade", backendUri], env: trackingPod, cwd: workDir, name: "mlflow db upgrade" });

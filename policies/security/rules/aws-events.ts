@@ -96,7 +96,8 @@ export const sqsCmk: ResourceValidationPolicy = {
     enforcementLevel: "mandatory",
     validateResource: validateResourceOfType(aws.sqs.Queue, (queue, _a, report) => {
         const key = str(read(queue, "kmsMasterKeyId"));
-        if (key === undefined || key === "alias/aws/sqs") report(`kmsMasterKeyId is ${key === undefined ? "not set" : key}; use a customer-managed key.`);
+        if (key === undefined) report("kmsMasterKeyId is not set; use a customer-managed key.");
+        else if (key === "alias/aws/sqs") report("kmsMasterKeyId is alias/aws/sqs (AWS-managed); use a customer-managed key.");
     }),
 };
 
