@@ -108,6 +108,26 @@ function checkSamples(n: number | undefined, path: string): void {
 }
 
 /**
+ * JSON with object keys sorted at every level: the recorded thresholds must not depend on the key
+ * order of the stack file (the Pulumi CLI hands object config to the program with sorted keys, the
+ * YAML file keeps the author's order), or `pulumi up` and `mlops plan` would disagree.
+ */
+export function canonicalJson(value: unknown): string {
+    const sorted = (v: unknown): unknown => {
+        if (Array.isArray(v)) return v.map(sorted);
+        if (v !== null && typeof v === "object") {
+            return Object.fromEntries(
+                Object.keys(v as Record<string, unknown>)
+                    .sort()
+                    .map((k) => [k, sorted((v as Record<string, unknown>)[k])]),
+            );
+        }
+        return v;
+    };
+    return JSON.stringify(sorted(value));
+}
+
+/**
  * The annotations ServingStack puts on a serving Deployment for `release` on `track`.
  * `verdict` is the gate outcome: a status, or a verdict object from `evaluateGate` (`passed`).
  */
@@ -133,7 +153,7 @@ export function releaseAnnotations(
         [ANNOTATIONS.gate]: gate,
     };
     if (typeof verdict !== "string" && verdict.config) {
-        out[ANNOTATIONS.gateThresholds] = JSON.stringify(verdict.config.thresholds);
+        out[ANNOTATIONS.gateThresholds] = canonicalJson(verdict.config.thresholds);
     }
     for (const [k, v] of Object.entries(release.metrics ?? {})) {
         out[ANNOTATIONS.metricPrefix + k] = String(v);

@@ -13,7 +13,7 @@ import {
 import { validateEnvoyGatewayObject } from "../../offline-plan/envoy-gateway-schemas";
 import { ModelRelease } from "../../components/modelRelease";
 import { planServingStack, ServingStack, ServingStackArgs } from "../../components/servingStack";
-import { ANNOTATIONS, parseReleaseAnnotations, releaseAnnotations } from "../../release-contract/annotations";
+import { ANNOTATIONS, canonicalJson, parseReleaseAnnotations, releaseAnnotations } from "../../release-contract/annotations";
 import { DEFAULT_GATE_CONFIG } from "../../release-contract/gate";
 import { recordResources } from "../../offline-plan/run";
 import { RecordedResource } from "../../offline-plan/types";
@@ -243,7 +243,7 @@ describe("ServingStack", () => {
             for (const [track, rel] of [["stable", CANARY.canary!.stable], ["canary", CANARY.canary!.canary!]] as const) {
                 const d = one(resources, T.deploy, `churn-${track}`).inputs;
                 // The verdict and the thresholds it was computed with (the default gate: F1 +2 % relative).
-                const expected = { ...releaseAnnotations(rel, track, "pass"), [ANNOTATIONS.gateThresholds]: JSON.stringify(DEFAULT_GATE_CONFIG.thresholds) };
+                const expected = { ...releaseAnnotations(rel, track, "pass"), [ANNOTATIONS.gateThresholds]: canonicalJson(DEFAULT_GATE_CONFIG.thresholds) };
                 assert.deepEqual(d.metadata.annotations, expected);
                 const { ["kubectl.kubernetes.io/default-container"]: dc, ...tpl } = d.spec.template.metadata.annotations;
                 assert.equal(dc, "server");

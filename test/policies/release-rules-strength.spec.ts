@@ -33,6 +33,13 @@ describe("release rules: strength (issue 13, mutation survivors)", () => {
             assert.deepEqual(significanceRule(parsed, { alpha: 0.05, metrics: ["err"], lowerIsBetter: [], requireSamples: false }), []);
         });
 
+        it("records the gate thresholds the same whatever the key order of the stack file (engine and offline plan agree)", () => {
+            const a = releaseAnnotations(release({ metrics: { f1: 0.9 } }), "canary", { passed: true, config: { thresholds: { f1: { minRelativeChange: 0.02, greaterIsBetter: true } } } });
+            const b = releaseAnnotations(release({ metrics: { f1: 0.9 } }), "canary", { passed: true, config: { thresholds: { f1: { greaterIsBetter: true, minRelativeChange: 0.02 } } } });
+            assert.equal(a["mlops.platform/gate-thresholds"], b["mlops.platform/gate-thresholds"]);
+            assert.equal(a["mlops.platform/gate-thresholds"], '{"f1":{"greaterIsBetter":true,"minRelativeChange":0.02}}');
+        });
+
         it("does not accept a sample count of 0 as a count", () => {
             const r = evaluateSignificance({ ...big, samples: 0 }, base, {}, { alpha: 0.05, metrics: ["f1"], requireSamples: true });
             assert.equal(r.passed, false);
