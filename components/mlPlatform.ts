@@ -18,7 +18,10 @@ import { Network } from "./network";
 import { ServingStack, servingStackArgs } from "./servingStack";
 import { platformBoundary, platformIamTransformation, stackIamPrefix } from "./platformIam";
 import { TrackingServer } from "./trackingServer";
-import { TrainingJob } from "./trainingJob";
+import { TrainingJob, TrainingJobArgs } from "./trainingJob";
+import { TrainingQueues } from "./trainingQueues";
+import { TrainingSweep } from "./trainingSweep";
+import { GPU_COUNT_BY_INSTANCE_TYPE, GPU_TAINT } from "./gpuNodeGroup";
 
 export interface MlPlatformArgs {
     /** The validated stack configuration (see config/schema.ts). */
@@ -44,6 +47,10 @@ export class MlPlatform extends pulumi.ComponentResource {
     public readonly gpuPools: Record<string, GpuNodeGroup>;
     public readonly tracking: TrackingServer;
     public readonly training?: TrainingJob;
+    /** Kueue and the training queues (when mlops-platform:trainingQueues is set). */
+    public readonly trainingQueues?: TrainingQueues;
+    /** The sweep (when mlops-platform:sweep is enabled), instead of `training`. */
+    public readonly sweep?: TrainingSweep;
     public readonly gateway?: Gateway;
     public readonly serving?: ServingStack;
     public readonly monitoring?: Monitoring;
@@ -250,6 +257,32 @@ export class MlPlatform extends pulumi.ComponentResource {
             k8sOpts,
         );
 
+        if (c.trainingQueues) {
+            const q = c.trainingQueues;
+            this.trainingQueues = new TrainingQueues(
+                `${name}-queues`,
+                {
+                    provider: cluster.provider,
+                    trainingNamespaces: [c.trainingNamespace],
+                    cpuQuota: { cpu: q.cpu, memory: q.memory },
+                    gpuFlavors: Object.entries(q.gpuPools).map(([pool, quota]) => {
+                        const cfg = c.gpuPools.find((g) => g.name === pool)!;
+                        return {
+                            pool,
+                            scheduling: this.gpuPools[pool].scheduling,
+                            taint: { ...GPU_TAINT },
+                            maxNodes: cfg.maxSize,
+                            gpusPerNode: Math.min(...cfg.instanceTypes.map((it) => GPU_COUNT_BY_INSTANCE_TYPE[it])),
+                            quota,
+                        };
+                    }),
+                    ...(q.podsReadyTimeout ? { podsReadyTimeout: q.podsReadyTimeout } : {}),
+                    ...(q.priorities ? { priorities: q.priorities } : {}),
+                },
+                { parent: this, dependsOn: [trainingNs, ...cluster.nodeDependencies] },
+            );
+        }
+
         if (c.training) {
             const t = c.training;
             const gpuPool = this.gpuPools["training"] ?? Object.values(this.gpuPools)[0];
@@ -259,14 +292,15 @@ export class MlPlatform extends pulumi.ComponentResource {
                     errors: [{ propertyPath: "mlops-platform:training.gpus", reason: "needs a GPU pool in mlops-platform:gpuPools" }],
                 });
             }
-            this.training = new TrainingJob(
-                `${name}-train`,
-                {
+            const jobArgs: TrainingJobArgs = {
                     provider: cluster.provider,
                     clusterName: cluster.clusterName,
                     namespace: c.trainingNamespace,
                     image: trainerImage,
-                    command: ["python", "/app/train.py"],
+                    command: t.trainer === "pytorch" ? ["torchrun", "/app/train_torch.py"] : ["python", "/app/train.py"],
+                    ...(t.trainer === "pytorch" ? { launcher: "torchrun" as const } : {}),
+                    ...(t.workers > 1 ? { workers: t.workers } : {}),
+                    ...(this.trainingQueues ? { queue: { name: this.trainingQueues.localQueueName, priorityClass: t.priority } } : {}),
                     hyperparameters: t.hyperparameters,
                     ...(t.runId ? { runId: t.runId } : {}),
                     ...(t.gitSha ? { env: { GIT_SHA: t.gitSha } } : {}),
@@ -289,9 +323,33 @@ export class MlPlatform extends pulumi.ComponentResource {
                     activeDeadlineSeconds: t.activeDeadlineSeconds,
                     waitForCompletion: t.waitForCompletion,
                     tags,
-                },
-                { parent: this, dependsOn: [trainingNs] },
-            );
+            };
+            const after = [trainingNs, ...(this.trainingQueues ? [this.trainingQueues] : [])];
+            if (c.sweep?.enabled) {
+                // Metric and direction of the winner: the gate's first threshold unless set.
+                const [metric, rule] = Object.entries(c.serving?.gate.thresholds ?? { f1: { greaterIsBetter: true } })[0];
+                const { runId: _r, schedule: _s, ...trial } = jobArgs;
+                this.sweep = new TrainingSweep(
+                    `${name}-sweep`,
+                    {
+                        job: { ...trial, queue: { name: this.trainingQueues!.localQueueName, priorityClass: "experiment" in this.trainingQueues!.priorities ? "experiment" : t.priority } },
+                        jobNamePrefix: `${t.modelName.toLowerCase().replace(/[^a-z0-9-]/g, "-").slice(0, 20)}-sweep`,
+                        sweep: {
+                            id: t.runId!,
+                            method: c.sweep.method,
+                            space: c.sweep.space as never,
+                            ...(c.sweep.trials !== undefined ? { trials: c.sweep.trials } : {}),
+                            ...(c.sweep.parallelism !== undefined ? { parallelism: c.sweep.parallelism } : {}),
+                            ...(c.sweep.seed !== undefined ? { seed: c.sweep.seed } : {}),
+                            metric: c.sweep.metric ?? metric,
+                            direction: c.sweep.direction ?? (rule.greaterIsBetter === false ? "minimize" : "maximize"),
+                        },
+                    },
+                    { parent: this, dependsOn: after },
+                );
+            } else {
+                this.training = new TrainingJob(`${name}-train`, jobArgs, { parent: this, dependsOn: after });
+            }
         }
 
         if (c.monitoring) {
@@ -438,6 +496,10 @@ export class MlPlatform extends pulumi.ComponentResource {
                 aws,
                 ...(this.monitoring && c.monitoring
                     ? [{ name: "pushgateway", egress: [{ to: [namespacePeer(c.monitoring.namespace)], ports: tcp(PUSHGATEWAY_PORT) }] }]
+                    : []),
+                // Multi-node runs: workers reach each other (rendezvous, then gloo/NCCL on ports they pick).
+                ...((c.training?.workers ?? 1) > 1
+                    ? [{ name: "training-peers", podSelector: { [ROLE_LABEL]: "training" }, ingress: [{ from: [{ podSelector: { matchLabels: { [ROLE_LABEL]: "training" } } }] }], egress: [{ to: [{ podSelector: { matchLabels: { [ROLE_LABEL]: "training" } } }] }] }]
                     : []),
             ],
             [trainingNs],

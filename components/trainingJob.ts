@@ -164,8 +164,16 @@ export interface TrainingJobArgs {
      * index, rank 0's address). Default "direct" (the command as given).
      */
     launcher?: "direct" | "torchrun";
-    /** Sweep trial: MLOPS_SWEEP_ID / MLOPS_SWEEP_TRIAL (the run becomes a child of the sweep's parent run, not registered). */
-    sweep?: { id: string; trial: number };
+    /**
+     * Sweep membership: MLOPS_SWEEP_ID; with `trial`, also MLOPS_SWEEP_TRIAL and MLOPS_REGISTER=false
+     * (the run becomes a child of the sweep's parent run and is not registered). See TrainingSweep.
+     */
+    sweep?: { id: string; trial?: number };
+    /**
+     * An existing ServiceAccount (with its IAM role) to run as, e.g. shared by a sweep's Jobs.
+     * Default: the component creates one (`<prefix>-trainer`) with the `access` policies.
+     */
+    identity?: { serviceAccountName: pulumi.Input<string>; roleArn: pulumi.Input<string> };
     tags?: Record<string, string>;
 }
 
@@ -201,7 +209,7 @@ export interface TrainingJobSettings {
     queue?: { name: string; priorityClass?: string };
     workers: number;
     launcher: "direct" | "torchrun";
-    sweep?: { id: string; trial: number };
+    sweep?: { id: string; trial?: number };
     tags: Record<string, string>;
 }
 
@@ -307,7 +315,7 @@ export function validateTrainingJobArgs(name: string, args: TrainingJobArgs): Tr
         p.check(ENV_NAME.test(k), `env.${k}`, "must be a valid environment variable name");
         p.check(!(RESERVED_ENV as readonly string[]).includes(k) && !k.startsWith("HP_"), `env.${k}`, "is set by the component (use tracking/model/data/hyperparameters instead)");
     }
-    p.check(args.access?.dataPolicy !== undefined, "access.dataPolicy", "is required (read access to the raw/processed data)");
+    p.check(args.access?.dataPolicy !== undefined || args.identity !== undefined, "access.dataPolicy", "is required (read access to the raw/processed data)");
     checkResources(p, "resources", s.resources);
     const gpus = s.resources?.gpus ?? 0;
     if (gpus > 0) {
@@ -351,7 +359,7 @@ export function validateTrainingJobArgs(name: string, args: TrainingJobArgs): Tr
     }
     if (s.sweep !== undefined) {
         checkDnsLabel(p, "sweep.id", s.sweep.id);
-        checkInt(p, "sweep.trial", s.sweep.trial, 0, 999);
+        if (s.sweep.trial !== undefined) checkInt(p, "sweep.trial", s.sweep.trial, 0, 999);
         p.check(!cron, "sweep", "does not apply to a scheduled (CronJob) run");
     }
     p.throwIfAny();
@@ -488,7 +496,10 @@ export function trainerEnv(s: TrainingJobSettings, r: JobValues, jobName: pulumi
         }
     }
     if (s.sweep !== undefined) {
-        env.push({ name: "MLOPS_SWEEP_ID", value: s.sweep.id }, { name: "MLOPS_SWEEP_TRIAL", value: String(s.sweep.trial) }, { name: "MLOPS_REGISTER", value: "false" });
+        env.push({ name: "MLOPS_SWEEP_ID", value: s.sweep.id });
+        if (s.sweep.trial !== undefined) {
+            env.push({ name: "MLOPS_SWEEP_TRIAL", value: String(s.sweep.trial) }, { name: "MLOPS_REGISTER", value: "false" });
+        }
     }
     for (const k of Object.keys(s.hyperparameters).sort()) {
         env.push({ name: hyperparameterEnv(k), value: String(s.hyperparameters[k]) });
@@ -613,27 +624,7 @@ export class TrainingJob extends pulumi.ComponentResource {
         const k8sOpts: pulumi.CustomResourceOptions = { parent: this, provider: args.provider };
         const labels = { [ROLE_LABEL]: "training", [TRAINING_JOB_LABEL]: s.prefix, "app.kubernetes.io/part-of": "mlops-platform" };
 
-        const policies: Record<string, pulumi.Input<string>> = { data: args.access.dataPolicy };
-        if (args.access.artifactsPolicy !== undefined) {
-            policies.artifacts = args.access.artifactsPolicy;
-        }
-        const wi = args.workloadIdentity ?? {};
-        const identity = new WorkloadIdentity(
-            `${name}-identity`,
-            {
-                clusterName: args.clusterName,
-                namespace: s.namespace,
-                serviceAccountName: `${s.prefix}-trainer`,
-                policies,
-                mode: wi.mode,
-                oidcProviderArn: wi.oidcProviderArn,
-                oidcIssuerUrl: wi.oidcIssuerUrl,
-                provider: args.provider,
-                labels,
-                tags: { ...s.tags, [ROLE_LABEL]: "training" },
-            },
-            { parent: this },
-        );
+        const identity = args.identity ?? this.createIdentity(name, s, args, labels);
 
         // Training pods accept no connections, except (multi-node) from the workers of the same run.
         new k8s.networking.v1.NetworkPolicy(
@@ -740,8 +731,33 @@ export class TrainingJob extends pulumi.ComponentResource {
             this.runId = runId;
         }
         this.namespace = s.namespace;
-        this.serviceAccountName = identity.serviceAccountName;
-        this.roleArn = identity.roleArn;
+        this.serviceAccountName = pulumi.output(identity.serviceAccountName);
+        this.roleArn = pulumi.output(identity.roleArn);
         this.registerOutputs({ jobName: this.jobName, runId: this.runId, serviceAccountName: this.serviceAccountName, roleArn: this.roleArn });
+    }
+
+    /** The trainer's ServiceAccount and IAM role: read the data, write the artifacts prefix. */
+    private createIdentity(name: string, s: TrainingJobSettings, args: TrainingJobArgs, labels: Record<string, string>): WorkloadIdentity {
+        const policies: Record<string, pulumi.Input<string>> = { data: args.access.dataPolicy };
+        if (args.access.artifactsPolicy !== undefined) {
+            policies.artifacts = args.access.artifactsPolicy;
+        }
+        const wi = args.workloadIdentity ?? {};
+        return new WorkloadIdentity(
+            `${name}-identity`,
+            {
+                clusterName: args.clusterName,
+                namespace: s.namespace,
+                serviceAccountName: `${s.prefix}-trainer`,
+                policies,
+                mode: wi.mode,
+                oidcProviderArn: wi.oidcProviderArn,
+                oidcIssuerUrl: wi.oidcIssuerUrl,
+                provider: args.provider,
+                labels,
+                tags: { ...s.tags, [ROLE_LABEL]: "training" },
+            },
+            { parent: this },
+        );
     }
 }
