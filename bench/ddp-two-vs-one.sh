@@ -2,7 +2,7 @@
 # Two torchrun workers (two processes, gloo on loopback, as the contract spec runs ranks 0 and 1)
 # versus one process, same data and hyperparameters, for examples/credit-risk/train_torch.py.
 # Prints wall time and the trainer's own train_seconds (the DDP loop only) for each.
-# Needs .contract/torch-venv (test/contract/torch-venv.sh). MLflow: a local file store, so the
+# Needs .contract/torch-venv (test/contract/torch-venv.sh). MLflow: a local SQLite store, so the
 # figures are training, not the tracking server.
 #   bash bench/ddp-two-vs-one.sh [n_samples] [epochs]
 set -euo pipefail
@@ -12,7 +12,7 @@ N="${1:-20000}"
 EPOCHS="${2:-10}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-export MLFLOW_TRACKING_URI="file://$work/mlruns" MLFLOW_EXPERIMENT_NAME=bench HP_N_SAMPLES="$N" HP_EPOCHS="$EPOCHS" OMP_NUM_THREADS=1
+export MLFLOW_TRACKING_URI="sqlite:///$work/mlflow.db" MLFLOW_EXPERIMENT_NAME=bench HP_N_SAMPLES="$N" HP_EPOCHS="$EPOCHS" OMP_NUM_THREADS=1
 run() { # nnodes
     local nnodes="$1" start end
     start=$(date +%s.%N)

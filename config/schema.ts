@@ -1497,13 +1497,15 @@ function parseSweep(problems: Problems, value: unknown): SweepConfig | undefined
         return undefined;
     }
     unknownKeys(problems, path, value, ["enabled", "method", "space", "trials", "parallelism", "seed", "metric", "direction"]);
-    if (value.enabled !== undefined) {
-        problems.check(typeof value.enabled === "boolean", `${path}.enabled`, `must be true or false, got ${describe(value.enabled)}`);
+    // `pulumi config set --path ...sweep.enabled true` (the train pipelines) stores a string.
+    const enabled = value.enabled === "true" ? true : value.enabled === "false" ? false : value.enabled;
+    if (enabled !== undefined) {
+        problems.check(typeof enabled === "boolean", `${path}.enabled`, `must be true or false, got ${describe(value.enabled)}`);
     }
     problems.check(value.method === "grid" || value.method === "random", `${path}.method`, `must be "grid" or "random", got ${describe(value.method)}`);
     problems.check(isObject(value.space) && Object.keys(value.space).length > 0, `${path}.space`, `must map hyperparameter names to value lists or ranges, got ${describe(value.space)}`);
     if (value.direction !== undefined) {
         problems.check(value.direction === "maximize" || value.direction === "minimize", `${path}.direction`, `must be "maximize" or "minimize", got ${describe(value.direction)}`);
     }
-    return { ...(value as any), enabled: (value.enabled as boolean) ?? true } as SweepConfig;
+    return { ...(value as any), enabled: (enabled as boolean) ?? true } as SweepConfig;
 }

@@ -18,6 +18,10 @@ fi
 start=$(date +%s)
 bash test/contract/services.sh >/dev/null
 echo "[contract] services ready in $(($(date +%s) - start))s"
+# The PyTorch trainer's own venv (torch + MLflow client), apart from the server's.
+start=$(date +%s)
+bash test/contract/torch-venv.sh >/dev/null
+echo "[contract] torch venv ready in $(($(date +%s) - start))s"
 
 if [ ! -d node_modules ]; then
     echo "[contract] node_modules missing: npm ci"
@@ -30,7 +34,7 @@ if grep -E '^(test/contract/|cli/mlflow-client)' <<<"$tsc_out"; then
     exit 1
 fi
 [ -z "$tsc_out" ] || echo "[contract] tsc reported errors outside the contract files; continuing"
-SPECS=(dist/test/contract/mlflow.contract.spec.js dist/test/contract/drift.contract.spec.js)
+SPECS=(dist/test/contract/mlflow.contract.spec.js dist/test/contract/drift.contract.spec.js dist/test/contract/scale-out.contract.spec.js)
 for spec in "${SPECS[@]}"; do
     [ -f "$spec" ] || { echo "[contract] $spec not compiled" >&2; exit 1; }
 done
