@@ -35,6 +35,25 @@ export const kmsNoLockoutBypass: ResourceValidationPolicy = {
     }),
 };
 
+/**
+ * Parses a key's policy and visits its statements. A policy not yet known (preview) or absent is
+ * skipped; one that does not parse is reported. Returns the statements visited, if any.
+ */
+function forEachKeyPolicyStatement(
+    key: Record<string, unknown>,
+    report: (message: string) => void,
+    visit: (s: Statement, index: number) => void,
+): Statement[] | undefined {
+    const parsed = parsePolicyDocument(read(key, "policy"));
+    if (parsed === UNKNOWN || parsed === undefined) return undefined;
+    if ("error" in parsed) {
+        report(`policy: ${parsed.error}`);
+        return undefined;
+    }
+    parsed.statements.forEach(visit);
+    return parsed.statements;
+}
+
 const KMS_RESTRICTING = ["kms:calleraccount", "kms:viaservice"];
 
 export const kmsPolicyNoWildcardPrincipal: ResourceValidationPolicy = {
@@ -43,10 +62,7 @@ export const kmsPolicyNoWildcardPrincipal: ResourceValidationPolicy = {
     severity: "critical",
     enforcementLevel: "mandatory",
     validateResource: validateResourceOfType(aws.kms.Key, (key, _a, report) => {
-        const parsed = parsePolicyDocument(read(key, "policy"));
-        if (parsed === UNKNOWN || parsed === undefined) return;
-        if ("error" in parsed) return report(`policy: ${parsed.error}`);
-        parsed.statements.forEach((s, i) => {
+        forEachKeyPolicyStatement(key, report, (s, i) => {
             if (s.effect !== "Allow" || !hasWildcardPrincipal(s)) return;
             if (hasRestrictingCondition(s) || conditionKeys(s).some((k) => KMS_RESTRICTING.includes(k))) return;
             report(`policy ${describe(s, i)} allows Principal "*".`);
@@ -77,10 +93,7 @@ export const kmsKeyPolicySeparation: ResourceValidationPolicy = {
     severity: "high",
     enforcementLevel: "mandatory",
     validateResource: validateResourceOfType(aws.kms.Key, (key, _a, report) => {
-        const parsed = parsePolicyDocument(read(key, "policy"));
-        if (parsed === UNKNOWN || parsed === undefined) return;
-        if ("error" in parsed) return report(`policy: ${parsed.error}`);
-        parsed.statements.forEach((s, i) => {
+        const statements = forEachKeyPolicyStatement(key, report, (s, i) => {
             if (s.effect !== "Allow") return;
             const crypto = covers(s, CRYPTO);
             const admin = covers(s, LIFECYCLE);
@@ -88,8 +101,9 @@ export const kmsKeyPolicySeparation: ResourceValidationPolicy = {
                 report(`policy ${describe(s, i)} grants key administration (${admin.join(", ")}) and key use (${crypto.join(", ")}) together; give administrators and users separate statements.`);
             }
         });
+        if (statements === undefined) return;
         const ciDenied = (target: string) =>
-            parsed.statements.some((s) => s.effect === "Deny" && conditionKeys(s).includes(CI_ROLE_TAG_CONDITION) && covers(s, [target]).length > 0);
+            statements.some((s) => s.effect === "Deny" && conditionKeys(s).includes(CI_ROLE_TAG_CONDITION) && covers(s, [target]).length > 0);
         const missing = ["kms:Decrypt", "kms:ScheduleKeyDeletion"].filter((t) => !ciDenied(t));
         if (missing.length > 0) {
             report(`policy has no Deny of ${missing.join(", ")} for the CI roles (Condition on aws:PrincipalTag/mlops.platform/ci-role).`);

@@ -232,6 +232,16 @@ function forceSslParam(pg: PolicyResource): string | undefined | typeof UNKNOWN 
     return v === UNKNOWN ? UNKNOWN : String(v);
 }
 
+/** The stack's parameter groups an instance uses: by dependency on the group, or by its name. */
+function linkedParameterGroups(db: PolicyResource, groups: PolicyResource[]): PolicyResource[] {
+    const groupName = read(db.props, "parameterGroupName");
+    return groups.filter(
+        (g) =>
+            (db.propertyDependencies?.parameterGroupName ?? []).some((d) => d.urn === g.urn) ||
+            (typeof groupName === "string" && str(read(g.props, "name")) === groupName),
+    );
+}
+
 /** PostgreSQL 15+ default parameter groups already set rds.force_ssl = 1. */
 function majorVersion(v: string | undefined): number | undefined {
     const m = /^(\d+)/.exec(v ?? "");
@@ -248,11 +258,7 @@ export const rdsForceSsl: StackValidationPolicy = {
         for (const db of dbs) {
             if (str(read(db.props, "engine")) !== "postgres") continue;
             const groupName = read(db.props, "parameterGroupName");
-            const linked = groups.filter(
-                (g) =>
-                    (db.propertyDependencies?.parameterGroupName ?? []).some((d) => d.urn === g.urn) ||
-                    (typeof groupName === "string" && str(read(g.props, "name")) === groupName),
-            );
+            const linked = linkedParameterGroups(db, groups);
             const family = linked.length > 0 ? str(read(linked[0].props, "family")) : undefined;
             const engineMajor = majorVersion(typeof family === "string" ? family.replace(/^postgres/, "") : (str(read(db.props, "engineVersion")) as string | undefined));
             const defaultOn = engineMajor !== undefined && engineMajor >= 15;
@@ -338,11 +344,7 @@ export const rdsAuditLogging: StackValidationPolicy = {
         for (const db of dbs) {
             if (str(read(db.props, "engine")) !== "postgres") continue;
             const groupName = read(db.props, "parameterGroupName");
-            const linked = groups.find(
-                (g) =>
-                    (db.propertyDependencies?.parameterGroupName ?? []).some((d) => d.urn === g.urn) ||
-                    (typeof groupName === "string" && str(read(g.props, "name")) === groupName),
-            );
+            const linked = linkedParameterGroups(db, groups)[0];
             if (groupName === undefined || groupName === null) {
                 report(`instance "${db.name}": parameterGroupName is not set; the default group logs no statements (set log_statement or pgaudit).`, db.urn);
                 continue;
