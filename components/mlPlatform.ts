@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
-import { PlatformConfig } from "../config/schema";
+import { PlatformConfig, TORCH_TRAINER_DOCKERFILE, TORCH_TRAINER_REPOSITORY } from "../config/schema";
 import { ROLE_LABEL } from "../release-contract/annotations";
 import { CiAccess } from "./ciAccess";
 import { ContainerRegistry, ImageBuildSpec } from "./containerRegistry";
@@ -11,7 +11,7 @@ import { DriftMonitor } from "./driftMonitor";
 import { GATEWAY_ACCESS_LABEL, Gateway, GatewayTls } from "./gateway";
 import { Monitoring, PUSHGATEWAY_PORT } from "./monitoring";
 import { NamespaceIsolation, NetworkAllow, POD_IDENTITY_AGENT_CIDR, cidrPeers, namespacePeer, tcp } from "./namespaceIsolation";
-import { GpuNodeGroup } from "./gpuNodeGroup";
+import { GPU_COUNT_BY_INSTANCE_TYPE, GPU_TAINT, GpuNodeGroup } from "./gpuNodeGroup";
 import { IngestionJob } from "./ingestionJob";
 import { PipelineTrigger } from "./pipelineTrigger";
 import { RESTRICTED_NAMESPACE_LABELS } from "./k8s-security";
@@ -20,7 +20,9 @@ import { Network } from "./network";
 import { ServingStack, servingStackArgs } from "./servingStack";
 import { platformBoundary, platformIamTransformation, stackIamPrefix } from "./platformIam";
 import { TrackingServer, TrackingUserArgs, jobLabels } from "./trackingServer";
-import { TrainingJob } from "./trainingJob";
+import { TrainingJob, TrainingJobArgs } from "./trainingJob";
+import { TrainingQueues } from "./trainingQueues";
+import { TrainingSweep } from "./trainingSweep";
 
 export interface MlPlatformArgs {
     /** The validated stack configuration (see config/schema.ts). */
@@ -46,6 +48,10 @@ export class MlPlatform extends pulumi.ComponentResource {
     public readonly gpuPools: Record<string, GpuNodeGroup>;
     public readonly tracking: TrackingServer;
     public readonly training?: TrainingJob;
+    /** Kueue and the training queues (when mlops-platform:trainingQueues is set). */
+    public readonly trainingQueues?: TrainingQueues;
+    /** The sweep (when mlops-platform:sweep is enabled), instead of `training`. */
+    public readonly sweep?: TrainingSweep;
     public readonly gateway?: Gateway;
     public readonly serving?: ServingStack;
     public readonly monitoring?: Monitoring;
@@ -87,6 +93,10 @@ export class MlPlatform extends pulumi.ComponentResource {
                   { repository: "trainer", context: path.resolve(args.projectRoot, c.registry.trainerImageContext) },
                   { repository: "mlflow", context: path.resolve(args.projectRoot, c.registry.trackingImageContext) },
                   { repository: "server", context: path.resolve(args.projectRoot, c.registry.serverImageContext) },
+                  // The PyTorch trainer (~5 GB of CUDA libraries) only for a stack that trains with it.
+                  ...(c.training?.trainer === "pytorch"
+                      ? [{ repository: TORCH_TRAINER_REPOSITORY, context: path.resolve(args.projectRoot, c.registry.trainerImageContext), dockerfile: TORCH_TRAINER_DOCKERFILE }]
+                      : []),
               ]
             : [];
         this.registry = new ContainerRegistry(
@@ -258,6 +268,32 @@ export class MlPlatform extends pulumi.ComponentResource {
             k8sOpts,
         );
 
+        if (c.trainingQueues) {
+            const q = c.trainingQueues;
+            this.trainingQueues = new TrainingQueues(
+                `${name}-queues`,
+                {
+                    provider: cluster.provider,
+                    trainingNamespaces: [c.trainingNamespace],
+                    cpuQuota: { cpu: q.cpu, memory: q.memory },
+                    gpuFlavors: Object.entries(q.gpuPools).map(([pool, quota]) => {
+                        const cfg = c.gpuPools.find((g) => g.name === pool)!;
+                        return {
+                            pool,
+                            scheduling: this.gpuPools[pool].scheduling,
+                            taint: { ...GPU_TAINT },
+                            maxNodes: cfg.maxSize,
+                            gpusPerNode: Math.min(...cfg.instanceTypes.map((it) => GPU_COUNT_BY_INSTANCE_TYPE[it])),
+                            quota,
+                        };
+                    }),
+                    ...(q.podsReadyTimeout ? { podsReadyTimeout: q.podsReadyTimeout } : {}),
+                    ...(q.priorities ? { priorities: q.priorities } : {}),
+                },
+                { parent: this, dependsOn: [trainingNs, ...cluster.nodeDependencies] },
+            );
+        }
+
         if (c.training) {
             const t = c.training;
             const gpuPool = this.gpuPools["training"] ?? Object.values(this.gpuPools)[0];
@@ -267,14 +303,15 @@ export class MlPlatform extends pulumi.ComponentResource {
                     errors: [{ propertyPath: "mlops-platform:training.gpus", reason: "needs a GPU pool in mlops-platform:gpuPools" }],
                 });
             }
-            this.training = new TrainingJob(
-                `${name}-train`,
-                {
+            const jobArgs: TrainingJobArgs = {
                     provider: cluster.provider,
                     clusterName: cluster.clusterName,
                     namespace: c.trainingNamespace,
-                    image: trainerImage,
-                    command: ["python", "/app/train.py"],
+                    image: t.trainer === "pytorch" ? this.registry.imageRefs.apply((r) => r[TORCH_TRAINER_REPOSITORY]) : trainerImage,
+                    command: t.trainer === "pytorch" ? ["torchrun", "/app/train_torch.py"] : ["python", "/app/train.py"],
+                    ...(t.trainer === "pytorch" ? { launcher: "torchrun" as const } : {}),
+                    ...(t.workers > 1 ? { workers: t.workers } : {}),
+                    ...(this.trainingQueues ? { queue: { name: this.trainingQueues.localQueueName, priorityClass: t.priority } } : {}),
                     hyperparameters: t.hyperparameters,
                     ...(t.runId ? { runId: t.runId } : {}),
                     ...(t.gitSha ? { env: { GIT_SHA: t.gitSha } } : {}),
@@ -297,9 +334,33 @@ export class MlPlatform extends pulumi.ComponentResource {
                     activeDeadlineSeconds: t.activeDeadlineSeconds,
                     waitForCompletion: t.waitForCompletion,
                     tags,
-                },
-                { parent: this, dependsOn: [trainingNs] },
-            );
+            };
+            const after = [trainingNs, ...(this.trainingQueues ? [this.trainingQueues] : [])];
+            if (c.sweep?.enabled) {
+                // Metric and direction of the winner: the gate's first threshold unless set.
+                const [metric, rule] = Object.entries(c.serving?.gate.thresholds ?? { f1: { greaterIsBetter: true } })[0];
+                const { runId: _r, schedule: _s, ...trial } = jobArgs;
+                this.sweep = new TrainingSweep(
+                    `${name}-sweep`,
+                    {
+                        job: { ...trial, queue: { name: this.trainingQueues!.localQueueName, priorityClass: "experiment" in this.trainingQueues!.priorities ? "experiment" : t.priority } },
+                        jobNamePrefix: `${t.modelName.toLowerCase().replace(/[^a-z0-9-]/g, "-").slice(0, 20)}-sweep`,
+                        sweep: {
+                            id: t.runId!,
+                            method: c.sweep.method,
+                            space: c.sweep.space as never,
+                            ...(c.sweep.trials !== undefined ? { trials: c.sweep.trials } : {}),
+                            ...(c.sweep.parallelism !== undefined ? { parallelism: c.sweep.parallelism } : {}),
+                            ...(c.sweep.seed !== undefined ? { seed: c.sweep.seed } : {}),
+                            metric: c.sweep.metric ?? metric,
+                            direction: c.sweep.direction ?? (rule.greaterIsBetter === false ? "minimize" : "maximize"),
+                        },
+                    },
+                    { parent: this, dependsOn: after },
+                );
+            } else {
+                this.training = new TrainingJob(`${name}-train`, jobArgs, { parent: this, dependsOn: after });
+            }
         }
 
         if (c.pipelineTrigger) {
@@ -510,6 +571,10 @@ export class MlPlatform extends pulumi.ComponentResource {
                 aws,
                 ...(this.monitoring && c.monitoring
                     ? [{ name: "pushgateway", egress: [{ to: [namespacePeer(c.monitoring.namespace)], ports: tcp(PUSHGATEWAY_PORT) }] }]
+                    : []),
+                // Multi-node runs: workers reach each other (rendezvous, then gloo/NCCL on ports they pick).
+                ...((c.training?.workers ?? 1) > 1
+                    ? [{ name: "training-peers", podSelector: { [ROLE_LABEL]: "training" }, ingress: [{ from: [{ podSelector: { matchLabels: { [ROLE_LABEL]: "training" } } }] }], egress: [{ to: [{ podSelector: { matchLabels: { [ROLE_LABEL]: "training" } } }] }] }]
                     : []),
             ],
             [trainingNs],

@@ -12,6 +12,7 @@ import {
     scratchVolume,
 } from "./k8s-security";
 import { GpuScheduling } from "./scheduling";
+import { PRIORITY_CLASS_LABEL, QUEUE_NAME_LABEL } from "./trainingQueues";
 import { assertDigestPinned, checkImage, checkResources, quantityValue } from "./k8s-validation";
 import { DNS_LABEL, Problems, checkDnsLabel, checkInt, describe } from "./validation";
 import { WorkloadIdentity, WorkloadIdentityMode } from "./workloadIdentity";
@@ -43,6 +44,16 @@ export function trackingCredentialEnv(c: { name: string; usernameKey: string; pa
     ];
 }
 
+/**
+ * torchrun's options as environment (torch.distributed.run reads every option from `PET_<OPTION>`):
+ * static rendezvous at rank 0's pod, the node rank from the Indexed Job's completion index.
+ */
+export const TORCHRUN_ENV = ["PET_NNODES", "PET_NPROC_PER_NODE", "PET_NODE_RANK", "PET_MASTER_ADDR", "PET_MASTER_PORT"] as const;
+/** Port rank 0 listens on for the rendezvous (torchrun's default). */
+export const TORCHRUN_PORT = 29500;
+/** Annotation the Job controller sets on each pod of an Indexed Job (0..completions-1). */
+export const COMPLETION_INDEX_ANNOTATION = "batch.kubernetes.io/job-completion-index";
+
 /** Environment variables the component sets itself; `env` may not override them. */
 export const RESERVED_ENV = [
     "MLFLOW_TRACKING_URI",
@@ -62,6 +73,10 @@ export const RESERVED_ENV = [
     "HOME",
     "AWS_REGION",
     "AWS_DEFAULT_REGION",
+    "MLOPS_SWEEP_ID",
+    "MLOPS_SWEEP_TRIAL",
+    "MLOPS_REGISTER",
+    ...TORCHRUN_ENV,
 ] as const;
 
 export type HyperparameterValue = string | number | boolean;
@@ -146,6 +161,34 @@ export interface TrainingJobArgs {
     timeoutMinutes?: number;
     /** PriorityClass of the pods. */
     priorityClassName?: string;
+    /**
+     * Kueue LocalQueue (TrainingQueues) the Job is submitted to: labelled `kueue.x-k8s.io/queue-name`
+     * and created suspended; Kueue unsuspends it when the quota admits ALL of its pods. `priorityClass`
+     * names a WorkloadPriorityClass. Default: no queue (the Job starts at once).
+     */
+    queue?: { name: string; priorityClass?: string };
+    /**
+     * Pods of the run (torchrun nodes), each with `resources` (and `resources.gpus` GPUs). Default 1.
+     * More than 1 runs an Indexed Job (completions = parallelism = workers) with a headless Service
+     * for rank 0's address; needs launcher "torchrun" and a queue (gang admission).
+     */
+    workers?: number;
+    /**
+     * How the command is launched. "torchrun": the command is `torchrun <script>` and the component sets
+     * torchrun's options as PET_* env (nodes, processes per node = GPUs or 1, node rank = completion
+     * index, rank 0's address). Default "direct" (the command as given).
+     */
+    launcher?: "direct" | "torchrun";
+    /**
+     * Sweep membership: MLOPS_SWEEP_ID; with `trial`, also MLOPS_SWEEP_TRIAL and MLOPS_REGISTER=false
+     * (the run becomes a child of the sweep's parent run and is not registered). See TrainingSweep.
+     */
+    sweep?: { id: string; trial?: number };
+    /**
+     * An existing ServiceAccount (with its IAM role) to run as, e.g. shared by a sweep's Jobs.
+     * Default: the component creates one (`<prefix>-trainer`) with the `access` policies.
+     */
+    identity?: { serviceAccountName: pulumi.Input<string>; roleArn: pulumi.Input<string> };
     tags?: Record<string, string>;
 }
 
@@ -178,6 +221,10 @@ export interface TrainingJobSettings {
     waitForCompletion: boolean;
     timeoutMinutes: number;
     priorityClassName?: string;
+    queue?: { name: string; priorityClass?: string };
+    workers: number;
+    launcher: "direct" | "torchrun";
+    sweep?: { id: string; trial?: number };
     tags: Record<string, string>;
 }
 
@@ -216,8 +263,16 @@ export function validateTrainingJobArgs(name: string, args: TrainingJobArgs): Tr
         waitForCompletion: args.waitForCompletion ?? args.schedule === undefined,
         timeoutMinutes: args.timeoutMinutes ?? Math.ceil(activeDeadlineSeconds / 60) + 15,
         priorityClassName: args.priorityClassName,
+        queue: args.queue,
+        workers: args.workers ?? 1,
+        launcher: args.launcher ?? "direct",
+        sweep: args.sweep,
         tags: args.tags ?? {},
     };
+    if ((args.workers ?? 1) > 1 && args.backoffLimit === undefined) {
+        // A replacement worker cannot rejoin a running static rendezvous: a failed worker fails the run.
+        s.backoffLimit = 0;
+    }
     p.check(args.provider !== undefined, "provider", "is required (the cluster's Kubernetes provider)");
     checkImage(p, "image", args.image);
     checkDnsLabel(p, "namespace", s.namespace);
@@ -275,7 +330,7 @@ export function validateTrainingJobArgs(name: string, args: TrainingJobArgs): Tr
         p.check(ENV_NAME.test(k), `env.${k}`, "must be a valid environment variable name");
         p.check(!(RESERVED_ENV as readonly string[]).includes(k) && !k.startsWith("HP_"), `env.${k}`, "is set by the component (use tracking/model/data/hyperparameters instead)");
     }
-    p.check(args.access?.dataPolicy !== undefined, "access.dataPolicy", "is required (read access to the raw/processed data)");
+    p.check(args.access?.dataPolicy !== undefined || args.identity !== undefined, "access.dataPolicy", "is required (read access to the raw/processed data)");
     checkResources(p, "resources", s.resources);
     const gpus = s.resources?.gpus ?? 0;
     if (gpus > 0) {
@@ -302,6 +357,25 @@ export function validateTrainingJobArgs(name: string, args: TrainingJobArgs): Tr
     );
     if (s.priorityClassName !== undefined) {
         p.check(DNS_LABEL.test(s.priorityClassName) || /^system-/.test(s.priorityClassName), "priorityClassName", `must be a PriorityClass name, got ${describe(s.priorityClassName)}`);
+    }
+    if (s.queue !== undefined) {
+        checkDnsLabel(p, "queue.name", s.queue.name);
+        if (s.queue.priorityClass !== undefined) checkDnsLabel(p, "queue.priorityClass", s.queue.priorityClass);
+    }
+    p.check(s.launcher === "direct" || s.launcher === "torchrun", "launcher", `must be "direct" or "torchrun", got ${describe(s.launcher)}`);
+    if (checkInt(p, "workers", s.workers, 1, 64) && s.workers > 1) {
+        p.check(s.launcher === "torchrun", "workers", `> 1 needs launcher "torchrun" (got ${describe(s.launcher)}): the workers must find each other`);
+        p.check(s.queue !== undefined, "workers", "> 1 needs a queue: only Kueue admits all workers at once (without it, some start and wait for the rest)");
+        p.check(!cron, "workers", "> 1 is not supported with schedule (the headless Service is named after one Job)");
+        p.check(s.backoffLimit === 0, "backoffLimit", `must be 0 with workers > 1 (a replacement worker cannot rejoin the rendezvous), got ${s.backoffLimit}`);
+        // Pod hostnames of an Indexed Job are "<job name>-<index>" (a DNS label).
+        const jobNameLength = s.prefix.length + 1 + (s.runId?.length ?? 10);
+        p.check(jobNameLength + 3 <= 63, s.runId !== undefined ? "runId" : "jobNamePrefix", `makes the Job name ${jobNameLength} characters; with workers > 1 it may have at most 60 (pod hostnames are "<job>-<index>")`);
+    }
+    if (s.sweep !== undefined) {
+        checkDnsLabel(p, "sweep.id", s.sweep.id);
+        if (s.sweep.trial !== undefined) checkInt(p, "sweep.trial", s.sweep.trial, 0, 999);
+        p.check(!cron, "sweep", "does not apply to a scheduled (CronJob) run");
     }
     p.throwIfAny();
     return s;
@@ -359,6 +433,8 @@ interface JobValues {
     env: Record<string, pulumi.Input<string>>;
     region: pulumi.Input<string>;
     serviceAccountName: pulumi.Input<string>;
+    /** Extra env built by {@link trainerEnv}'s callers (e.g. MLflow credentials); appended last. */
+    extraEnv?: EnvVar[];
 }
 
 type JobSpec = k8s.types.input.batch.v1.JobSpec;
@@ -370,6 +446,20 @@ type EnvVar = k8s.types.input.core.v1.EnvVar;
  * @internal
  */
 export function buildJobSpec(s: TrainingJobSettings, r: JobValues, jobName: pulumi.Input<string> | undefined, cron: boolean): JobSpec {
+    const env = trainerEnv(s, r, jobName, cron);
+    return jobSpecWithEnv(s, r, env, jobName);
+}
+
+/** Name of the headless Service of a multi-worker Job (the pods' subdomain): the Job's name. */
+export function workersServiceName(jobName: string): string {
+    return jobName;
+}
+
+/**
+ * The trainer's environment, in declaration order: tracking, model, lineage, run tags, torchrun
+ * options, sweep, hyperparameters, extra env, credentials. @internal
+ */
+export function trainerEnv(s: TrainingJobSettings, r: JobValues, jobName: pulumi.Input<string> | undefined, cron: boolean): EnvVar[] {
     const runTags: Record<string, string> = { ...s.runTags, "mlops.k8s.namespace": s.namespace };
     const runTagsJson: pulumi.Input<string> =
         jobName === undefined
@@ -404,6 +494,28 @@ export function buildJobSpec(s: TrainingJobSettings, r: JobValues, jobName: pulu
         { name: "AWS_REGION", value: r.region },
         { name: "AWS_DEFAULT_REGION", value: r.region },
     );
+    if (s.launcher === "torchrun") {
+        const gpus = s.resources.gpus ?? 0;
+        env.push(
+            { name: "PET_NNODES", value: String(s.workers) },
+            // One process per GPU; one (gloo on CPU) without GPUs.
+            { name: "PET_NPROC_PER_NODE", value: String(Math.max(gpus, 1)) },
+        );
+        if (s.workers > 1) {
+            const master = jobName === undefined ? "" : pulumi.output(jobName).apply((n) => `${n}-0.${workersServiceName(n)}`);
+            env.push(
+                { name: "PET_NODE_RANK", valueFrom: { fieldRef: { fieldPath: `metadata.annotations['${COMPLETION_INDEX_ANNOTATION}']` } } },
+                { name: "PET_MASTER_ADDR", value: master },
+                { name: "PET_MASTER_PORT", value: String(TORCHRUN_PORT) },
+            );
+        }
+    }
+    if (s.sweep !== undefined) {
+        env.push({ name: "MLOPS_SWEEP_ID", value: s.sweep.id });
+        if (s.sweep.trial !== undefined) {
+            env.push({ name: "MLOPS_SWEEP_TRIAL", value: String(s.sweep.trial) }, { name: "MLOPS_REGISTER", value: "false" });
+        }
+    }
     for (const k of Object.keys(s.hyperparameters).sort()) {
         env.push({ name: hyperparameterEnv(k), value: String(s.hyperparameters[k]) });
     }
@@ -413,6 +525,12 @@ export function buildJobSpec(s: TrainingJobSettings, r: JobValues, jobName: pulu
     if (s.credentialsSecret) {
         env.push(...trackingCredentialEnv(s.credentialsSecret));
     }
+    env.push(...(r.extraEnv ?? []));
+    return env;
+}
+
+/** The Job spec around a trainer environment. @internal */
+function jobSpecWithEnv(s: TrainingJobSettings, r: JobValues, env: EnvVar[], jobName: pulumi.Input<string> | undefined): JobSpec {
 
     const gpus = s.resources.gpus ?? 0;
     const shm = scratchVolume("dshm", "/dev/shm", s.shmSize, "Memory");
@@ -427,21 +545,36 @@ export function buildJobSpec(s: TrainingJobSettings, r: JobValues, jobName: pulu
     if (s.runId) {
         podLabels[RUN_ID_LABEL] = s.runId;
     }
+    const multi = s.workers > 1;
     return {
         backoffLimit: s.backoffLimit,
         activeDeadlineSeconds: s.activeDeadlineSeconds,
         ttlSecondsAfterFinished: s.ttlSecondsAfterFinished,
+        // Submitted to a queue: created suspended, Kueue unsuspends it once all pods fit the quota.
+        ...(s.queue ? { suspend: true } : {}),
+        ...(multi ? { completionMode: "Indexed", completions: s.workers, parallelism: s.workers } : {}),
         podFailurePolicy: {
-            rules: [
-                // The trainer exits 2 on configuration errors: retrying cannot help.
-                { action: "FailJob", onExitCodes: { containerName: TRAINER_CONTAINER, operator: "In", values: s.configErrorExitCodes } },
-                // Evictions, preemption and node drains do not count against backoffLimit.
-                { action: "Ignore", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] },
-            ],
+            rules: multi
+                ? [
+                      // Any worker that fails fails the whole run at once (the others are stopped):
+                      // a replacement could not rejoin torchrun's static rendezvous. A node lost
+                      // under a worker (DisruptionTarget) likewise. Kueue preemption and
+                      // waitForPodsReady suspend the whole Job instead, and it restarts complete.
+                      { action: "FailJob", onExitCodes: { containerName: TRAINER_CONTAINER, operator: "NotIn", values: [0] } },
+                      { action: "FailJob", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] },
+                  ]
+                : [
+                      // The trainer exits 2 on configuration errors: retrying cannot help.
+                      { action: "FailJob", onExitCodes: { containerName: TRAINER_CONTAINER, operator: "In", values: s.configErrorExitCodes } },
+                      // Evictions, preemption and node drains do not count against backoffLimit.
+                      { action: "Ignore", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] },
+                  ],
         },
         template: {
             metadata: { labels: podLabels, annotations: { ...DO_NOT_DISRUPT_ANNOTATIONS } },
             spec: {
+                // Workers reach rank 0 as <job>-0.<job> (the headless Service of the same name).
+                ...(multi && jobName !== undefined ? { subdomain: pulumi.output(jobName).apply(workersServiceName) } : {}),
                 restartPolicy: "Never",
                 serviceAccountName: r.serviceAccountName,
                 automountServiceAccountToken: false,
@@ -458,6 +591,7 @@ export function buildJobSpec(s: TrainingJobSettings, r: JobValues, jobName: pulu
                         args: [...r.args, ...hyperparameterArgs(s.hyperparameters)],
                         env,
                         resources: containerResources(s.resources, gpus > 0 ? s.gpu!.resourceName : undefined),
+                        ...(multi ? { ports: [{ name: "rendezvous", containerPort: TORCHRUN_PORT, protocol: "TCP" }] } : {}),
                         securityContext: restrictedContainerSecurityContext(),
                         volumeMounts: [shm.mount, tmp.mount],
                         terminationMessagePolicy: "FallbackToLogsOnError",
@@ -501,34 +635,18 @@ export class TrainingJob extends pulumi.ComponentResource {
         const k8sOpts: pulumi.CustomResourceOptions = { parent: this, provider: args.provider };
         const labels = { [ROLE_LABEL]: "training", [TRAINING_JOB_LABEL]: s.prefix, "app.kubernetes.io/part-of": "mlops-platform" };
 
-        const policies: Record<string, pulumi.Input<string>> = { data: args.access.dataPolicy };
-        if (args.access.artifactsPolicy !== undefined) {
-            policies.artifacts = args.access.artifactsPolicy;
-        }
-        const wi = args.workloadIdentity ?? {};
-        const identity = new WorkloadIdentity(
-            `${name}-identity`,
-            {
-                clusterName: args.clusterName,
-                namespace: s.namespace,
-                serviceAccountName: `${s.prefix}-trainer`,
-                policies,
-                mode: wi.mode,
-                oidcProviderArn: wi.oidcProviderArn,
-                oidcIssuerUrl: wi.oidcIssuerUrl,
-                provider: args.provider,
-                labels,
-                tags: { ...s.tags, [ROLE_LABEL]: "training" },
-            },
-            { parent: this },
-        );
+        const identity = args.identity ?? this.createIdentity(name, s, args, labels);
 
-        // Training pods accept no connections.
+        // Training pods accept no connections, except (multi-node) from the workers of the same run.
         new k8s.networking.v1.NetworkPolicy(
             `${name}-netpol`,
             {
                 metadata: { name: `${s.prefix}-training`, namespace: s.namespace, labels },
-                spec: { podSelector: { matchLabels: { [TRAINING_JOB_LABEL]: s.prefix } }, policyTypes: ["Ingress"], ingress: [] },
+                spec: {
+                    podSelector: { matchLabels: { [TRAINING_JOB_LABEL]: s.prefix } },
+                    policyTypes: ["Ingress"],
+                    ingress: s.workers > 1 ? [{ from: [{ podSelector: { matchLabels: { [TRAINING_JOB_LABEL]: s.prefix } } }] }] : [],
+                },
             },
             k8sOpts,
         );
@@ -573,13 +691,33 @@ export class TrainingJob extends pulumi.ComponentResource {
             const hash = resolved.apply((r) => specHash(buildJobSpec(s, r, undefined, false)));
             const runId = s.runId !== undefined ? pulumi.output(s.runId) : hash;
             const jobName = runId.apply((id) => `${s.prefix}-${id}`);
+            const queueLabels: Record<string, string> = s.queue
+                ? { [QUEUE_NAME_LABEL]: s.queue.name, ...(s.queue.priorityClass ? { [PRIORITY_CLASS_LABEL]: s.queue.priorityClass } : {}) }
+                : {};
+            let service: k8s.core.v1.Service | undefined;
+            if (s.workers > 1) {
+                // Headless: DNS answers <job>-<index>.<job> with the pod's address, before it is Ready.
+                service = new k8s.core.v1.Service(
+                    `${name}-workers`,
+                    {
+                        metadata: { name: jobName.apply(workersServiceName), namespace: s.namespace, labels },
+                        spec: {
+                            clusterIP: "None",
+                            publishNotReadyAddresses: true,
+                            selector: { "batch.kubernetes.io/job-name": jobName },
+                            ports: [{ name: "rendezvous", port: TORCHRUN_PORT, targetPort: TORCHRUN_PORT, protocol: "TCP" }],
+                        },
+                    },
+                    k8sOpts,
+                );
+            }
             const job = new k8s.batch.v1.Job(
                 `${name}-job`,
                 {
                     metadata: {
                         name: jobName,
                         namespace: s.namespace,
-                        labels: runId.apply((id) => ({ ...labels, [RUN_ID_LABEL]: id })),
+                        labels: runId.apply((id) => ({ ...labels, [RUN_ID_LABEL]: id, ...queueLabels })),
                         annotations: hash.apply((h) => ({
                             "mlops.platform/spec-hash": h,
                             ...(s.waitForCompletion ? {} : { "pulumi.com/skipAwait": "true" }),
@@ -592,6 +730,10 @@ export class TrainingJob extends pulumi.ComponentResource {
                     // The Job spec is immutable: a changed spec under a fixed runId replaces the Job.
                     replaceOnChanges: ["spec"],
                     deleteBeforeReplace: true,
+                    // Kueue owns spec.suspend once the Job is queued (unsuspends on admission,
+                    // suspends on preemption); Pulumi must not set it back.
+                    ...(s.queue ? { ignoreChanges: ["spec.suspend"] } : {}),
+                    ...(service ? { dependsOn: [service] } : {}),
                     customTimeouts: { create: `${s.timeoutMinutes}m`, update: `${s.timeoutMinutes}m` },
                 },
             );
@@ -600,8 +742,33 @@ export class TrainingJob extends pulumi.ComponentResource {
             this.runId = runId;
         }
         this.namespace = s.namespace;
-        this.serviceAccountName = identity.serviceAccountName;
-        this.roleArn = identity.roleArn;
+        this.serviceAccountName = pulumi.output(identity.serviceAccountName);
+        this.roleArn = pulumi.output(identity.roleArn);
         this.registerOutputs({ jobName: this.jobName, runId: this.runId, serviceAccountName: this.serviceAccountName, roleArn: this.roleArn });
+    }
+
+    /** The trainer's ServiceAccount and IAM role: read the data, write the artifacts prefix. */
+    private createIdentity(name: string, s: TrainingJobSettings, args: TrainingJobArgs, labels: Record<string, string>): WorkloadIdentity {
+        const policies: Record<string, pulumi.Input<string>> = { data: args.access.dataPolicy };
+        if (args.access.artifactsPolicy !== undefined) {
+            policies.artifacts = args.access.artifactsPolicy;
+        }
+        const wi = args.workloadIdentity ?? {};
+        return new WorkloadIdentity(
+            `${name}-identity`,
+            {
+                clusterName: args.clusterName,
+                namespace: s.namespace,
+                serviceAccountName: `${s.prefix}-trainer`,
+                policies,
+                mode: wi.mode,
+                oidcProviderArn: wi.oidcProviderArn,
+                oidcIssuerUrl: wi.oidcIssuerUrl,
+                provider: args.provider,
+                labels,
+                tags: { ...s.tags, [ROLE_LABEL]: "training" },
+            },
+            { parent: this },
+        );
     }
 }

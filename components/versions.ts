@@ -60,3 +60,16 @@ export const DCGM_EXPORTER_CHART = {
  * https://github.com/prometheus/pushgateway/blob/master/CHANGELOG.md (1.11.2, 2025-10-30)
  */
 export const PUSHGATEWAY_IMAGE = "quay.io/prometheus/pushgateway:v1.11.2";
+
+/**
+ * Kueue (job queueing: quotas, queues, priorities, all-or-nothing admission), pinned. Published as
+ * an OCI chart (https://github.com/kubernetes-sigs/kueue/tree/v0.19.2/charts/kueue#installation);
+ * its API is kueue.x-k8s.io/v1beta2 (v1beta1 is still served but deprecated in 0.19). The CRD
+ * schemas the offline plan validates against are vendored from the same tag (offline-plan/crds/).
+ */
+export const KUEUE_CHART = {
+    chart: "oci://registry.k8s.io/kueue/charts/kueue",
+    version: "0.19.2",
+    image: "registry.k8s.io/kueue/kueue:v0.19.2",
+    apiVersion: "kueue.x-k8s.io/v1beta2",
+} as const;

@@ -12,6 +12,10 @@ import { DNS_LABEL, Problems, describe } from "../components/validation";
 import { IngestionConfig, PipelineTriggerConfig, parseIngestion, parsePipelineTrigger } from "./data-loop";
 
 export const PROJECT = "mlops-platform";
+/** ECR repository of the PyTorch trainer image, built only when training.trainer is pytorch. */
+export const TORCH_TRAINER_REPOSITORY = "trainer-torch";
+/** Its Dockerfile, next to the scikit-learn trainer's in trainerImageContext. */
+export const TORCH_TRAINER_DOCKERFILE = "Dockerfile.torch";
 
 export type ConfigType = "string" | "integer" | "boolean" | "array" | "object";
 
@@ -142,7 +146,7 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
         type: "array",
         group: "Container registry",
         default: ["trainer", "mlflow", "server"],
-        description: "ECR repositories to create (DNS labels): `trainer` (trainer; serves models with the `mlflow` runtime), `mlflow` (tracking server), `server` (the MLServer model server, images/server).",
+        description: "ECR repositories to create (DNS labels): `trainer` (trainer; serves models with the `mlflow` runtime), `mlflow` (tracking server), `server` (the MLServer model server, images/server), and `trainer-torch` when training.trainer is pytorch (the PyTorch trainer, Dockerfile.torch).",
     },
     {
         key: "imageUntaggedExpiryDays",
@@ -693,7 +697,21 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
         type: "object",
         group: "Training",
         description:
-            "A training run: `{ modelName, experimentName, dataPrefix, dataVersion, dataBucket?: processed|raw, runId?, gitSha?, schedule?, hyperparameters?, cpu?, memory?, gpus?, shmSize?, activeDeadlineSeconds?, waitForCompletion? }`. Unset: no training Job.",
+            "A training run: `{ modelName, experimentName, dataPrefix, dataVersion, dataBucket?: processed|raw, runId?, gitSha?, schedule?, hyperparameters?, cpu?, memory?, gpus?, shmSize?, activeDeadlineSeconds?, waitForCompletion?, trainer?: sklearn|pytorch, workers?: 1, priority?: production }`. `gpus` are per worker; `workers` > 1 runs a multi-node torchrun Indexed Job (trainer pytorch, needs trainingQueues). Unset: no training Job.",
+    },
+    {
+        key: "trainingQueues",
+        type: "object",
+        group: "Training",
+        description:
+            "Kueue queues and quotas for training: `{ cpu, memory, gpuPools?: { <pool>: { gpus, cpu, memory } }, podsReadyTimeout?: 15m, priorities?: { production: 1000, experiment: 100 } }`. `cpu`/`memory`: quota of CPU-only Jobs; `gpuPools.<pool>`: quota on that GPU pool (gpus at most the pool's maxSize × GPUs per node). Set: Kueue is installed and every training Job is submitted through the queue. Unset: no Kueue.",
+    },
+    {
+        key: "sweep",
+        type: "object",
+        group: "Training",
+        description:
+            "Hyperparameter sweep of the training run: `{ enabled?: true, method: grid|random, space: { <name>: [values] | { min, max, scale?: linear|log, integer? } }, trials?, parallelism?: 2, seed?: 1, metric?, direction? }`. Enabled: the training run is a sweep (one Job per trial through the queue, child runs of one MLflow parent run; the best is registered as the candidate). metric/direction default to the gate's first threshold (serving.thresholds); the sweep id is training.runId (required). Needs training and trainingQueues.",
     },
     {
         key: "serving",
@@ -745,6 +763,33 @@ export interface TrainingConfig {
     shmSize: string;
     activeDeadlineSeconds: number;
     waitForCompletion: boolean;
+    /** sklearn (train.py) or pytorch (torchrun train_torch.py). */
+    trainer: "sklearn" | "pytorch";
+    /** Pods of the run (multi-node with pytorch). */
+    workers: number;
+    /** WorkloadPriorityClass of the run (with trainingQueues). */
+    priority: string;
+}
+
+/** Kueue queues and quotas as configured. */
+export interface TrainingQueuesConfig {
+    cpu: string;
+    memory: string;
+    gpuPools: Record<string, { gpus: number; cpu: string; memory: string }>;
+    podsReadyTimeout?: string;
+    priorities?: Record<string, number>;
+}
+
+/** A sweep as configured (metric/direction resolved from the gate when unset). */
+export interface SweepConfig {
+    enabled: boolean;
+    method: "grid" | "random";
+    space: Record<string, unknown>;
+    trials?: number;
+    parallelism?: number;
+    seed?: number;
+    metric?: string;
+    direction?: "maximize" | "minimize";
 }
 
 /** The validated, typed stack configuration the program passes to MlPlatform. */
@@ -825,6 +870,8 @@ export interface PlatformConfig {
     training?: TrainingConfig;
     pipelineTrigger?: PipelineTriggerConfig;
     ingestion?: IngestionConfig;
+    trainingQueues?: TrainingQueuesConfig;
+    sweep?: SweepConfig;
     serving?: ServingConfig;
     /** The installed Gateway's load balancer and TLS, and the model route's client authentication. */
     gateway: {
@@ -1086,6 +1133,20 @@ export function parsePlatformConfig(
     const training = v.training === undefined ? undefined : parseTraining(problems, v.training);
     const pipelineTrigger = v.pipelineTrigger === undefined ? undefined : parsePipelineTrigger(problems, v.pipelineTrigger, v.githubRepository || undefined);
     const ingestion = v.ingestion === undefined ? undefined : parseIngestion(problems, v.ingestion);
+    const trainingQueues = v.trainingQueues === undefined ? undefined : parseTrainingQueues(problems, v.trainingQueues, gpuPools);
+    const sweep = v.sweep === undefined ? undefined : parseSweep(problems, v.sweep);
+    if (training?.trainer === "pytorch" && v.buildImages === true && !repositories.includes(TORCH_TRAINER_REPOSITORY)) {
+        problems.add(`${PROJECT}:repositories`, `must include "${TORCH_TRAINER_REPOSITORY}" when training.trainer is pytorch (trainerImageContext's ${TORCH_TRAINER_DOCKERFILE} is built into it)`);
+    }
+    if (training && training.workers > 1 && !trainingQueues) {
+        problems.add(`${PROJECT}:training.workers`, "> 1 needs mlops-platform:trainingQueues (Kueue admits all workers at once)");
+    }
+    if (sweep?.enabled) {
+        if (!training) problems.add(`${PROJECT}:sweep`, "needs mlops-platform:training (the run each trial is)");
+        else if (!training.runId) problems.add(`${PROJECT}:training.runId`, "is required with a sweep (it is the sweep id; CI sets it per run)");
+        if (training?.schedule) problems.add(`${PROJECT}:sweep`, "does not apply to a scheduled training run (training.schedule)");
+        if (!trainingQueues) problems.add(`${PROJECT}:sweep`, "needs mlops-platform:trainingQueues (trials go through the queue)");
+    }
     let serving: ServingConfig | undefined;
     if (v.serving !== undefined) {
         try {
@@ -1224,6 +1285,8 @@ export function parsePlatformConfig(
         ...(training ? { training } : {}),
         ...(pipelineTrigger ? { pipelineTrigger } : {}),
         ...(ingestion ? { ingestion } : {}),
+        ...(trainingQueues ? { trainingQueues } : {}),
+        ...(sweep ? { sweep } : {}),
         ...(serving ? { serving } : {}),
         ...(v.monitoring
             ? {
@@ -1405,11 +1468,21 @@ function parseTraining(problems: Problems, value: unknown): TrainingConfig | und
         problems.add(path, `must be a mapping { modelName, experimentName, dataPrefix, dataVersion, ... }, got ${describe(value)}`);
         return undefined;
     }
-    const known = ["modelName", "experimentName", "dataPrefix", "dataVersion", "dataBucket", "runId", "gitSha", "schedule", "hyperparameters", "cpu", "memory", "gpus", "shmSize", "activeDeadlineSeconds", "waitForCompletion"];
+    const known = ["modelName", "experimentName", "dataPrefix", "dataVersion", "dataBucket", "runId", "gitSha", "schedule", "hyperparameters", "cpu", "memory", "gpus", "shmSize", "activeDeadlineSeconds", "waitForCompletion", "trainer", "workers", "priority"];
+    if (value.trainer !== undefined) {
+        problems.check(value.trainer === "sklearn" || value.trainer === "pytorch", `${path}.trainer`, `must be "sklearn" or "pytorch", got ${describe(value.trainer)}`);
+    }
+    if (value.workers !== undefined) {
+        if (problems.check(Number.isInteger(value.workers) && (value.workers as number) >= 1 && (value.workers as number) <= 64, `${path}.workers`, `must be an integer from 1 to 64, got ${describe(value.workers)}`)) {
+            problems.check((value.workers as number) === 1 || value.trainer === "pytorch", `${path}.workers`, `> 1 needs trainer: pytorch (torchrun), got trainer ${describe(value.trainer ?? "sklearn")}`);
+            problems.check((value.workers as number) === 1 || value.schedule === undefined, `${path}.workers`, "> 1 is not supported with schedule");
+        }
+    }
     unknownKeys(problems, path, value, known);
     const str = (k: string, re: RegExp, what: string) => problems.check(typeof value[k] === "string" && re.test(value[k] as string), `${path}.${k}`, `must be ${what}, got ${describe(value[k])}`);
     str("modelName", /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, "a registered model name (letters, digits, '_', '.', '-')");
     str("experimentName", /^\S.{0,199}$/, "an MLflow experiment name");
+    if (value.priority !== undefined) str("priority", DNS_LABEL, "a WorkloadPriorityClass name (DNS label)");
     str("dataPrefix", /^[A-Za-z0-9!_.*'()\/-]+$/, "an S3 key prefix in the processed bucket, e.g. credit-risk/2026-11-01/");
     str("dataVersion", /^\S{1,200}$/, "a data version label (e.g. a DVC revision or date, or <label>@sha256:<digest> from validate.py)");
     if (value.dataBucket !== undefined) {
@@ -1456,5 +1529,87 @@ function parseTraining(problems: Problems, value: unknown): TrainingConfig | und
         shmSize: (value.shmSize as string) ?? "1Gi",
         activeDeadlineSeconds: (value.activeDeadlineSeconds as number) ?? 21600,
         waitForCompletion: (value.waitForCompletion as boolean) ?? true,
+        trainer: (value.trainer as TrainingConfig["trainer"]) ?? "sklearn",
+        workers: (value.workers as number) ?? 1,
+        priority: (value.priority as string) ?? "production",
     };
+}
+
+function parseTrainingQueues(problems: Problems, value: unknown, pools: GpuPoolConfig[]): TrainingQueuesConfig | undefined {
+    const path = `${PROJECT}:trainingQueues`;
+    if (!isObject(value)) {
+        problems.add(path, `must be a mapping { cpu, memory, gpuPools?, podsReadyTimeout?, priorities? }, got ${describe(value)}`);
+        return undefined;
+    }
+    unknownKeys(problems, path, value, ["cpu", "memory", "gpuPools", "podsReadyTimeout", "priorities"]);
+    const quantity = (at: string, v: unknown) => problems.check(typeof v === "string" && QUANTITY.test(v), at, `must be a Kubernetes quantity (e.g. 32, 128Gi), got ${describe(v)}`);
+    quantity(`${path}.cpu`, value.cpu);
+    quantity(`${path}.memory`, value.memory);
+    const gpuPools: TrainingQueuesConfig["gpuPools"] = {};
+    if (value.gpuPools !== undefined) {
+        if (!isObject(value.gpuPools)) {
+            problems.add(`${path}.gpuPools`, `must map GPU pool names to { gpus, cpu, memory }, got ${describe(value.gpuPools)}`);
+        } else {
+            for (const [name, q] of Object.entries(value.gpuPools)) {
+                const at = `${path}.gpuPools.${name}`;
+                const pool = pools.find((x) => x?.name === name);
+                if (!problems.check(pool !== undefined, at, `names no pool in mlops-platform:gpuPools (have ${pools.map((x) => x?.name).join(", ") || "none"})`)) continue;
+                if (!isObject(q)) {
+                    problems.add(at, `must be a mapping { gpus, cpu, memory }, got ${describe(q)}`);
+                    continue;
+                }
+                unknownKeys(problems, at, q, ["gpus", "cpu", "memory"]);
+                quantity(`${at}.cpu`, q.cpu);
+                quantity(`${at}.memory`, q.memory);
+                if (problems.check(Number.isInteger(q.gpus) && (q.gpus as number) >= 0, `${at}.gpus`, `must be a non-negative integer, got ${describe(q.gpus)}`)) {
+                    const perNode = Math.min(...(pool!.instanceTypes ?? []).map((t) => GPU_COUNT_BY_INSTANCE_TYPE[t] ?? Infinity));
+                    const max = pool!.maxSize * perNode;
+                    // Quota the pool cannot provide admits Jobs whose pods stay Pending forever.
+                    problems.check(
+                        !Number.isFinite(max) || (q.gpus as number) <= max,
+                        `${at}.gpus`,
+                        `exceeds what pool "${name}" can provide at its maxSize (${pool!.maxSize} nodes × ${perNode} GPUs = ${max}); lower it or raise mlops-platform:gpuPools maxSize, got ${q.gpus}`,
+                    );
+                }
+                gpuPools[name] = q as TrainingQueuesConfig["gpuPools"][string];
+            }
+        }
+    }
+    if (value.podsReadyTimeout !== undefined) {
+        problems.check(typeof value.podsReadyTimeout === "string" && /^([0-9]+h)?([0-9]+m)?([0-9]+s)?$/.test(value.podsReadyTimeout) && value.podsReadyTimeout !== "", `${path}.podsReadyTimeout`, `must be a duration such as 15m, got ${describe(value.podsReadyTimeout)}`);
+    }
+    if (value.priorities !== undefined) {
+        problems.check(
+            isObject(value.priorities) && Object.entries(value.priorities).every(([k, x]) => DNS_LABEL.test(k) && Number.isInteger(x) && (x as number) >= 0),
+            `${path}.priorities`,
+            `must map WorkloadPriorityClass names to non-negative integers, got ${describe(value.priorities)}`,
+        );
+    }
+    return {
+        cpu: value.cpu as string,
+        memory: value.memory as string,
+        gpuPools,
+        ...(value.podsReadyTimeout !== undefined ? { podsReadyTimeout: value.podsReadyTimeout as string } : {}),
+        ...(value.priorities !== undefined ? { priorities: value.priorities as Record<string, number> } : {}),
+    };
+}
+
+function parseSweep(problems: Problems, value: unknown): SweepConfig | undefined {
+    const path = `${PROJECT}:sweep`;
+    if (!isObject(value)) {
+        problems.add(path, `must be a mapping { method, space, trials?, parallelism?, ... }, got ${describe(value)}`);
+        return undefined;
+    }
+    unknownKeys(problems, path, value, ["enabled", "method", "space", "trials", "parallelism", "seed", "metric", "direction"]);
+    // `pulumi config set --path ...sweep.enabled true` (the train pipelines) stores a string.
+    const enabled = value.enabled === "true" ? true : value.enabled === "false" ? false : value.enabled;
+    if (enabled !== undefined) {
+        problems.check(typeof enabled === "boolean", `${path}.enabled`, `must be true or false, got ${describe(value.enabled)}`);
+    }
+    problems.check(value.method === "grid" || value.method === "random", `${path}.method`, `must be "grid" or "random", got ${describe(value.method)}`);
+    problems.check(isObject(value.space) && Object.keys(value.space).length > 0, `${path}.space`, `must map hyperparameter names to value lists or ranges, got ${describe(value.space)}`);
+    if (value.direction !== undefined) {
+        problems.check(value.direction === "maximize" || value.direction === "minimize", `${path}.direction`, `must be "maximize" or "minimize", got ${describe(value.direction)}`);
+    }
+    return { ...(value as any), enabled: (enabled as boolean) ?? true } as SweepConfig;
 }

@@ -1,7 +1,9 @@
 // Kubernetes manifests from what the program declared, validated against the Kubernetes schemas
 // (kubernetes-models, plus its Gateway API and prometheus-operator packages; Envoy Gateway's own
-// kinds with the schemas in envoy-gateway-schemas.ts).
+// kinds with the schemas in envoy-gateway-schemas.ts; Kueue's with its CRDs vendored from the
+// pinned release, crd-schemas.ts).
 import * as YAML from "yaml";
+import { validateVendoredCrdObject } from "./crd-schemas";
 import { validateEnvoyGatewayObject } from "./envoy-gateway-schemas";
 import { RecordedResource, SECRET_PLACEHOLDER } from "./types";
 
@@ -97,6 +99,10 @@ export function validateManifest(manifest: Manifest): { schema: boolean; errors:
     const envoy = validateEnvoyGatewayObject(manifest);
     if (envoy !== undefined) {
         return { schema: true, errors: envoy };
+    }
+    const vendored = validateVendoredCrdObject(manifest);
+    if (vendored !== undefined) {
+        return { schema: true, errors: vendored };
     }
     const mod = modelModule(manifest.apiVersion, manifest.kind);
     if (!mod) {

@@ -118,7 +118,7 @@ const NAME_PREFIX: Record<string, string> = {
 export const K8S_AUTONAMED_ANNOTATION = "pulumi.com/autonamed";
 
 /** Kubernetes kinds that are not namespaced (the API server puts namespaced ones in `default`). */
-const CLUSTER_SCOPED = /(:core\/v1:Namespace|:ClusterRole|:ClusterRoleBinding|:StorageClass|:CustomResourceDefinition|:GatewayClass|:PriorityClass)$/;
+const CLUSTER_SCOPED = /(:core\/v1:Namespace|:ClusterRole|:ClusterRoleBinding|:StorageClass|:CustomResourceDefinition|:GatewayClass|:PriorityClass|kueue\.x-k8s\.io\/v1beta2:(ClusterQueue|ResourceFlavor|WorkloadPriorityClass|Cohort|Topology|AdmissionCheck))$/;
 
 export interface CheckOptions {
     /** Folder relative build contexts are resolved against (the program's working directory). */

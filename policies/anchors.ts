@@ -134,6 +134,7 @@ export const POLICY_ANCHORS: Readonly<Record<string, string>> = {
     "k8s-no-bare-pods": "CR disallow-pod, EX pods-are-prohibited",
     "k8s-serving-probes": "CKV_K8S_8/9, PO readiness/livenessProbeMissing, KS pod-probes",
     "k8s-training-job-bounded": "KS cronjob-has-deadline (analog), custom",
+    "k8s-gpu-job-queued": "custom (Kueue queue-name label and suspend, kueue.sigs.k8s.io/docs/tasks/run/jobs)",
     "k8s-namespace-pss-restricted": "PSA labels (PSS doc)",
     "k8s-service-type": "CR disallow-load-balancer, KS service-type, EX no-public-services",
     // catalog row 77 lists "no cluster-admin/wildcard RBAC (CKV_K8S_49, KSV-0044..46, PO clusterrolebindingClusterAdmin)"

@@ -19,6 +19,9 @@ Everything is configured from the environment (as a Kubernetes Job renders it) a
   MLOPS_RESULT_FILE          optional path to write the result JSON to (e.g. /dev/termination-log)
   MLOPS_TRACKING_CHECK_TIMEOUT  seconds for the connectivity check (default 10)
   MLFLOW_TRACKING_USERNAME/PASSWORD or MLFLOW_TRACKING_TOKEN  optional auth (read by MLflow too)
+  MLOPS_SWEEP_ID / MLOPS_SWEEP_TRIAL  sweep trial: the run is a child of the sweep's parent run
+  MLOPS_REGISTER             "false": log the model without registering it (sweep trials; sweep.py
+                             finalize registers the best one)
 
 Hyperparameters are flags (--n-estimators 200); each flag's default comes from HP_<NAME>
 (HP_N_ESTIMATORS) when set. Without a pinned data version the data set is synthetic and seeded:
@@ -150,6 +153,7 @@ def read_settings(env: dict[str, str]) -> dict[str, Any]:
         "extra_tags": extra_tags,
         "result_file": env.get("MLOPS_RESULT_FILE") or None,
         "check_timeout": timeout,
+        "sweep_env": {k: env[k] for k in ("MLOPS_SWEEP_ID", "MLOPS_SWEEP_TRIAL", "MLOPS_REGISTER") if k in env},
     }
 
 
@@ -390,6 +394,11 @@ def train(args: argparse.Namespace, settings: dict[str, Any]) -> dict[str, Any]:
     tags.update(settings["extra_tags"])
     if validation:
         tags.update({"mlops.data_validation": "passed", "mlops.data_digest": validation["data_digest"], "mlops.data_contract": f"{validation['contract']['name']}@{validation['contract']['version']}"})
+    import sweep
+
+    experiment_id = mlflow.get_experiment_by_name(settings["experiment"]).experiment_id
+    tags.update(sweep.child_tags(settings["sweep_env"], MlflowClient(), experiment_id))
+    register = sweep.registers(settings["sweep_env"])
 
     started = time.monotonic()
     with mlflow.start_run(run_name=settings["run_name"], tags=tags) as run:
@@ -425,7 +434,7 @@ def train(args: argparse.Namespace, settings: dict[str, Any]) -> dict[str, Any]:
             model,
             name="model",
             signature=signature,
-            registered_model_name=settings["model_name"],
+            registered_model_name=settings["model_name"] if register else None,
             # skops (the safe default format) refuses tree node storage unless named: this
             # process built the forest itself, so it is trusted; loaders read this from MLmodel.
             skops_trusted_types=["sklearn.tree._tree.Tree"],
@@ -438,21 +447,23 @@ def train(args: argparse.Namespace, settings: dict[str, Any]) -> dict[str, Any]:
                 f"skops=={skops.__version__}",
             ],
         )
-        version = str(info.registered_model_version)
+        mlflow.set_tag(sweep.LOGGED_MODEL_TAG, info.model_uri)
+        version = str(info.registered_model_version) if register else None
 
     client = MlflowClient()
-    for key in ("mlops.data_uri", "mlops.data_version", "mlops.image_digest", "mlops.git_sha"):
-        if key in tags:
-            client.set_model_version_tag(settings["model_name"], version, key, tags[key])
-    if settings["model_alias"]:
-        client.set_registered_model_alias(settings["model_name"], settings["model_alias"], version)
+    if version is not None:
+        for key in ("mlops.data_uri", "mlops.data_version", "mlops.image_digest", "mlops.git_sha"):
+            if key in tags:
+                client.set_model_version_tag(settings["model_name"], version, key, tags[key])
+        if settings["model_alias"]:
+            client.set_registered_model_alias(settings["model_name"], settings["model_alias"], version)
 
     return {
         "run_id": run.info.run_id,
         "experiment_id": run.info.experiment_id,
         "model_name": settings["model_name"],
         "model_version": version,
-        "model_uri": f"models:/{settings['model_name']}/{version}",
+        "model_uri": f"models:/{settings['model_name']}/{version}" if version else None,
         "logged_model_uri": info.model_uri,
         "metrics": {k: round(float(v), 6) for k, v in metrics.items() if not math.isnan(v)},
     }
@@ -482,11 +493,16 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    import sweep
+
     try:
         result = train(args, settings)
     except DataRefused as e:
         log_refusal(settings, e)
         print(f"error: data refused: {e}", file=sys.stderr)
+        return 2
+    except sweep.SweepError as e:
+        print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"run_id={result['run_id']}")
     print(f"model_version={result['model_name']}/{result['model_version']}")

@@ -270,7 +270,8 @@ describe("TrainingJob", () => {
     describe("GPUs", () => {
         let gpu: RecordedResource[];
         before(async () => {
-            gpu = (await render(() => args({ resources: { cpu: "8", memory: "60Gi", gpus: 2 }, gpu: GPU, shmSize: "16Gi" }))).resources;
+            // GPU Jobs go through the training queue (k8s-gpu-job-queued).
+            gpu = (await render(() => args({ resources: { cpu: "8", memory: "60Gi", gpus: 2 }, gpu: GPU, shmSize: "16Gi", queue: { name: "training" } }))).resources;
         });
 
         it("requests GPUs as a limit and lands on the GPU pool through the scheduling contract", () => {
@@ -281,9 +282,15 @@ describe("TrainingJob", () => {
             assert.deepEqual(pod.volumes[0], { name: "dshm", emptyDir: { sizeLimit: "16Gi", medium: "Memory" } });
         });
 
-        it("passes the security policy pack (GPU limits, tolerations)", async () => {
+        it("passes the security policy pack (GPU limits, tolerations, queued)", async () => {
             const result = await runPolicyPack("security", gpu, oneComponentPackConfig(["ml-training"]));
             assert.deepEqual(result.violations.map((v) => `${v.policyName}: ${v.message}`), []);
+        });
+
+        it("a GPU Job outside the queue fails k8s-gpu-job-queued", async () => {
+            const bypass = (await render(() => args({ resources: { cpu: "8", memory: "60Gi", gpus: 2 }, gpu: GPU, shmSize: "16Gi" }))).resources;
+            const result = await runPolicyPack("security", bypass, oneComponentPackConfig(["ml-training"]));
+            assert.deepEqual(result.violations.map((v) => v.policyName), ["k8s-gpu-job-queued"]);
         });
     });
 

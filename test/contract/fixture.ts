@@ -8,11 +8,12 @@
  * or the downward API come back as `$(NAME)` placeholders, and `onLoopback` refuses to run a
  * container until the spec has supplied every one of them.
  */
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { runProgram } from "../../offline-plan/run";
 import { RecordedResource } from "../../offline-plan/types";
-import { RenderedContainer } from "./mlflow-contract";
+import { ProcessHandle, RenderedContainer, startProcess, tail, waitForHttp } from "./mlflow-contract";
 import {
     RenderedCommand,
     RenderedService,
@@ -169,4 +170,70 @@ export function withBucket(s3Uri: string, bucket: string): string {
 export function flagValue(args: string[], flag: string): string | undefined {
     const i = args.indexOf(flag);
     return i >= 0 ? args[i + 1] : undefined;
+}
+
+/** A model registry a spec reads and writes through (see `startRegistry`). */
+export interface Registry {
+    /** `http://127.0.0.1:<port>` */
+    base: string;
+    process: ProcessHandle;
+    /** Stops the server and drops its database. */
+    stop(): Promise<void>;
+}
+
+/**
+ * The pinned MLflow as a model registry for specs that test something else (serving, distributed
+ * training): its own database on the services' PostgreSQL (TLS required), the rendered server's
+ * `--artifacts-destination` moved to the emulator's bucket. The rendered tracking server's own start
+ * (bootstrap Job, dedicated role, verify-full, credentials from Secrets Manager) is what
+ * mlflow.contract.spec.ts proves.
+ */
+export async function startRegistry(
+    svc: ContractServices,
+    opts: { workDir: string; dbName: string; port: number; artifactsDestination: string },
+): Promise<Registry> {
+    const pg = svc.postgres;
+    const admin = (sql: string) =>
+        execFileSync(
+            svc.venv.python,
+            ["-c", "import sys, psycopg2\nc = psycopg2.connect(host=sys.argv[1], port=int(sys.argv[2]), user=sys.argv[3], password=sys.argv[4], dbname=sys.argv[5], sslmode='require', connect_timeout=10)\nc.autocommit = True\nc.cursor().execute(sys.argv[6])", pg.host, String(pg.port), pg.user, pg.password, pg.database, sql],
+            { timeout: 60_000 },
+        );
+    admin(`CREATE DATABASE "${opts.dbName}"`);
+    const dropDb = () => admin(`DROP DATABASE IF EXISTS "${opts.dbName}" WITH (FORCE)`);
+    const home = path.join(opts.workDir, `home-registry-${opts.dbName}`);
+    fs.mkdirSync(home, { recursive: true });
+    const backendUri = `postgresql+psycopg2://${encodeURIComponent(pg.user)}:${encodeURIComponent(pg.password)}@${pg.host}:${pg.port}/${opts.dbName}?sslmode=require`;
+    const env = { MLFLOW_BACKEND_STORE_URI: backendUri, HOME: home };
+    try {
+        const migration = startProcess({ command: [svc.venv.mlflow], args: ["db", "upgrade", backendUri], env, cwd: opts.workDir, name: "mlflow db upgrade" });
+        const status = await migration.exited;
+        if (status.code !== 0) throw new Error(`mlflow db upgrade exited ${status.code}:\n${tail(migration.logs(), 30)}`);
+        const s3 = { MLFLOW_S3_ENDPOINT_URL: svc.s3.endpointUrl, AWS_ACCESS_KEY_ID: svc.s3.accessKeyId, AWS_SECRET_ACCESS_KEY: svc.s3.secretAccessKey };
+        const server = startProcess({
+            command: [svc.venv.mlflow],
+            args: ["server", "--host", "127.0.0.1", "--port", String(opts.port), "--artifacts-destination", withBucket(opts.artifactsDestination, svc.s3.bucket)],
+            env: { ...env, ...s3 },
+            cwd: opts.workDir,
+            name: "mlflow server (registry)",
+        });
+        const base = `http://127.0.0.1:${opts.port}`;
+        try {
+            await waitForHttp(`${base}/health`, 120_000, { process: server });
+        } catch (e) {
+            await server.stop();
+            throw e;
+        }
+        return {
+            base,
+            process: server,
+            stop: async () => {
+                await server.stop();
+                dropDb();
+            },
+        };
+    } catch (e) {
+        dropDb();
+        throw e;
+    }
 }

@@ -23,6 +23,10 @@ echo "[contract] services ready in $(($(date +%s) - start))s"
 # Prometheus (apt) and the MLServer venv for the canary-analysis spec (installs only; the spec
 # starts and stops its own processes).
 bash test/contract/prometheus-services.sh >/dev/null
+# The PyTorch trainer's own venv (torch + MLflow client), apart from the server's.
+start=$(date +%s)
+bash test/contract/torch-venv.sh >/dev/null
+echo "[contract] torch venv ready in $(($(date +%s) - start))s"
 
 if [ ! -d node_modules ]; then
     echo "[contract] node_modules missing: npm ci"
@@ -37,7 +41,7 @@ fi
 [ -z "$tsc_out" ] || echo "[contract] tsc reported errors outside the contract files; continuing"
 # The data-loop spec's venv (validation stage requirements), next to services.sh's.
 bash test/contract/data-loop-services.sh >/dev/null
-SPECS=(dist/test/contract/mlflow.contract.spec.js dist/test/contract/drift.contract.spec.js dist/test/contract/canary-analysis.contract.spec.js dist/test/contract/data-loop.contract.spec.js dist/test/contract/serving.contract.spec.js)
+SPECS=(dist/test/contract/mlflow.contract.spec.js dist/test/contract/drift.contract.spec.js dist/test/contract/canary-analysis.contract.spec.js dist/test/contract/data-loop.contract.spec.js dist/test/contract/serving.contract.spec.js dist/test/contract/scale-out.contract.spec.js)
 for spec in "${SPECS[@]}"; do
     [ -f "$spec" ] || { echo "[contract] $spec not compiled" >&2; exit 1; }
 done

@@ -20,7 +20,7 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { RecordedResource } from "../../offline-plan/types";
-import { ContractServices, StackRendering, flagValue, loadContractServices, onLoopback, renderStack, repoRoot, withBucket } from "./fixture";
+import { ContractServices, Registry, StackRendering, flagValue, loadContractServices, onLoopback, renderStack, repoRoot, startRegistry } from "./fixture";
 import { ProcessHandle, RenderedContainer, startProcess, tail, waitForHttp } from "./mlflow-contract";
 import { bucketOfDataClass, renderedContainer } from "./rendered";
 
@@ -107,7 +107,7 @@ describe("contract: model servers (MLServer + MLflow runtime) as ServingStack re
     const dbName = `mlflow_serving_${Date.now()}_${process.pid}`;
     let workDir = "";
     let stack: StackRendering;
-    let tracking: ProcessHandle | undefined;
+    let registry: Registry | undefined;
     let trackingBase = "";
     const servers: Record<string, { proc: ProcessHandle; http: string; metrics: string; container: RenderedContainer; version: string }> = {};
     let logBucket = "";
@@ -167,34 +167,10 @@ describe("contract: model servers (MLServer + MLflow runtime) as ServingStack re
         stack = await renderStack(STACK, ROOT);
         workDir = fs.mkdtempSync(path.join(os.tmpdir(), "serving-contract-"));
         const s = svc!;
-        // The tracking server is only this spec's model registry: mlflow.contract.spec.ts proves the
-        // rendered start (bootstrap Job, dedicated role, verify-full, credentials from Secrets
-        // Manager). Here the pinned MLflow runs with the services' own user over TLS, with the
-        // rendered server's artifact flags.
-        const pg = s.postgres;
-        const admin = `import sys, psycopg2\nc = psycopg2.connect(host=sys.argv[1], port=int(sys.argv[2]), user=sys.argv[3], password=sys.argv[4], dbname=sys.argv[5], sslmode="require")\nc.autocommit = True\nc.cursor().execute(sys.argv[6])`;
-        const created = await py(s.venv.python, ["-c", admin, pg.host, String(pg.port), pg.user, pg.password, pg.database, `CREATE DATABASE "${dbName}"`]);
-        assert.strictEqual(created.code, 0, created.stderr);
-        const backendUri = `postgresql+psycopg2://${encodeURIComponent(pg.user)}:${encodeURIComponent(pg.password)}@${pg.host}:${pg.port}/${dbName}?sslmode=require`;
-        const trackingPod = { MLFLOW_BACKEND_STORE_URI: backendUri, HOME: path.join(workDir, "home-mlflow") };
-        fs.mkdirSync(trackingPod.HOME);
-        const migProc = startProcess({ command: [s.venv.mlflow], args: ["db", "upgrade", backendUri], env: trackingPod, cwd: workDir, name: "mlflow db upgrade" });
-        assert.strictEqual((await migProc.exited).code, 0, tail(migProc.logs(), 30));
+        // The tracking server is only this spec's model registry (fixture.startRegistry).
         const trackingPort = await freePortInRange(PORT_BASE + 20);
-        trackingBase = `http://127.0.0.1:${trackingPort}`;
-        const rendered = stack.trackingServer;
-        const server = {
-            command: [s.venv.mlflow],
-            args: [
-                "server",
-                "--host", "127.0.0.1",
-                "--port", String(trackingPort),
-                "--artifacts-destination", withBucket(flagValue(rendered.args, "--artifacts-destination")!, s.s3.bucket),
-            ],
-            env: { ...trackingPod, ...s3Env(s) },
-        };
-        tracking = startProcess({ ...server, cwd: workDir, name: "mlflow server" });
-        await waitForHttp(`${trackingBase}/health`, 120_000, { process: tracking });
+        registry = await startRegistry(s, { workDir, dbName, port: trackingPort, artifactsDestination: flagValue(stack.trackingServer.args, "--artifacts-destination")! });
+        trackingBase = registry.base;
 
         // The reference trainer, as rendered, registers versions until the ones the Deployments serve exist.
         const want = Math.max(...["stable", "canary"].map((t) => Number(renderedContainer(servingDeployment(stack.resources, t), "server").env.MLSERVER_MODEL_VERSION)));
@@ -234,12 +210,7 @@ describe("contract: model servers (MLServer + MLflow runtime) as ServingStack re
 
     after(async function () {
         for (const srv of Object.values(servers)) await srv.proc.stop(5_000);
-        await tracking?.stop();
-        if (svc) {
-            const pg = svc.postgres;
-            const admin = `import sys, psycopg2\nc = psycopg2.connect(host=sys.argv[1], port=int(sys.argv[2]), user=sys.argv[3], password=sys.argv[4], dbname=sys.argv[5], sslmode="require")\nc.autocommit = True\nc.cursor().execute(sys.argv[6])`;
-            await py(svc.venv.python, ["-c", admin, pg.host, String(pg.port), pg.user, pg.password, pg.database, `DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`]);
-        }
+        await registry?.stop();
         if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
     });
 

@@ -82,8 +82,10 @@ export function gpuPodSpec(): Record<string, any> {
 export function job(name: string, specExtra: Record<string, any> = {}, pod: Record<string, any> = gpuPodSpec()): RecordedResource {
     const labels = { app: name, "mlops.platform/role": "training" };
     return res("kubernetes:batch/v1:Job", name, {
-        metadata: { name, namespace: NS, labels },
+        // Submitted to the training queue (k8s-gpu-job-queued): labelled and created suspended.
+        metadata: { name, namespace: NS, labels: { ...labels, "kueue.x-k8s.io/queue-name": "training" } },
         spec: {
+            suspend: true,
             activeDeadlineSeconds: 21600,
             backoffLimit: 2,
             ttlSecondsAfterFinished: 86400,
@@ -102,7 +104,9 @@ export function cronJob(name: string, specExtra: Record<string, any> = {}, pod: 
             startingDeadlineSeconds: 3600,
             concurrencyPolicy: "Forbid",
             jobTemplate: {
+                metadata: { labels: { "kueue.x-k8s.io/queue-name": "training" } },
                 spec: {
+                    suspend: true,
                     activeDeadlineSeconds: 21600,
                     backoffLimit: 2,
                     ttlSecondsAfterFinished: 86400,

@@ -43,6 +43,7 @@ const RESOURCE_POLICIES = [
     "k8s-no-bare-pods",
     "k8s-serving-probes",
     "k8s-training-job-bounded",
+    "k8s-gpu-job-queued",
     "k8s-namespace-pss-restricted",
     "k8s-service-type",
     "k8s-no-cluster-admin-binding",
@@ -173,6 +174,11 @@ const CASES: Case[] = [
       expect: [/container 'app' lacks resources.requests.cpu, resources.requests.memory, resources.limits.memory/] },
     { policy: "k8s-resources-set", title: "cpu limit required by config",
       build: (b) => b, config: { "k8s-resources-set": { requireCpuLimit: true } }, expect: [/lacks resources.limits.cpu/] },
+    { policy: "k8s-gpu-job-queued", title: "GPU Job without the queue label; queued GPU CronJob not suspended",
+      build: (rs) => mutate(mutate(rs, "train-churn-20250101", (i) => { delete i.metadata.labels["kueue.x-k8s.io/queue-name"]; delete i.spec.suspend; }),
+          "retrain-churn", (i) => { delete i.spec.jobTemplate.spec.suspend; }),
+      expect: [/Job ml-serving\/train-churn-20250101: requests nvidia.com\/gpu but has no metadata.labels\['kueue.x-k8s.io\/queue-name'\]: it bypasses the training queue/,
+          /CronJob ml-serving\/retrain-churn: is queued \(training\) but spec.jobTemplate.spec.suspend is not true/] },
     { policy: "k8s-gpu-requests-valid", title: "GPU only in requests, no toleration",
       build: (rs) => mutate(rs, "train-churn-20250101", (i) => {
           const c = i.spec.template.spec.containers[0];
@@ -315,6 +321,12 @@ const CASES: Case[] = [
 
 /** Variants that must stay clean: edge cases next to each rule's boundary. */
 const PASS_CASES: { title: string; build: (base: RecordedResource[]) => RecordedResource[]; config?: PolicyPackConfig }[] = [
+    { title: "CPU-only Job outside the queue (only GPU Jobs must queue)",
+      build: (rs) => mutate(rs, "train-churn-20250101", (i) => {
+          delete i.metadata.labels["kueue.x-k8s.io/queue-name"]; delete i.spec.suspend;
+          const c = i.spec.template.spec.containers[0]; delete c.resources.limits["nvidia.com/gpu"]; delete c.resources.requests?.["nvidia.com/gpu"];
+          delete i.spec.template.spec.tolerations; delete i.spec.template.spec.nodeSelector;
+      }) },
     { title: "helm.sh/v4 Chart instead of a v3 Release", build: (rs) => [...rs, res("kubernetes:helm.sh/v4:Chart", "prometheus", { chart: "kube-prometheus-stack", namespace: "monitoring", values: hardenedKpsValues() }, { custom: false })] },
     // issue 12: what each new policy accepts
     { title: "vpc-cni enforcing NetworkPolicies", build: (rs) => [...rs, vpcCni('{"enableNetworkPolicy":"true"}')] },

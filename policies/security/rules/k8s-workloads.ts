@@ -385,7 +385,43 @@ export const trainingJobBounded: ResourceValidationPolicy = k8sResourcePolicy<Jo
     },
 });
 
+/** Label that submits a Job to a Kueue LocalQueue (components/trainingQueues.ts QUEUE_NAME_LABEL). */
+const KUEUE_QUEUE_LABEL = "kueue.x-k8s.io/queue-name";
+
+/**
+ * GPU Jobs go through the training queue: labelled with a Kueue LocalQueue and created suspended,
+ * so quota, priorities and all-or-nothing admission apply. A GPU Job without the label starts at
+ * once, outside every quota, and a multi-worker one can hold GPUs while waiting for its peers.
+ */
+export const gpuJobQueued: ResourceValidationPolicy = k8sResourcePolicy<ExemptableConfig & { gpuResourceName: string }>({
+    name: "k8s-gpu-job-queued",
+    description:
+        "Jobs (and CronJob templates) that request GPUs carry the kueue.x-k8s.io/queue-name label and are created suspended, " +
+        "so Kueue's quotas, priorities and all-or-nothing admission apply.",
+    severity: "high",
+    tags: ["kubernetes", "gpu", "cost", "training"],
+    remediationSteps: "Submit through TrainingQueues: TrainingJob queue: { name: <LocalQueue> } (mlops-platform:trainingQueues) sets the label and suspend: true.",
+    types: [K8S.job, K8S.cronJob],
+    configProperties: {
+        gpuResourceName: { type: "string", default: "nvidia.com/gpu", description: "Extended resource name of GPUs." },
+    },
+    defaults: { gpuResourceName: "nvidia.com/gpu" },
+    check: ({ type, props, config }, report) => {
+        const job = type === K8S.job ? { meta: props.metadata, spec: props.spec, path: "" } : { meta: props.spec?.jobTemplate?.metadata, spec: props.spec?.jobTemplate?.spec, path: "spec.jobTemplate." };
+        const containers = [...(job.spec?.template?.spec?.containers ?? []), ...(job.spec?.template?.spec?.initContainers ?? [])];
+        const gpu = containers.some((c: any) => c?.resources?.limits?.[config.gpuResourceName] !== undefined || c?.resources?.requests?.[config.gpuResourceName] !== undefined);
+        if (!gpu) return;
+        const queue = job.meta?.labels?.[KUEUE_QUEUE_LABEL];
+        if (queue === undefined || queue === "") {
+            report(`requests ${config.gpuResourceName} but has no ${job.path}metadata.labels['${KUEUE_QUEUE_LABEL}']: it bypasses the training queue`);
+        } else if (job.spec?.suspend !== true) {
+            report(`is queued (${queue}) but ${job.path}spec.suspend is not true: it would start before Kueue admits it`);
+        }
+    },
+});
+
 export const workloadPolicies: ResourceValidationPolicy[] = [
+    gpuJobQueued,
     resourcesSet,
     gpuRequestsValid,
     imagePinnedRegistry,
