@@ -37,7 +37,7 @@ export const clusterName = platform.cluster.clusterName;
 export const kubeconfig = pulumi.secret(platform.cluster.kubeconfig);
 export const gpuPools = Object.fromEntries(Object.entries(platform.gpuPools).map(([k, p]) => [k, p.nodeGroupName]));
 export const ciRoleArns = platform.ci
-    ? { preview: platform.ci.previewRoleArn, deploy: platform.ci.deployRoleArn, imagePush: platform.ci.imagePushRoleArn }
+    ? { preview: platform.ci.previewRoleArn, deploy: platform.ci.deployRoleArn, imagePush: platform.ci.imagePushRoleArn, dataValidation: platform.ci.dataValidationRoleArn }
     : undefined;
 export const trackingUri = platform.tracking.trackingUri;
 export const trackingDbEndpoint = platform.tracking.dbEndpoint;

@@ -4,6 +4,12 @@ import { DeployDataScope, deployServicePolicy } from "./deployPermissions";
 import { CI_ROLE_TAG, PolicyDocument, PolicyStatement, policyJson } from "./iam";
 import { Problems, checkInt, describe } from "./validation";
 
+/**
+ * Tag of a CI-assumed role that reads data (the data-validation stage). Unlike {@link CI_ROLE_TAG}
+ * roles it may decrypt (via S3) and it carries the permissions boundary.
+ */
+export const DATA_READER_TAG = "mlops.platform/ci-data-reader";
+
 /** GitHub Actions' OIDC issuer (host form, as IAM condition keys use it). */
 export const GITHUB_OIDC_HOST = "token.actions.githubusercontent.com";
 /** Audience the official `aws-actions/configure-aws-credentials` action requests. */
@@ -40,6 +46,14 @@ export interface CiAccessArgs {
     permissionsBoundaryArn: pulumi.Input<string>;
     /** Data the deploy role must never read: the data lake's buckets (objects denied) and key (use denied). */
     data: { bucketArns: pulumi.Input<pulumi.Input<string>[]>; kmsKeyArns: pulumi.Input<pulumi.Input<string>[]>; forceDestroy?: boolean };
+    /**
+     * A role for the train pipelines' data-validation stage: reads the batch it validates (the
+     * policy, e.g. DataLake.accessPolicy read on the dataset's raw prefix) and nothing else. Not a
+     * CI role in the key policy's sense (it must decrypt what it reads, via S3 only), so it carries
+     * the platform's permissions boundary; its name is under `<prefix>ci-`, which the deploy role may
+     * not change. Default: no such role.
+     */
+    dataValidation?: { trust: CiTrust; readPolicy: pulumi.Input<string> };
     /** Extra managed policies of the deploy role (never AdministratorAccess, IAMFullAccess or PowerUserAccess). Default none. */
     deployManagedPolicyArns?: string[];
     /** Maximum session of every role, seconds (900-43200). Default 3600. */
@@ -55,6 +69,7 @@ export interface CiAccessSettings {
     preview: CiTrust;
     deploy: CiTrust;
     imagePush: CiTrust;
+    dataValidation?: { trust: CiTrust; readPolicy: pulumi.Input<string> };
     managedNamePrefix: string;
     deployManagedPolicyArns: string[];
     maxSessionDurationSeconds: number;
@@ -98,6 +113,7 @@ export function validateCiAccessArgs(args: CiAccessArgs): CiAccessSettings {
         preview: args.preview ?? { pullRequests: true, branches: ["main"] },
         deploy: args.deploy ?? { branches: ["main"] },
         imagePush: args.imagePush ?? { branches: ["main"] },
+        ...(args.dataValidation ? { dataValidation: args.dataValidation } : {}),
         managedNamePrefix: args.managedNamePrefix,
         deployManagedPolicyArns: args.deployManagedPolicyArns ?? [],
         maxSessionDurationSeconds: args.maxSessionDurationSeconds ?? 3600,
@@ -119,6 +135,10 @@ export function validateCiAccessArgs(args: CiAccessArgs): CiAccessSettings {
     checkTrust(p, "preview", s.preview);
     checkTrust(p, "deploy", s.deploy);
     checkTrust(p, "imagePush", s.imagePush);
+    if (s.dataValidation) {
+        checkTrust(p, "dataValidation.trust", s.dataValidation.trust ?? {});
+        p.check(s.dataValidation.readPolicy !== undefined && s.dataValidation.readPolicy !== "", "dataValidation.readPolicy", "is required (the IAM policy JSON of what the stage may read)");
+    }
     if (Array.isArray(args.imageRepositoryArns)) {
         p.check(args.imageRepositoryArns.length > 0, "imageRepositoryArns", "must list at least one ECR repository ARN");
         args.imageRepositoryArns.forEach((a, i) => {
@@ -449,7 +469,8 @@ export function splitPolicy(doc: PolicyDocument): PolicyDocument[] {
  * CiAccess: GitHub Actions federation for the platform's pipelines — the GitHub OIDC provider and
  * three roles that only workflows of the configured repository (and refs/environments) can
  * assume: `preview` (read-only, no secrets), `deploy` (`pulumi up`), `image-push` (push to the
- * platform's ECR repositories only).
+ * platform's ECR repositories only), and optionally `data-validation` (reads the batch the train
+ * pipeline validates, and nothing else).
  * https://docs.github.com/en/actions/security-for-github-actions/security-hardening-your-deployments/configuring-openid-connect-in-amazon-web-services
  */
 export class CiAccess extends pulumi.ComponentResource {
@@ -457,6 +478,8 @@ export class CiAccess extends pulumi.ComponentResource {
     public readonly previewRoleArn: pulumi.Output<string>;
     public readonly deployRoleArn: pulumi.Output<string>;
     public readonly imagePushRoleArn: pulumi.Output<string>;
+    /** The data-validation stage's role, when `dataValidation` is set. */
+    public readonly dataValidationRoleArn: pulumi.Output<string | undefined>;
 
     constructor(name: string, args: CiAccessArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mlops-platform:index:CiAccess", name, {}, opts);
@@ -473,7 +496,7 @@ export class CiAccess extends pulumi.ComponentResource {
                   child,
               ).arn;
 
-        const role = (key: string, description: string, trust: CiTrust): aws.iam.Role =>
+        const role = (key: string, description: string, trust: CiTrust, tags: Record<string, string> = { [CI_ROLE_TAG]: key }): aws.iam.Role =>
             new aws.iam.Role(
                 `${name}-${key}`,
                 {
@@ -482,7 +505,7 @@ export class CiAccess extends pulumi.ComponentResource {
                     description: `${description} (GitHub Actions, ${s.repository})`,
                     assumeRolePolicy: policyJson(githubTrustPolicy(providerArn, githubSubjects(s.repository, trust))),
                     maxSessionDuration: s.maxSessionDurationSeconds,
-                    tags: { ...s.tags, [CI_ROLE_TAG]: key },
+                    tags: { ...s.tags, ...tags },
                 },
                 child,
             );
@@ -536,11 +559,19 @@ export class CiAccess extends pulumi.ComponentResource {
         const push = role("image-push", "Pushes images to the platform's ECR repositories", s.imagePush);
         new aws.iam.RolePolicy(`${name}-image-push-ecr`, { role: push.name, policy: policyJson(imagePushPolicy(args.imageRepositoryArns)) }, child);
 
+        let validation: aws.iam.Role | undefined;
+        if (s.dataValidation) {
+            validation = role("data-validation", "Reads the data batch the train pipeline validates", s.dataValidation.trust, { [DATA_READER_TAG]: "data-validation" });
+            new aws.iam.RolePolicy(`${name}-data-validation-read`, { role: validation.name, policy: s.dataValidation.readPolicy }, child);
+        }
+
         this.oidcProviderArn = providerArn;
         this.previewRoleArn = preview.arn;
         this.deployRoleArn = deploy.arn;
         this.imagePushRoleArn = push.arn;
+        this.dataValidationRoleArn = validation ? validation.arn : pulumi.output(undefined);
         this.registerOutputs({
+            dataValidationRoleArn: this.dataValidationRoleArn,
             oidcProviderArn: this.oidcProviderArn,
             previewRoleArn: this.previewRoleArn,
             deployRoleArn: this.deployRoleArn,

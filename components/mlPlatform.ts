@@ -145,6 +145,21 @@ export class MlPlatform extends pulumi.ComponentResource {
                     preview: c.ci.preview,
                     deploy: c.ci.deploy,
                     imagePush: c.ci.imagePush,
+                    // The train pipelines' validate stage: read-only on the datasets it validates.
+                    ...(c.training
+                        ? {
+                              dataValidation: {
+                                  trust: c.ci.dataValidation,
+                                  readPolicy: this.dataLake.accessPolicy(
+                                      [...new Set([c.training.dataPrefix.split("/")[0], ...(c.ingestion ? [c.ingestion.dataset] : [])])].map((dataset) => ({
+                                          bucket: "raw" as const,
+                                          prefix: `${dataset}/`,
+                                          access: "read" as const,
+                                      })),
+                                  ),
+                              },
+                          }
+                        : {}),
                     imageRepositoryArns: this.registry.repositoryArns.apply((a) => Object.values(a)),
                     managedNamePrefix: iamPrefix,
                     permissionsBoundaryArn: boundary.arn,

@@ -373,6 +373,13 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
         group: "CI access",
         description: "Refs allowed to assume the image-push role. Default `{ branches: [main] }`.",
     },
+    {
+        key: "ciDataValidationTrust",
+        type: "object",
+        group: "CI access",
+        description:
+            "Refs allowed to assume the data-validation role (created with `training`: the train pipelines' validate stage reads the batch, nothing else). Default `{ environments: [<stack>] }`: train.yml's validate job runs in the GitHub environment named after the stack it trains.",
+    },
     // ---- Tracking ----
     {
         key: "trackingImage",
@@ -845,6 +852,7 @@ export interface PlatformConfig {
         preview?: CiTrustConfig;
         deploy?: CiTrustConfig;
         imagePush?: CiTrustConfig;
+        dataValidation: CiTrustConfig;
     };
     tracking: {
         image: string;
@@ -1097,6 +1105,7 @@ export function parsePlatformConfig(
     const ciPreview = trust("ciPreviewTrust");
     const ciDeploy = trust("ciDeployTrust");
     const ciPush = trust("ciImagePushTrust");
+    const ciValidation = trust("ciDataValidationTrust");
     if (typeof v.trackingImage === "string" && v.trackingImage !== "" && !/^[^\s@]+@sha256:[a-f0-9]{64}$/.test(v.trackingImage)) {
         problems.add(`${PROJECT}:trackingImage`, `must be pinned by digest (<repository>@sha256:<64 hex>), got ${describe(v.trackingImage)}`);
     }
@@ -1248,6 +1257,7 @@ export function parsePlatformConfig(
                       ...(ciPreview ? { preview: ciPreview } : {}),
                       ...(ciDeploy ? { deploy: ciDeploy } : {}),
                       ...(ciPush ? { imagePush: ciPush } : {}),
+                      dataValidation: ciValidation ?? { environments: [context.stack] },
                   },
               }
             : {}),
