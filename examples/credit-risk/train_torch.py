@@ -95,7 +95,6 @@ def to_sklearn(net, scaler, hidden: int, x_fit, y_fit):
 
 
 def train(args: argparse.Namespace, settings: dict[str, Any], env: dict[str, str]) -> dict[str, Any] | None:
-    import numpy as np
     import torch
     import torch.distributed as dist
     from sklearn.model_selection import train_test_split
@@ -152,7 +151,7 @@ def train(args: argparse.Namespace, settings: dict[str, Any], env: dict[str, str
         dist.barrier()
     result = None
     if rank == 0:
-        result = log_run(args, settings, env, net, scaler, x_train, y_train, x_test, y_test, train_seconds, world, backend)
+        result = log_run(args, settings, env, net, scaler, x_train, y_train, x_test, y_test, train_seconds, world, backend, validation)
     if world > 1:
         # Ranks leave together: a rank that exits first would look like a failed worker.
         dist.barrier()
@@ -160,7 +159,7 @@ def train(args: argparse.Namespace, settings: dict[str, Any], env: dict[str, str
     return result
 
 
-def log_run(args, settings, env, net, scaler, x_train, y_train, x_test, y_test, train_seconds, world, backend) -> dict[str, Any]:
+def log_run(args, settings, env, net, scaler, x_train, y_train, x_test, y_test, train_seconds, world, backend, validation=None) -> dict[str, Any]:
     import mlflow
     import numpy as np
     import scipy
