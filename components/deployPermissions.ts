@@ -308,6 +308,11 @@ export const DEPLOY_ACTIONS_BY_TYPE: Readonly<Record<string, TypePermissions>> =
             "secretsmanager:DeleteSecret",
             "secretsmanager:DescribeSecret",
             "secretsmanager:PutSecretValue",
+            // The secret is encrypted with the trigger's key as the caller; the key allows CI crypto
+            // only through Secrets Manager (kms.ts ciCryptoViaServices), reading it stays denied.
+            "kms:DescribeKey",
+            "kms:GenerateDataKey",
+            "kms:Decrypt",
         ],
     },
     "aws:cloudwatch/eventApiDestination:EventApiDestination": {

@@ -8,6 +8,13 @@ import { policyJson } from "./iam";
 import { customerManagedKey } from "./kms";
 import { Problems, checkInt, describe } from "./validation";
 
+
+/**
+ * Tag a KMS key needs before EventBridge encrypts a connection's secret with it (the
+ * AmazonEventBridgeApiDestinationsServiceRolePolicy admits only keys tagged so).
+ */
+export const EVENTBRIDGE_CONNECTION_KEY_TAG = "EventBridgeApiDestinations";
+
 /**
  * The value the connection is created with. EventBridge requires an API key value at creation and
  * stores it in its own Secrets Manager secret; the provider offers no reference to an existing
@@ -67,7 +74,12 @@ export interface PipelineTriggerArgs {
     dlqRetentionDays?: number;
     /** SNS topic ARNs notified when the dead-letter queue holds a message. Default none (the alarm still shows). */
     alarmActions?: pulumi.Input<string>[];
-    /** KMS key of the dead-letter queue; its policy must let events.amazonaws.com use it. Default: a key of its own. */
+    /**
+     * KMS key of the dead-letter queue and of the connection's token secret. Its policy must let
+     * events.amazonaws.com use it for the queue, and it must be tagged `EventBridgeApiDestinations:
+     * true` (EventBridge's service-linked role decrypts the token only with keys so tagged). Default:
+     * a key of its own, so configured.
+     */
     kmsKeyArn?: pulumi.Input<string>;
     tags?: Record<string, string>;
 }
@@ -242,7 +254,11 @@ export class PipelineTrigger extends pulumi.ComponentResource {
                             Condition: fromThisRule,
                         },
                     ],
-                    tags,
+                    // EventBridge creates the connection's token secret in Secrets Manager with this key
+                    // (as the deploying role, through Secrets Manager only) and its service-linked role
+                    // decrypts it per delivery; that role's policy admits only keys with this tag.
+                    ciCryptoViaServices: ["secretsmanager"],
+                    tags: { ...tags, [EVENTBRIDGE_CONNECTION_KEY_TAG]: "true" },
                 },
                 child,
             ).arn;
@@ -279,6 +295,8 @@ export class PipelineTrigger extends pulumi.ComponentResource {
                 description: pulumi.interpolate`Token for ${triggerEndpoint(s)} (set out of band; see README "Pipeline trigger")`,
                 authorizationType: "API_KEY",
                 authParameters: { apiKey: { key: triggerAuthHeader(s), value: TRIGGER_TOKEN_PLACEHOLDER } },
+                // The token's secret on the platform's key, not an AWS-owned one.
+                kmsKeyIdentifier: keyArn,
             },
             // The operator's token replaces the placeholder out of band; Pulumi must not put it back.
             { ...child, ignoreChanges: ["authParameters.apiKey.value"] },

@@ -86,6 +86,7 @@ export const POLICY_ANCHORS: Readonly<Record<string, string>> = {
     "secrets-cmk": "CKV_AWS_149, CR",
     // --- security pack: pipeline trigger (issue 15) ---
     "eventbridge-connection-no-plaintext-token": "custom (CI token never in program or state; issue 15)",
+    "eventbridge-connection-cmk": "custom (the token's secret on a customer-managed key; issue 15)",
     "eventbridge-target-dlq": "custom (failed deliveries kept for replay; issue 15)",
     "eventbridge-target-retry-bounded": "custom (bounded retries; issue 15)",
     "sqs-cmk": "CKV_AWS_27",

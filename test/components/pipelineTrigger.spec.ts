@@ -1,5 +1,6 @@
 import * as assert from "node:assert/strict";
 import {
+    EVENTBRIDGE_CONNECTION_KEY_TAG,
     DEFAULT_MARKER_SUFFIX,
     PipelineTrigger,
     PipelineTriggerArgs,
@@ -93,6 +94,14 @@ describe("PipelineTrigger", () => {
         assert.equal(conn.inputs.authorizationType, "API_KEY");
         assert.deepEqual(conn.inputs.authParameters.apiKey, { key: "Authorization", value: TRIGGER_TOKEN_PLACEHOLDER });
         assert.deepEqual(conn.ignoreChanges, ["authParameters.apiKey.value"]);
+        // The token's secret on the trigger's key, which carries the tag EventBridge's service-linked
+        // role requires and lets the deploying role use it only through Secrets Manager.
+        const keyRes = one(resources, "aws:kms/key:Key", "new-data-key");
+        assert.equal(conn.inputs.kmsKeyIdentifier, keyRes.outputs.arn, "the trigger's own key");
+        assert.match(conn.inputs.kmsKeyIdentifier, /^arn:aws:kms:us-east-1:123456789012:key\//);
+        assert.equal(keyRes.inputs.tags[EVENTBRIDGE_CONNECTION_KEY_TAG], "true");
+        const ciDeny = policyDoc(keyRes).Statement.find((st: any) => st.Sid === "CiRolesNeverUseTheKey");
+        assert.deepEqual(ciDeny.Condition.StringNotEquals, { "kms:ViaService": ["secretsmanager.us-east-1.amazonaws.com"] });
         assert.equal(TRIGGER_TOKEN_PLACEHOLDER, TOKEN_PLACEHOLDER, "the security pack accepts exactly the component's placeholder");
         const gitlab = await render({ ...BASE, target: { kind: "gitlab", projectId: 42 } });
         const gconn = one(gitlab.resources, "aws:cloudwatch/eventConnection:EventConnection", "new-data-connection").inputs;

@@ -164,7 +164,7 @@ const separatedKeyPolicy = [
     { Sid: "CiNoUse", Effect: "Deny", Principal: { AWS: "*" }, Action: ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*"], Resource: "*", Condition: CI_TAGGED },
     { Sid: "CiNoDelete", Effect: "Deny", Principal: { AWS: "*" }, Action: ["kms:ScheduleKeyDeletion", "kms:PutKeyPolicy"], Resource: "*", Condition: CI_TAGGED },
 ];
-const goodConnection = { name: "trigger", authorizationType: "API_KEY", authParameters: { apiKey: { key: "Authorization", value: "set-out-of-band-see-README-pipeline-trigger" } } };
+const goodConnection = { name: "trigger", authorizationType: "API_KEY", authParameters: { apiKey: { key: "Authorization", value: "set-out-of-band-see-README-pipeline-trigger" } }, kmsKeyIdentifier: "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab" };
 const goodTarget = {
     rule: "trigger",
     arn: "arn:aws:events:us-east-1:123456789012:api-destination/trigger/1111",
@@ -350,6 +350,8 @@ const cases: Case[] = [
     fails("eventbridge-connection-no-plaintext-token", "token as a Pulumi secret (still in state)", "authParameters.apiKey.value", [res(T.connection, "c", { ...goodConnection, authParameters: { apiKey: { key: "Authorization", value: SECRET_PLACEHOLDER } } }, { secretInputs: ["authParameters"] })]),
     fails("eventbridge-connection-no-plaintext-token", "secret body parameter", "invocationHttpParameters.bodies[0].value", [res(T.connection, "c", { ...goodConnection, authParameters: { ...goodConnection.authParameters, invocationHttpParameters: { bodies: [{ key: "token", value: "glptt-abc", isValueSecret: true }] } } })]),
     passes("eventbridge-connection-no-plaintext-token", "out-of-band placeholder", [res(T.connection, "c", goodConnection)]),
+    fails("eventbridge-connection-cmk", "connection secret on the AWS-owned key", "kmsKeyIdentifier", [res(T.connection, "c", { ...goodConnection, kmsKeyIdentifier: undefined })]),
+    passes("eventbridge-connection-cmk", "connection secret on a customer key", [res(T.connection, "c", goodConnection)]),
     fails("eventbridge-target-dlq", "API destination target without a DLQ", "deadLetterConfig.arn", [res(T.eventTarget, "t", { ...goodTarget, deadLetterConfig: undefined })]),
     passes("eventbridge-target-dlq", "target with a DLQ", [res(T.eventTarget, "t", goodTarget)]),
     fails("eventbridge-target-retry-bounded", "no retry policy (185 attempts default)", "retryPolicy", [res(T.eventTarget, "t", { ...goodTarget, retryPolicy: undefined })]),

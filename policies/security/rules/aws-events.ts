@@ -114,4 +114,17 @@ export const secretNoLiteralValue: ResourceValidationPolicy = {
     }),
 };
 
-export const eventPolicies = [eventConnectionNoPlaintextToken, eventTargetDeadLetterQueue, eventTargetRetryBounded, sqsCmk, secretNoLiteralValue];
+export const eventConnectionCmk: ResourceValidationPolicy = {
+    name: "eventbridge-connection-cmk",
+    description:
+        "EventBridge connections encrypt their credential secret with a customer-managed KMS key (kmsKeyIdentifier), tagged EventBridgeApiDestinations=true so EventBridge can use it; by default an AWS-owned key no key policy of ours governs.",
+    severity: "medium",
+    enforcementLevel: "mandatory",
+    validateResource: validateResourceOfType(aws.cloudwatch.EventConnection, (conn, _a, report) => {
+        if (str(read(conn, "kmsKeyIdentifier")) === undefined) {
+            report("kmsKeyIdentifier is not set: the token's secret would be encrypted with an AWS-owned key; set a customer-managed key tagged EventBridgeApiDestinations=true.");
+        }
+    }),
+};
+
+export const eventPolicies = [eventConnectionNoPlaintextToken, eventConnectionCmk, eventTargetDeadLetterQueue, eventTargetRetryBounded, sqsCmk, secretNoLiteralValue];
