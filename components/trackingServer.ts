@@ -915,6 +915,7 @@ export class TrackingServer extends pulumi.ComponentResource {
             k8sOpts,
         );
 
+        let provisionUsers: k8s.batch.v1.Job | undefined;
         if (s.auth && provisionLabels) {
             const adminRef = (key: string): k8s.types.input.core.v1.EnvVarSource => ({ secretKeyRef: { name: s.auth!.adminSecretName, key } });
             const users = s.auth.users.map((u, i) => ({
@@ -924,7 +925,7 @@ export class TrackingServer extends pulumi.ComponentResource {
                 experiments: u.experiments ?? [],
                 registeredModels: u.registeredModels ?? [],
             }));
-            new k8s.batch.v1.Job(
+            provisionUsers = new k8s.batch.v1.Job(
                 `${name}-provision-users`,
                 {
                     metadata: { namespace, labels: provisionLabels },
@@ -979,9 +980,11 @@ export class TrackingServer extends pulumi.ComponentResource {
             externalUrl = pulumi.output(`${r.tls ? "https" : "http"}://${r.hostname}`);
         }
 
-        // Resolves once the Deployment is ready, so consumers (training Jobs) wait for the server.
+        // Resolves once the Deployment is ready and, with basic auth, once the provision-users Job
+        // has completed, so consumers (training Jobs, model servers, the drift check) start only when
+        // their MLflow users exist: before that the server answers 401 and a trainer fails.
         this.trackingUri = pulumi
-            .all([service.metadata.name, service.metadata.namespace, deployment.metadata.name])
+            .all([service.metadata.name, service.metadata.namespace, deployment.metadata.name, provisionUsers?.metadata.name])
             .apply(([svc, svcNamespace]) => `http://${svc}.${svcNamespace}.svc.cluster.local:${s.port}`);
         this.externalUrl = externalUrl;
         this.dbEndpoint = pulumi.interpolate`${db.address}:${db.port}`;

@@ -387,6 +387,35 @@ describe("TrackingServer", () => {
         assert.equal(outputs.externalUrl, undefined);
     });
 
+    describe("basic auth with provisioned users", () => {
+        let rec: Awaited<ReturnType<typeof recordResources>>;
+
+        before(async () => {
+            rec = await recordResources(() => {
+                const ts = new TrackingServer(
+                    "tracking",
+                    args({
+                        auth: {
+                            adminSecretName: "mlflow-admin",
+                            users: [{ username: "mlops-training", secretName: "mlflow-training", experiments: [{ name: "credit-risk", permission: "EDIT" }] }],
+                        },
+                    }),
+                );
+                // A consumer of the tracking URI, as a training Job's environment is.
+                new k8s.core.v1.ConfigMap("consumer", { metadata: { namespace: "ml-training" }, data: { uri: ts.trackingUri } });
+                return { trackingUri: ts.trackingUri };
+            });
+        });
+
+        it("consumers of trackingUri wait for the provision-users Job: a trainer started before its user exists gets 401", () => {
+            const job = one(rec.resources, "kubernetes:batch/v1:Job", "tracking-provision-users");
+            const consumer = one(rec.resources, "kubernetes:core/v1:ConfigMap", "consumer");
+            assert.ok(consumer.dependencies.includes(job.urn), `consumer depends on ${JSON.stringify(consumer.dependencies)}`);
+            assert.ok(consumer.dependencies.includes(one(rec.resources, DEPLOYMENT, "tracking-server").urn), "and on the Deployment");
+            assert.equal(rec.outputs.trackingUri, "http://mlflow.mlflow.svc.cluster.local:5000");
+        });
+    });
+
     describe("prod knobs, basic auth and a Gateway route", () => {
         let prod: RecordedResource[];
         let prodOutputs: Record<string, unknown>;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Contract tests against real services: starts them (test/contract/services.sh), compiles, runs
-# the contract specs (MLflow + trainer, drift check) with CONTRACT_REQUIRED=1, so missing services
+# the contract specs (MLflow + trainer, MLflow basic auth, drift check) with CONTRACT_REQUIRED=1, so missing services
 # fail instead of skipping. Exit code: 0 when every spec passed, else the first failing spec's. Services that this script started are
 # stopped at the end; services that were already running are left running (CONTRACT_KEEP=1 keeps
 # them in any case).
@@ -41,7 +41,7 @@ fi
 [ -z "$tsc_out" ] || echo "[contract] tsc reported errors outside the contract files; continuing"
 # The data-loop spec's venv (validation stage requirements), next to services.sh's.
 bash test/contract/data-loop-services.sh >/dev/null
-SPECS=(dist/test/contract/mlflow.contract.spec.js dist/test/contract/drift.contract.spec.js dist/test/contract/canary-analysis.contract.spec.js dist/test/contract/data-loop.contract.spec.js dist/test/contract/serving.contract.spec.js dist/test/contract/scale-out.contract.spec.js)
+SPECS=(dist/test/contract/mlflow.contract.spec.js dist/test/contract/mlflow-auth.contract.spec.js dist/test/contract/drift.contract.spec.js dist/test/contract/canary-analysis.contract.spec.js dist/test/contract/data-loop.contract.spec.js dist/test/contract/serving.contract.spec.js dist/test/contract/scale-out.contract.spec.js)
 for spec in "${SPECS[@]}"; do
     [ -f "$spec" ] || { echo "[contract] $spec not compiled" >&2; exit 1; }
 done

@@ -200,7 +200,8 @@ ensure_venv() {
     command -v python3 >/dev/null || die "python3 not found"
     local version stamp want
     version="$(mlflow_version)"
-    want="mlflow==$version $(sha256sum "$REQS" | cut -d' ' -f1) $(python3 -c 'import sys; print(sys.version.split()[0])')"
+    # [auth]: the basic-auth app's extra (Flask-WTF), as the image installs it (images/mlflow/requirements.txt).
+    want="mlflow[auth]==$version $(sha256sum "$REQS" | cut -d' ' -f1) $(python3 -c 'import sys; print(sys.version.split()[0])')"
     stamp="$VENV/.contract-installed"
     if [ -x "$VENV/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
         log "venv up to date (mlflow $version)"
@@ -215,9 +216,9 @@ ensure_venv() {
             python3 -m venv "$VENV" || die "python3 -m venv failed"
         fi
     fi
-    log "pip install mlflow==$version -r test/contract/requirements.txt (first run takes ~1-2 min)"
+    log "pip install mlflow[auth]==$version -r test/contract/requirements.txt (first run takes ~1-2 min)"
     "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input -q --retries 5 --timeout 60 \
-        "mlflow==$version" -r "$REQS" || die "pip install into $VENV failed"
+        "mlflow[auth]==$version" -r "$REQS" || die "pip install into $VENV failed"
     "$VENV/bin/mlflow" --version >/dev/null || die "mlflow CLI not runnable from $VENV"
     echo "$want" >"$stamp"
 }
