@@ -27,9 +27,37 @@ export interface CiTrust {
     pullRequests?: boolean;
 }
 
+/**
+ * GitLab CI/CD pipelines of one project, through GitLab's OIDC ID tokens (`id_tokens` with
+ * `aud: sts.amazonaws.com`, as .gitlab-ci.yml requests them). GitLab's `sub` claim is
+ * `project_path:<project>:ref_type:<branch|tag>:ref:<ref>` and names no environment, so deploying
+ * is trusted by branch: protect the deploy branches (and the prod environment's approvals) in GitLab.
+ */
+export interface GitlabCiArgs {
+    /** Project path `group[/subgroup]/project` whose pipelines may assume the roles. */
+    project: string;
+    /** The GitLab instance (issuer of the ID tokens), https only. Default `https://gitlab.com`. */
+    url?: string;
+    /** Use this existing OIDC provider for the instance instead of creating it. */
+    existingOidcProviderArn?: string;
+    /**
+     * Branches whose pipelines may deploy, push images and read data for validation. Default `[main]`.
+     * `[]`: GitLab may only preview (e.g. prod, whose security pack trusts only GitHub environments:
+     * a GitLab token cannot prove an environment approval to AWS).
+     */
+    deployBranches?: string[];
+    /**
+     * Branches whose pipelines may assume the read-only preview role (merge request pipelines run for
+     * their source branch). Default `["*"]`: every branch of the project (the role reads no data or secret).
+     */
+    previewBranches?: string[];
+}
+
 export interface CiAccessArgs {
-    /** GitHub repository `owner/name` whose workflows may assume the roles. */
-    repository: string;
+    /** GitHub repository `owner/name` whose workflows may assume the roles. At least one of `repository` and `gitlab`. */
+    repository?: string;
+    /** GitLab project whose pipelines may assume the roles too. Default none. */
+    gitlab?: GitlabCiArgs;
     /** Use this existing GitHub OIDC provider (an account has at most one per URL) instead of creating it. */
     existingOidcProviderArn?: string;
     /** Who may assume the read-only preview role. Default pull requests and `main`. */
@@ -64,7 +92,8 @@ export interface CiAccessArgs {
 
 /** Defaults applied by {@link validateCiAccessArgs}. */
 export interface CiAccessSettings {
-    repository: string;
+    repository?: string;
+    gitlab?: Required<Omit<GitlabCiArgs, "existingOidcProviderArn">> & { existingOidcProviderArn?: string };
     existingOidcProviderArn?: string;
     preview: CiTrust;
     deploy: CiTrust;
@@ -80,6 +109,7 @@ const REPOSITORY = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/[A-Za-z0-9._-]{1,100}$/;
 const OIDC_PROVIDER_ARN = /^arn:aws(-[a-z]+)*:iam::\d{12}:oidc-provider\/token\.actions\.githubusercontent\.com$/;
 const MANAGED_POLICY_ARN = /^arn:aws(-[a-z]+)*:iam::(aws|\d{12}):policy\/[\w+=,.@/-]+$/;
 const NAME_PREFIX = /^[A-Za-z0-9+=,.@_-]{3,30}$/;
+const GITLAB_PROJECT = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)+$/;
 
 function checkTrust(p: Problems, path: string, t: CiTrust): void {
     const lists: (keyof CiTrust)[] = ["branches", "tags", "environments"];
@@ -109,6 +139,17 @@ function checkTrust(p: Problems, path: string, t: CiTrust): void {
 export function validateCiAccessArgs(args: CiAccessArgs): CiAccessSettings {
     const s: CiAccessSettings = {
         repository: args.repository,
+        ...(args.gitlab
+            ? {
+                  gitlab: {
+                      project: args.gitlab.project,
+                      url: args.gitlab.url ?? "https://gitlab.com",
+                      deployBranches: args.gitlab.deployBranches ?? ["main"],
+                      previewBranches: args.gitlab.previewBranches ?? ["*"],
+                      ...(args.gitlab.existingOidcProviderArn ? { existingOidcProviderArn: args.gitlab.existingOidcProviderArn } : {}),
+                  },
+              }
+            : {}),
         existingOidcProviderArn: args.existingOidcProviderArn,
         preview: args.preview ?? { pullRequests: true, branches: ["main"] },
         deploy: args.deploy ?? { branches: ["main"] },
@@ -120,11 +161,35 @@ export function validateCiAccessArgs(args: CiAccessArgs): CiAccessSettings {
         tags: args.tags ?? {},
     };
     const p = new Problems("CiAccess arguments");
-    p.check(
-        typeof s.repository === "string" && REPOSITORY.test(s.repository),
-        "repository",
-        `must be a GitHub repository "owner/name" without wildcards, got ${describe(s.repository)}`,
-    );
+    p.check(s.repository !== undefined || s.gitlab !== undefined, "repository", "or gitlab.project is required: whose pipelines may assume the roles");
+    if (s.repository !== undefined) {
+        p.check(
+            typeof s.repository === "string" && REPOSITORY.test(s.repository),
+            "repository",
+            `must be a GitHub repository "owner/name" without wildcards, got ${describe(s.repository)}`,
+        );
+    }
+    if (s.gitlab) {
+        const g = s.gitlab;
+        p.check(
+            typeof g.project === "string" && GITLAB_PROJECT.test(g.project),
+            "gitlab.project",
+            `must be a GitLab project path "group[/subgroup]/project" without wildcards, got ${describe(g.project)}`,
+        );
+        p.check(typeof g.url === "string" && /^https:\/\/[a-z0-9.-]+(:\d+)?$/.test(g.url), "gitlab.url", `must be the instance's https URL without a path (e.g. https://gitlab.com), got ${describe(g.url)}`);
+        if (g.existingOidcProviderArn !== undefined) {
+            p.check(/^arn:aws(-[a-z]+)*:iam::\d{12}:oidc-provider\/[a-z0-9.:-]+$/.test(g.existingOidcProviderArn), "gitlab.existingOidcProviderArn", `must be an IAM OIDC provider ARN, got ${describe(g.existingOidcProviderArn)}`);
+        }
+        for (const key of ["deployBranches", "previewBranches"] as const) {
+            const list = g[key] as unknown;
+            if (!p.check(Array.isArray(list) && (list.length > 0 || key === "deployBranches"), `gitlab.${key}`, `must list at least one branch, got ${describe(list)}`)) continue;
+            (list as unknown[]).forEach((b, i) =>
+                p.check(typeof b === "string" && b.length > 0 && !/[\s:]/.test(b), `gitlab.${key}[${i}]`, `must be a branch name or glob without spaces or ':', got ${describe(b)}`),
+            );
+            // Deploying from every branch would let any developer's branch assume the deploy role.
+            if (key === "deployBranches") (list as string[]).forEach((b, i) => p.check(!/^[*?/]+$/.test(b), `gitlab.deployBranches[${i}]`, `must not be a bare wildcard (${describe(b)}); name the protected branches`));
+        }
+    }
     if (s.existingOidcProviderArn !== undefined) {
         p.check(
             OIDC_PROVIDER_ARN.test(String(s.existingOidcProviderArn)),
@@ -173,6 +238,31 @@ export function validateCiAccessArgs(args: CiAccessArgs): CiAccessSettings {
     return s;
 }
 
+/** GitLab `sub` claim values for pipelines of these branches. */
+export function gitlabSubjects(project: string, branches: string[]): string[] {
+    return branches.map((b) => `project_path:${project}:ref_type:branch:ref:${b}`);
+}
+
+/** Host form of a GitLab URL, as IAM names the provider's condition keys (`gitlab.com:sub`). */
+export function gitlabHost(url: string): string {
+    return url.replace(/^https:\/\//, "");
+}
+
+/** One trust statement per CI system: its OIDC provider, our audience and exactly these subjects. */
+export function ciTrustStatement(sid: string, providerArn: pulumi.Input<string>, host: string, subjects: string[]): PolicyStatement {
+    // StringLike treats * and ? as wildcards; git refs cannot contain them, so exact subjects stay exact.
+    const like = subjects.some((s) => /[*?]/.test(s));
+    return {
+        Sid: sid,
+        Effect: "Allow",
+        Principal: { Federated: providerArn },
+        Action: "sts:AssumeRoleWithWebIdentity",
+        Condition: like
+            ? { StringEquals: { [`${host}:aud`]: GITHUB_OIDC_AUDIENCE }, StringLike: { [`${host}:sub`]: subjects } }
+            : { StringEquals: { [`${host}:aud`]: GITHUB_OIDC_AUDIENCE, [`${host}:sub`]: subjects } },
+    };
+}
+
 /** GitHub `sub` claim values a trust admits. */
 export function githubSubjects(repository: string, t: CiTrust): string[] {
     const repo = `repo:${repository}`;
@@ -186,23 +276,7 @@ export function githubSubjects(repository: string, t: CiTrust): string[] {
 
 /** Trust policy: GitHub's OIDC tokens for our audience and exactly these subjects. */
 export function githubTrustPolicy(providerArn: pulumi.Input<string>, subjects: string[]): PolicyDocument {
-    // StringLike treats * and ? as wildcards; git refs cannot contain them, so exact subjects stay exact.
-    const operator = subjects.some((s) => /[*?]/.test(s)) ? "StringLike" : "StringEquals";
-    return {
-        Version: "2012-10-17",
-        Statement: [
-            {
-                Sid: "GitHubActions",
-                Effect: "Allow",
-                Principal: { Federated: providerArn },
-                Action: "sts:AssumeRoleWithWebIdentity",
-                Condition:
-                    operator === "StringEquals"
-                        ? { StringEquals: { [`${GITHUB_OIDC_HOST}:aud`]: GITHUB_OIDC_AUDIENCE, [`${GITHUB_OIDC_HOST}:sub`]: subjects } }
-                        : { StringEquals: { [`${GITHUB_OIDC_HOST}:aud`]: GITHUB_OIDC_AUDIENCE }, StringLike: { [`${GITHUB_OIDC_HOST}:sub`]: subjects } },
-            },
-        ],
-    };
+    return { Version: "2012-10-17", Statement: [ciTrustStatement("GitHubActions", providerArn, GITHUB_OIDC_HOST, subjects)] };
 }
 
 /** Push to exactly these ECR repositories (and log in to ECR, which has no resource scope). */
@@ -474,7 +548,10 @@ export function splitPolicy(doc: PolicyDocument): PolicyDocument[] {
  * https://docs.github.com/en/actions/security-for-github-actions/security-hardening-your-deployments/configuring-openid-connect-in-amazon-web-services
  */
 export class CiAccess extends pulumi.ComponentResource {
+    /** The GitHub OIDC provider (undefined without `repository`). */
     public readonly oidcProviderArn: pulumi.Output<string>;
+    /** The GitLab instance's OIDC provider, with `gitlab`. */
+    public readonly gitlabOidcProviderArn?: pulumi.Output<string>;
     public readonly previewRoleArn: pulumi.Output<string>;
     public readonly deployRoleArn: pulumi.Output<string>;
     public readonly imagePushRoleArn: pulumi.Output<string>;
@@ -488,22 +565,41 @@ export class CiAccess extends pulumi.ComponentResource {
         const identity = aws.getCallerIdentityOutput({}, { parent: this });
         const partition = aws.getPartitionOutput({}, { parent: this }).partition;
 
-        const providerArn: pulumi.Output<string> = s.existingOidcProviderArn
-            ? pulumi.output(s.existingOidcProviderArn)
-            : new aws.iam.OpenIdConnectProvider(
-                  `${name}-github`,
-                  { url: `https://${GITHUB_OIDC_HOST}`, clientIdLists: [GITHUB_OIDC_AUDIENCE], tags: s.tags },
-                  child,
-              ).arn;
+        const providerArn: pulumi.Output<string> | undefined =
+            s.repository === undefined
+                ? undefined
+                : s.existingOidcProviderArn
+                  ? pulumi.output(s.existingOidcProviderArn)
+                  : new aws.iam.OpenIdConnectProvider(
+                        `${name}-github`,
+                        { url: `https://${GITHUB_OIDC_HOST}`, clientIdLists: [GITHUB_OIDC_AUDIENCE], tags: s.tags },
+                        child,
+                    ).arn;
+        const gitlab = s.gitlab;
+        const gitlabProviderArn: pulumi.Output<string> | undefined = !gitlab
+            ? undefined
+            : gitlab.existingOidcProviderArn
+              ? pulumi.output(gitlab.existingOidcProviderArn)
+              : new aws.iam.OpenIdConnectProvider(`${name}-gitlab`, { url: gitlab.url, clientIdLists: [GITHUB_OIDC_AUDIENCE], tags: s.tags }, child).arn;
+        const who = [s.repository ? `GitHub Actions, ${s.repository}` : undefined, gitlab ? `GitLab CI, ${gitlab.project}` : undefined].filter(Boolean).join("; ");
 
+        /** GitHub trust from `trust`, GitLab trust from the deploy (or preview) branches. */
         const role = (key: string, description: string, trust: CiTrust, tags: Record<string, string> = { [CI_ROLE_TAG]: key }): aws.iam.Role =>
             new aws.iam.Role(
                 `${name}-${key}`,
                 {
                     // `<prefix>ci-*`: the deploy role's own policy denies it any change to these roles.
                     namePrefix: `${s.managedNamePrefix}ci-${key}-`,
-                    description: `${description} (GitHub Actions, ${s.repository})`,
-                    assumeRolePolicy: policyJson(githubTrustPolicy(providerArn, githubSubjects(s.repository, trust))),
+                    description: `${description} (${who})`,
+                    assumeRolePolicy: policyJson({
+                        Version: "2012-10-17",
+                        Statement: [
+                            ...(providerArn ? [ciTrustStatement("GitHubActions", providerArn, GITHUB_OIDC_HOST, githubSubjects(s.repository!, trust))] : []),
+                            ...(gitlab && gitlabProviderArn && (key === "preview" ? gitlab.previewBranches : gitlab.deployBranches).length > 0
+                                ? [ciTrustStatement("GitLabCi", gitlabProviderArn, gitlabHost(gitlab.url), gitlabSubjects(gitlab.project, key === "preview" ? gitlab.previewBranches : gitlab.deployBranches))]
+                                : []),
+                        ],
+                    }),
                     maxSessionDuration: s.maxSessionDurationSeconds,
                     tags: { ...s.tags, ...tags },
                 },
@@ -565,7 +661,8 @@ export class CiAccess extends pulumi.ComponentResource {
             new aws.iam.RolePolicy(`${name}-data-validation-read`, { role: validation.name, policy: s.dataValidation.readPolicy }, child);
         }
 
-        this.oidcProviderArn = providerArn;
+        this.oidcProviderArn = providerArn ?? pulumi.output(undefined as unknown as string);
+        this.gitlabOidcProviderArn = gitlabProviderArn;
         this.previewRoleArn = preview.arn;
         this.deployRoleArn = deploy.arn;
         this.imagePushRoleArn = push.arn;

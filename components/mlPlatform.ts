@@ -140,7 +140,8 @@ export class MlPlatform extends pulumi.ComponentResource {
             this.ci = new CiAccess(
                 `${name}-ci`,
                 {
-                    repository: c.ci.repository,
+                    ...(c.ci.repository ? { repository: c.ci.repository } : {}),
+                    ...(c.ci.gitlab ? { gitlab: c.ci.gitlab } : {}),
                     existingOidcProviderArn: c.ci.existingOidcProviderArn,
                     preview: c.ci.preview,
                     deploy: c.ci.deploy,

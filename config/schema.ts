@@ -346,7 +346,14 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
         type: "string",
         group: "CI access",
         default: "",
-        description: "`owner/name` of the GitHub repository whose Actions may assume the preview, deploy and image-push roles. Empty: no CI roles.",
+        description: "`owner/name` of the GitHub repository whose Actions may assume the preview, deploy and image-push roles. Empty (and no gitlabCi): no CI roles.",
+    },
+    {
+        key: "gitlabCi",
+        type: "object",
+        group: "CI access",
+        description:
+            "GitLab pipelines that may assume the CI roles (OIDC ID tokens, `aud: sts.amazonaws.com`): `{ project: group/project, url?: https://gitlab.com, existingOidcProviderArn?, deployBranches?: [main], previewBranches?: ['*'] }`. GitLab's token names the branch, not the environment: deploy, image-push and data-validation trust `deployBranches` (protect them in GitLab; `[]`: GitLab only previews, as prod, whose pack trusts only GitHub environments), preview trusts `previewBranches`. Unset: GitHub only.",
     },
     {
         key: "githubOidcProviderArn",
@@ -847,7 +854,8 @@ export interface PlatformConfig {
     };
     gpuPools: GpuPoolConfig[];
     ci?: {
-        repository: string;
+        repository?: string;
+        gitlab?: { project: string; url?: string; existingOidcProviderArn?: string; deployBranches?: string[]; previewBranches?: string[] };
         existingOidcProviderArn?: string;
         preview?: CiTrustConfig;
         deploy?: CiTrustConfig;
@@ -1064,11 +1072,12 @@ export function parsePlatformConfig(
         problems.add(`${PROJECT}:vpcCidr`, `must be an IPv4 CIDR block from /16 to /24 such as 10.0.0.0/16, got ${describe(v.vpcCidr)}`);
     }
     const admins = Array.isArray(v.clusterAdminRoleArns) ? v.clusterAdminRoleArns : [];
-    if (admins.length === 0 && !(typeof v.githubRepository === "string" && v.githubRepository !== "")) {
+    const gitlabCi = v.gitlabCi === undefined ? undefined : parseGitlabCi(problems, v.gitlabCi);
+    if (admins.length === 0 && !(typeof v.githubRepository === "string" && v.githubRepository !== "") && v.gitlabCi === undefined) {
         problems.add(
             `${PROJECT}:clusterAdminRoleArns`,
-            "is required when githubRepository is not set: list the IAM role ARNs that administer the cluster (arn:aws:iam::<account>:role/<name>), " +
-                "or set githubRepository (owner/name) so the CI deploy role does; the cluster creator gets no implicit access",
+            "is required when neither githubRepository nor gitlabCi is set: list the IAM role ARNs that administer the cluster (arn:aws:iam::<account>:role/<name>), " +
+                "or set githubRepository (owner/name) or gitlabCi so the CI deploy role does; the cluster creator gets no implicit access",
         );
     }
     stringList(problems, "gatewaySourceRanges", v.gatewaySourceRanges);
@@ -1249,10 +1258,11 @@ export function parsePlatformConfig(
             autoscalerScaleDownUnneededTime: v.autoscalerScaleDownUnneededTime,
         },
         gpuPools,
-        ...(v.githubRepository
+        ...(v.githubRepository || gitlabCi
             ? {
                   ci: {
-                      repository: v.githubRepository,
+                      ...(v.githubRepository ? { repository: v.githubRepository } : {}),
+                      ...(gitlabCi ? { gitlab: gitlabCi } : {}),
                       ...(v.githubOidcProviderArn ? { existingOidcProviderArn: v.githubOidcProviderArn } : {}),
                       ...(ciPreview ? { preview: ciPreview } : {}),
                       ...(ciDeploy ? { deploy: ciDeploy } : {}),
@@ -1446,6 +1456,41 @@ function parseGpuPools(problems: Problems, value: unknown): GpuPoolConfig[] {
         }
         return pool as unknown as GpuPoolConfig;
     });
+}
+
+/** `gitlabCi`: GitLab pipelines trusted by the CI roles (components/ciAccess.ts GitlabCiArgs). */
+function parseGitlabCi(problems: Problems, value: unknown): NonNullable<NonNullable<PlatformConfig["ci"]>["gitlab"]> | undefined {
+    const path = `${PROJECT}:gitlabCi`;
+    if (!isObject(value)) {
+        problems.add(path, `must be a mapping { project, url?, existingOidcProviderArn?, deployBranches?, previewBranches? }, got ${describe(value)}`);
+        return undefined;
+    }
+    unknownKeys(problems, path, value, ["project", "url", "existingOidcProviderArn", "deployBranches", "previewBranches"]);
+    problems.check(
+        typeof value.project === "string" && /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)+$/.test(value.project),
+        `${path}.project`,
+        `must be a GitLab project path "group[/subgroup]/project", got ${describe(value.project)}`,
+    );
+    if (value.url !== undefined) {
+        problems.check(typeof value.url === "string" && /^https:\/\/[a-z0-9.-]+(:\d+)?$/.test(value.url), `${path}.url`, `must be the instance's https URL without a path, e.g. https://gitlab.example.com, got ${describe(value.url)}`);
+    }
+    if (value.existingOidcProviderArn !== undefined) {
+        problems.check(
+            typeof value.existingOidcProviderArn === "string" && /^arn:aws(-[a-z]+)*:iam::\d{12}:oidc-provider\/[a-z0-9.:-]+$/.test(value.existingOidcProviderArn),
+            `${path}.existingOidcProviderArn`,
+            `must be an IAM OIDC provider ARN, got ${describe(value.existingOidcProviderArn)}`,
+        );
+    }
+    for (const key of ["deployBranches", "previewBranches"]) {
+        const list = value[key];
+        if (list === undefined) continue;
+        if (!problems.check(Array.isArray(list) && (list.length > 0 || key === "deployBranches"), `${path}.${key}`, `must be a list of branch names or globs${key === "previewBranches" ? " (at least one)" : ""}, got ${describe(list)}`)) continue;
+        (list as unknown[]).forEach((b, i) => {
+            problems.check(typeof b === "string" && b !== "" && !/[\s:]/.test(b), `${path}.${key}[${i}]`, `must be a branch name or glob without spaces or ':', got ${describe(b)}`);
+            if (key === "deployBranches") problems.check(!/^[*?/]+$/.test(String(b)), `${path}.deployBranches[${i}]`, `must not be a bare wildcard (${describe(b)}): any branch could deploy; name the protected branches`);
+        });
+    }
+    return value as never;
 }
 
 function parseTrust(problems: Problems, key: string, value: unknown): CiTrustConfig | undefined {

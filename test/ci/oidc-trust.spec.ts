@@ -90,6 +90,7 @@ describe("GitHub OIDC: every workflow job can assume the role it asks for", func
     this.timeout(240_000);
     const roles: Record<string, Record<string, RecordedResource>> = {};
     const resources: Record<string, RecordedResource[]> = {};
+    const configs: Record<string, Record<string, string>> = {};
     let repository = "";
 
     before(async () => {
@@ -98,12 +99,78 @@ describe("GitHub OIDC: every workflow job can assume the role it asks for", func
             repository = String(run.config.config["mlops-platform:githubRepository"] ?? "");
             roles[stack] = {};
             resources[stack] = run.resources;
+            configs[stack] = run.config.config;
             for (const r of run.resources.filter((x) => x.type === "aws:iam/role:Role")) {
                 const key = r.inputs.tags?.[CI_ROLE_TAG] ?? r.inputs.tags?.[DATA_READER_TAG];
                 if (key) roles[stack][key] = r;
             }
         }
         assert.ok(repository, "the stacks set mlops-platform:githubRepository");
+    });
+
+    it("every .gitlab-ci.yml job that assumes a role presents a GitLab token subject its role admits, in every stack it targets", () => {
+        const gl = YAML.parse(fs.readFileSync(path.join(ROOT, ".gitlab-ci.yml"), "utf8"), { merge: true });
+        const project = JSON.parse(String(configs.dev["mlops-platform:gitlabCi"] ?? "{}")).project;
+        assert.ok(project, "the stacks set mlops-platform:gitlabCi");
+        const refused: string[] = [];
+        const declined: string[] = [];
+        let checked = 0;
+        for (const [name, job] of Object.entries<any>(gl)) {
+            if (!job || typeof job !== "object" || name.startsWith(".")) continue;
+            const roleVar = /^\$([A-Z0-9_]+)$/.exec(String(job.variables?.AWS_ROLE_ARN ?? ""))?.[1];
+            if (!roleVar) continue;
+            const role = ROLE_OF_VARIABLE[roleVar];
+            assert.ok(role, `.gitlab-ci.yml:${name}: ${roleVar} is not a ciRoleArns output`);
+            const rules = JSON.stringify(job.rules ?? []);
+            // Merge request pipelines run for their source branch; the others for the default branch.
+            const refs = [...(/merge_request_event/.test(rules) ? ["feature/new-model"] : []), ...(/CI_DEFAULT_BRANCH|schedule|trigger|web|api/.test(rules) ? ["main"] : [])];
+            assert.ok(refs.length > 0, `.gitlab-ci.yml:${name}: no rule this spec understands (${rules})`);
+            const env = typeof job.environment === "string" ? job.environment : job.environment?.name;
+            const named = [...JSON.stringify(job).matchAll(/\$PULUMI_ORG\/(dev|prod)\b/g)].map((m) => m[1]);
+            const stacks = env && STACKS.includes(env) ? [env] : named.length > 0 ? [...new Set(named)] : STACKS;
+            for (const stack of stacks) {
+                const r = roles[stack][role];
+                if (!r) {
+                    refused.push(`${name} → ${stack}: no ${role} role`);
+                    continue;
+                }
+                const st = JSON.parse(r.inputs.assumeRolePolicy).Statement.find((s: any) => s.Sid === "GitLabCi");
+                const gitlabCi = JSON.parse(String(configs[stack]["mlops-platform:gitlabCi"] ?? "{}"));
+                if (!st && role !== "preview" && Array.isArray(gitlabCi.deployBranches) && gitlabCi.deployBranches.length === 0) {
+                    declined.push(`${name} → ${stack} ${role}`); // the stack lets GitLab only preview
+                    continue;
+                }
+                if (!st) {
+                    refused.push(`${name} → ${stack} ${role}: the trust policy has no GitLab statement`);
+                    continue;
+                }
+                const host = Object.keys(st.Condition.StringEquals).find((k) => k.endsWith(":aud"))!.replace(/:aud$/, "");
+                assert.equal(st.Condition.StringEquals[`${host}:aud`], "sts.amazonaws.com", "the audience .gitlab-ci.yml's id_tokens request");
+                const patterns = [st.Condition.StringEquals[`${host}:sub`] ?? [], st.Condition.StringLike?.[`${host}:sub`] ?? []].flat() as string[];
+                for (const ref of refs) {
+                    checked++;
+                    const sub = `project_path:${project}:ref_type:branch:ref:${ref}`;
+                    const ok = patterns.some((p) => new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`).test(sub));
+                    if (!ok) refused.push(`${name} → ${stack} ${role}: token sub ${sub} not in ${JSON.stringify(patterns)}`);
+                }
+            }
+        }
+        assert.ok(checked >= 6, `checked ${checked} job/stack/ref combinations`);
+        assert.deepEqual(refused, []);
+        // Declined on purpose (prod trusts only GitHub environments), and said where the job is.
+        assert.deepEqual(declined, ["deploy-prod → prod deploy"]);
+        const text = fs.readFileSync(path.join(ROOT, ".gitlab-ci.yml"), "utf8");
+        assert.match(text.slice(0, text.indexOf("\ndeploy-prod:")), /Needs the prod stack's gitlabCi.deployBranches[^]*never an approved\n# environment/);
+    });
+
+    it("a feature branch can preview through GitLab but never deploy", () => {
+        const project = JSON.parse(String(configs.dev["mlops-platform:gitlabCi"])).project;
+        const sub = `project_path:${project}:ref_type:branch:ref:feature/x`;
+        const st = (role: string) => JSON.parse(roles.dev[role].inputs.assumeRolePolicy).Statement.find((s: any) => s.Sid === "GitLabCi");
+        const deploy = st("deploy");
+        assert.equal(deploy.Condition.StringLike, undefined, "exact subjects only");
+        assert.ok(!JSON.stringify(deploy.Condition).includes(sub));
+        assert.deepEqual(st("preview").Condition.StringLike["gitlab.com:sub"], [`project_path:${project}:ref_type:branch:ref:*`]);
     });
 
     it("finds the jobs that assume roles (deploy, preview, data validation)", () => {

@@ -1,5 +1,6 @@
 import * as assert from "node:assert/strict";
 import { CiAccess, CiAccessArgs, githubSubjects, validateCiAccessArgs } from "../../components/ciAccess";
+import { parsePlatformConfig } from "../../config/schema";
 import { recordResources } from "../../offline-plan/run";
 import { RecordedResource } from "../../offline-plan/types";
 import { assertInvalid, inventory, one, ofType, policyDoc } from "../helpers/resources";
@@ -164,8 +165,8 @@ describe("validateCiAccessArgs", () => {
 
     it("applies defaults", () => {
         const s = validateCiAccessArgs(BASE);
-        assert.deepEqual(githubSubjects(s.repository, s.preview), ["repo:acme/ml-platform:ref:refs/heads/main", "repo:acme/ml-platform:pull_request"]);
-        assert.deepEqual(githubSubjects(s.repository, s.deploy), ["repo:acme/ml-platform:ref:refs/heads/main"]);
+        assert.deepEqual(githubSubjects(s.repository!, s.preview), ["repo:acme/ml-platform:ref:refs/heads/main", "repo:acme/ml-platform:pull_request"]);
+        assert.deepEqual(githubSubjects(s.repository!, s.deploy), ["repo:acme/ml-platform:ref:refs/heads/main"]);
         assert.deepEqual(s.deployManagedPolicyArns, []);
     });
     it("rejects a repository that is not owner/name", () => assertInvalid(v({ repository: "ml-platform" }), "repository", /owner\/name/));
@@ -187,4 +188,70 @@ describe("validateCiAccessArgs", () => {
         assertInvalid(v({ managedNamePrefix: "a-very-long-project-name-and-stack-" }), "managedNamePrefix"));
     it("rejects a missing name prefix", () => assertInvalid(v({ managedNamePrefix: "" }), "managedNamePrefix"));
     it("rejects a session longer than 12 hours", () => assertInvalid(v({ maxSessionDurationSeconds: 86400 }), "maxSessionDurationSeconds"));
+});
+
+describe("CiAccess with GitLab pipelines", () => {
+    const GITLAB = { project: "acme/platform/ml", url: "https://gitlab.example.com" };
+    let resources: RecordedResource[];
+
+    before(async () => {
+        const rec = await recordResources(() => {
+            const ci = new CiAccess("ci", { ...BASE, gitlab: GITLAB });
+            return { gitlab: ci.gitlabOidcProviderArn };
+        });
+        resources = rec.resources;
+    });
+
+    const statements = (name: string) => policyDoc(one(resources, "aws:iam/role:Role", name), "assumeRolePolicy").Statement as any[];
+
+    it("creates the instance's OIDC provider for the STS audience .gitlab-ci.yml requests", () => {
+        const p = one(resources, "aws:iam/openIdConnectProvider:OpenIdConnectProvider", "ci-gitlab").inputs;
+        assert.equal(p.url, "https://gitlab.example.com");
+        assert.deepEqual(p.clientIdLists, ["sts.amazonaws.com"]);
+    });
+
+    it("adds a GitLab statement to each role: deploy, image push and data reads from main only, preview from any branch of the project", () => {
+        for (const role of ["ci-deploy", "ci-image-push"]) {
+            const st = statements(role);
+            assert.deepEqual(st.map((s) => s.Sid), ["GitHubActions", "GitLabCi"], role);
+            assert.deepEqual(st[1].Condition, {
+                StringEquals: { "gitlab.example.com:aud": "sts.amazonaws.com", "gitlab.example.com:sub": ["project_path:acme/platform/ml:ref_type:branch:ref:main"] },
+            });
+        }
+        const preview = statements("ci-preview")[1];
+        assert.deepEqual(preview.Condition.StringLike, { "gitlab.example.com:sub": ["project_path:acme/platform/ml:ref_type:branch:ref:*"] });
+        assert.equal(preview.Condition.StringEquals["gitlab.example.com:aud"], "sts.amazonaws.com");
+    });
+
+    it("works for a GitLab-only project: no GitHub provider, only the GitLab statement", async () => {
+        const { repository: _r, ...noGithub } = BASE;
+        const rec = await recordResources(() => {
+            new CiAccess("ci", { ...noGithub, gitlab: { project: "acme/ml", deployBranches: ["main", "release/*"] } });
+            return {};
+        });
+        assert.deepEqual(ofType(rec.resources, "aws:iam/openIdConnectProvider:OpenIdConnectProvider").map((r) => r.inputs.url), ["https://gitlab.com"]);
+        const st = policyDoc(one(rec.resources, "aws:iam/role:Role", "ci-deploy"), "assumeRolePolicy").Statement;
+        assert.deepEqual(st.map((s: any) => s.Sid), ["GitLabCi"]);
+        assert.deepEqual(st[0].Condition.StringLike["gitlab.com:sub"], ["project_path:acme/ml:ref_type:branch:ref:main", "project_path:acme/ml:ref_type:branch:ref:release/*"]);
+    });
+
+    const v = (extra: Partial<CiAccessArgs>) => () => validateCiAccessArgs({ ...BASE, ...extra });
+    it("requires a GitHub repository or a GitLab project", () => assertInvalid(v({ repository: undefined }), "repository", /gitlab.project/));
+    it("rejects a GitLab project that is not group/project", () => assertInvalid(v({ gitlab: { project: "ml" } }), "gitlab.project", /group/));
+    it("rejects a GitLab URL with a path or over http", () => {
+        assertInvalid(v({ gitlab: { project: "a/b", url: "http://gitlab.example.com" } }), "gitlab.url");
+        assertInvalid(v({ gitlab: { project: "a/b", url: "https://gitlab.example.com/x" } }), "gitlab.url");
+    });
+    it("rejects deploying from every branch", () => assertInvalid(v({ gitlab: { project: "a/b", deployBranches: ["*"] } }), "gitlab.deployBranches[0]", /bare wildcard/));
+    it("rejects a branch with ':' (it would forge the sub format)", () => assertInvalid(v({ gitlab: { project: "a/b", previewBranches: ["x:y"] } }), "gitlab.previewBranches[0]"));
+
+    it("stack config gitlabCi: errors name the config key; a GitLab-only stack gets its CI roles", () => {
+        const ctx = { project: "mlops-platform", stack: "dev" };
+        assertInvalid(() => parsePlatformConfig({ gitlabCi: JSON.stringify({ project: "ml" }) }, ctx), "mlops-platform:gitlabCi.project", /group/);
+        assertInvalid(() => parsePlatformConfig({ gitlabCi: JSON.stringify({ project: "a/b", deployBranches: ["**"] }) }, ctx), "mlops-platform:gitlabCi.deployBranches[0]", /bare wildcard/);
+        assertInvalid(() => parsePlatformConfig({ gitlabCi: JSON.stringify({ project: "a/b", branch: "main" }) }, ctx), "mlops-platform:gitlabCi.branch");
+        const c = parsePlatformConfig({ gitlabCi: JSON.stringify({ project: "a/b" }) }, ctx);
+        assert.deepEqual(c.ci?.gitlab, { project: "a/b" });
+        assert.equal(c.ci?.repository, undefined);
+    });
 });
