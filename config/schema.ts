@@ -387,6 +387,13 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
         description:
             "Refs allowed to assume the data-validation role (created with `training`: the train pipelines' validate stage reads the batch, nothing else). Default `{ environments: [<stack>] }`: train.yml's validate job runs in the GitHub environment named after the stack it trains.",
     },
+    {
+        key: "mirroredImages",
+        type: "object",
+        group: "Container registry",
+        description:
+            "Third-party images from your own mirror, pinned by digest (`<repository>@sha256:<64 hex>`, as `crane digest` prints after `crane copy`; README \"Open items\" #5): `{ clusterAutoscaler?, nvidiaDevicePlugin?, pushgateway? }`. Unset entries: the upstream image pinned by tag in components/versions.ts.",
+    },
     // ---- Tracking ----
     {
         key: "trackingImage",
@@ -862,6 +869,8 @@ export interface PlatformConfig {
         imagePush?: CiTrustConfig;
         dataValidation: CiTrustConfig;
     };
+    /** Digest-pinned mirrors of third-party images (unset: upstream by tag). */
+    mirroredImages: { clusterAutoscaler?: string; nvidiaDevicePlugin?: string; pushgateway?: string };
     tracking: {
         image: string;
         namespace: string;
@@ -1208,6 +1217,7 @@ export function parsePlatformConfig(
     if (drift?.source === "predictions" && !serving?.predictionLog.enabled) {
         problems.add(`${PROJECT}:driftMonitor.source`, `"predictions" reads the serving prediction logs: it needs serving with predictionLog.enabled: true`);
     }
+    const mirroredImages = v.mirroredImages === undefined ? {} : parseMirroredImages(problems, v.mirroredImages);
     problems.throwIfAny();
 
     return {
@@ -1271,6 +1281,7 @@ export function parsePlatformConfig(
                   },
               }
             : {}),
+        mirroredImages,
         tracking: {
             image: v.trackingImage,
             namespace: v.trackingNamespace,
@@ -1456,6 +1467,26 @@ function parseGpuPools(problems: Problems, value: unknown): GpuPoolConfig[] {
         }
         return pool as unknown as GpuPoolConfig;
     });
+}
+
+/** `mirroredImages`: digest-pinned copies of the third-party images in the operator's registry. */
+function parseMirroredImages(problems: Problems, value: unknown): PlatformConfig["mirroredImages"] {
+    const path = `${PROJECT}:mirroredImages`;
+    const keys = ["clusterAutoscaler", "nvidiaDevicePlugin", "pushgateway"];
+    if (!isObject(value)) {
+        problems.add(path, `must be a mapping { ${keys.map((k) => `${k}?`).join(", ")} }, got ${describe(value)}`);
+        return {};
+    }
+    unknownKeys(problems, path, value, keys);
+    for (const k of keys) {
+        if (value[k] === undefined) continue;
+        problems.check(
+            typeof value[k] === "string" && /^[a-z0-9.-]+(:\d+)?\/[a-z0-9._\/-]+@sha256:[a-f0-9]{64}$/.test(value[k] as string),
+            `${path}.${k}`,
+            `must be an image pinned by digest, <registry>/<repository>@sha256:<64 hex> (crane digest prints it), got ${describe(value[k])}`,
+        );
+    }
+    return value as PlatformConfig["mirroredImages"];
 }
 
 /** `gitlabCi`: GitLab pipelines trusted by the CI roles (components/ciAccess.ts GitlabCiArgs). */
