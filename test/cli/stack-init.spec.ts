@@ -47,7 +47,7 @@ describe("new stacks (issue 13, item 11)", function () {
         assertInvalid(
             () => parsePlatformConfig({ environment: "staging" }, { ...ctx, stack: "staging" }),
             "mlops-platform:clusterAdminRoleArns",
-            /is required when githubRepository is not set: list the IAM role ARNs .* or set githubRepository/,
+            /is required when neither githubRepository nor gitlabCi is set: list the IAM role ARNs .* or set githubRepository \(owner\/name\) or gitlabCi/,
         );
     });
 });
