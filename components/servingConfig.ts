@@ -488,7 +488,11 @@ export function checkServingCore(
             p.add(at("autoscaling"), `must be { maxReplicas, targetCpuUtilization? } or false, got ${describe(a)}`);
         } else {
             unknownKeys(p, at, "autoscaling", a, ["maxReplicas", "targetCpuUtilization"]);
-            const max = intIn(p, at("autoscaling.maxReplicas"), a.maxReplicas ?? null, undefined, 1, 1000);
+            // Required: intIn treats undefined/null as "use the default", and there is none here.
+            const max =
+                a.maxReplicas === undefined || a.maxReplicas === null
+                    ? (p.add(at("autoscaling.maxReplicas"), "is required: the HPA maximum per track, an integer from 1 to 1000"), undefined)
+                    : intIn(p, at("autoscaling.maxReplicas"), a.maxReplicas, undefined, 1, 1000);
             const target = intIn(p, at("autoscaling.targetCpuUtilization"), a.targetCpuUtilization, 70, 1, 100);
             if (max !== undefined && replicas !== undefined) {
                 p.check(max >= replicas, at("autoscaling.maxReplicas"), `must be at least replicas (${replicas}), got ${max}`);
