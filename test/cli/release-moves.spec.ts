@@ -129,6 +129,15 @@ describe("mlops release: edits and refusals", () => {
             ]);
         });
 
+        it("promote on flow-style releases keeps the file's formatting too (only the moved lines change)", () => {
+            const text = wide(canary(20, GOOD, "", "    gateway: { mode: install }   # spacing kept\n"));
+            const plan = planRelease(text, FILE, { kind: "promote" });
+            assert.equal(
+                plan.text,
+                text.replace("canaryWeight: 20", "canaryWeight: 0").replace(`stable: ${rel("1", 0.8)}`, `stable: ${GOOD}`).replace(`            canary: ${GOOD}\n`, ""),
+            );
+        });
+
         it("promote of a candidate at weight 0 does not report a weight change", () => {
             const plan = planRelease(canary(0, GOOD), FILE, { kind: "promote" });
             assert.deepEqual(
@@ -317,6 +326,21 @@ describe("mlops release: edits and refusals", () => {
                 output,
                 /\nnote: policies\/config\/gating\.qa\.json does not exist: the gating pack uses the prod environment's defaults \(policies\/config\/gating\.prod\.json\)\. /,
             );
+        });
+
+        it("describes every release subcommand, option and argument in --help", () => {
+            const program = new Command("mlops");
+            registerReleaseCommands(program, ROOT);
+            const release = program.commands.find((c) => c.name() === "release")!;
+            assert.ok(release.description().length > 20);
+            for (const c of release.commands) {
+                assert.ok(c.description().length > 20, `${c.name()} is described`);
+                assert.deepEqual(c.options.map((o) => o.long).filter((l) => l !== "--to"), ["--stack", "--dry-run"], c.name());
+                for (const o of c.options) assert.ok(o.description.length > 10, `${c.name()} ${o.long} is described`);
+                for (const a of c.registeredArguments) assert.ok(a.description.length > 10 && a.name() === "percent", `${c.name()} <${a.name()}> is described`);
+            }
+            assert.deepEqual(release.commands.find((c) => c.name() === "switch")!.options.map((o) => o.long), ["--stack", "--to", "--dry-run"]);
+            assert.equal(release.commands.find((c) => c.name() === "set-weight")!.registeredArguments.length, 1);
         });
 
         it("registers switch, promote and rollback with their options, and accepts the root as a function", async () => {
