@@ -144,6 +144,17 @@ describe("gate rules", () => {
             ]);
         });
 
+        it("a metric that is not a finite number counts as missing (NaN, Infinity, a string)", () => {
+            for (const bad of [NaN, Infinity, "0.9"]) {
+                const v = evaluateGate({ metrics: { f1: bad as number } }, { metrics: { f1: 0.8 } }, { thresholds: F1 });
+                assert.deepEqual(verdictFailures(v), ["f1: candidate value is missing"], String(bad));
+                const b = evaluateGate({ metrics: { f1: 0.9 } }, { metrics: { f1: bad as number } }, { thresholds: F1 });
+                assert.deepEqual(verdictFailures(b), ["f1: baseline value is missing (needed by minRelativeChange)"], String(bad));
+                const sig = evaluateSignificance({ metrics: { f1: bad as number }, samples: 100 }, { metrics: { f1: 0.8 }, samples: 100 }, F1, { alpha: 0.05 });
+                assert.equal(sig.tests[0].message, "f1: candidate value is missing");
+            }
+        });
+
         it("every configured rule yields a result, in order threshold, absolute, relative", () => {
             const all = evaluateMetric("f1", { threshold: 0.8, minAbsoluteChange: 0.01, minRelativeChange: 0.01, greaterIsBetter: true }, 0.9, 0.8);
             assert.deepEqual(all.map((r) => [r.rule, r.passed]), [["threshold", true], ["minAbsoluteChange", true], ["minRelativeChange", true]]);
