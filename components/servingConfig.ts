@@ -512,7 +512,7 @@ export function checkServingCore(
         gate = validateGateConfig(g, "");
     } catch (e) {
         if (!(e instanceof GateConfigError)) throw e;
-        for (const err of e.errors) p.add(at(err.propertyPath.replace(/^\./, "")), err.reason);
+        for (const err of e.errors) p.add(at(err.propertyPath), err.reason);
     }
     const alerts = checkAlerts(p, at, raw.alerts);
     const runtime = checkRuntime(p, at, raw.runtime);

@@ -2,7 +2,8 @@
 // each naming its property) and every default (issue 13: the mutation run found most of them unpinned).
 import * as assert from "node:assert/strict";
 import { DEFAULT_GATE_CONFIG } from "../../release-contract/gate";
-import { parseServingConfig, servedTracks, ServingConfig } from "../../components/servingConfig";
+import { checkServingCore, parseServingConfig, servedReleases, servedTracks, ServingConfig } from "../../components/servingConfig";
+import { Problems } from "../../components/validation";
 
 const KEY = "mlops-platform:serving";
 const R = (v = "1", extra: Record<string, unknown> = {}) => ({ model: "m", version: v, modelUri: `models:/m/${v}`, metrics: { f1: 0.8 }, ...extra });
@@ -70,6 +71,10 @@ describe("mlops-platform:serving: validation, rule by rule", () => {
         it("namespace: a DNS label", () => {
             assert.deepEqual(problems({ namespace: "ML" }), ['namespace: must be a DNS-1123 label, got "ML"']);
             assert.equal(ok({ namespace: "models" }).namespace, "models");
+            assert.deepEqual(problems({ name: ["model"], namespace: ["ml"] }), [
+                'name: must be a DNS-1123 label of at most 40 characters, got ["model"]',
+                'namespace: must be a DNS-1123 label, got ["ml"]',
+            ]);
         });
         it("prometheusOperator: a boolean", () => {
             assert.deepEqual(problems({ prometheusOperator: "yes" }), ['prometheusOperator: must be true or false, got "yes"']);
@@ -89,6 +94,10 @@ describe("mlops-platform:serving: validation, rule by rule", () => {
             assert.deepEqual(problems({ gateway: { mode: "install", hostname: 7 } }), ["gateway.hostname: must be a DNS name (optionally *.-prefixed), got 7"]);
             assert.deepEqual(ok({ gateway: { mode: "install", hostname: "*.models.example.com" } }).gateway, { mode: "install", hostname: "*.models.example.com" });
             assert.deepEqual(ok({ gateway: { mode: "install" } }).gateway, { mode: "install" });
+            for (const bad of ["models.example-", "a..b", "models.", "-a.b"]) {
+                assert.deepEqual(problems({ gateway: { mode: "install", hostname: bad } }), [`gateway.hostname: must be a DNS name (optionally *.-prefixed), got "${bad}"`], bad);
+            }
+            assert.deepEqual(ok({ gateway: { mode: "install", hostname: "a-1.b.example.com" } }).gateway, { mode: "install", hostname: "a-1.b.example.com" });
         });
         it("existing: name and namespace required, sectionName a listener name", () => {
             assert.deepEqual(problems({ gateway: { mode: "existing" } }), [
@@ -176,6 +185,7 @@ describe("mlops-platform:serving: validation, rule by rule", () => {
             assert.equal(full.canary!.version, "2");
             assert.deepEqual(full.headerMatch, { name: "x-canary", value: "1" });
             assert.equal(ok({ canary: { stable: R(), canary: R("2"), canaryWeight: 1, replicas: 1 } }).canary!.replicas, 1);
+            assert.equal("canary" in ok({ canary: { stable: R(), canary: null, canaryWeight: 0 } }).canary!, false, "a YAML-null candidate is no candidate");
         });
 
         it("both blocks are validated, whichever strategy is chosen", () => {
@@ -185,6 +195,24 @@ describe("mlops-platform:serving: validation, rule by rule", () => {
     });
 
     describe("capacity", () => {
+        it("a bad replicas is reported once (autoscaling is not compared with it)", () => {
+            assert.deepEqual(problems({ replicas: 0, autoscaling: { maxReplicas: 4 } }), ["replicas: must be an integer from 1 to 100, got 0"]);
+        });
+        it("the GPU budget is planned for the routing in use: without a Gateway the pod ratio decides", () => {
+            const gpu = { replicas: 2, gpus: 1, maxExtraGpus: 0, canary: { stable: R(), canary: R("2"), canaryWeight: 10, replicas: 1 } };
+            assert.deepEqual(problems({ ...gpu, canary: { stable: R(), canary: R("2"), canaryWeight: 10 } }), [
+                "canary.canaryWeight: without a Gateway, weight 10% is approximated by 1 canary pod(s) beside 2 stable; that is 1 extra GPUs (1 per pod) but maxExtraGpus is 0; lower the weight, raise maxExtraGpus or route through a Gateway",
+            ]);
+            assert.ok(problems({ ...gpu, gateway: { mode: "install" } }).every((x) => !x.includes("without a Gateway")));
+        });
+        it("two full blue-green slots must fit the GPU budget; one slot does", () => {
+            const gpu = { replicas: 2, gpus: 1, maxExtraGpus: 1 };
+            assert.deepEqual(problems(gpu, BLUE_GREEN), [
+                "maxExtraGpus: blue-green with both slots holding a release needs a second full slot: 2 replicas × 1 GPUs = 2 extra GPUs, but maxExtraGpus is 1; raise maxExtraGpus, empty the idle slot, or use the canary strategy",
+            ]);
+            assert.equal(ok({ ...gpu, blueGreen: { active: "blue", slots: { blue: R() } } }, BLUE_GREEN).gpus, 1);
+            assert.equal(ok({ ...gpu, blueGreen: { active: "green", slots: { green: R() } } }, BLUE_GREEN).gpus, 1);
+        });
         it("replicas: an integer from 1 to 100", () => {
             for (const r of [0, 101, 1.5]) assert.deepEqual(problems({ replicas: r }), [`replicas: must be an integer from 1 to 100, got ${r}`]);
             assert.equal(ok({ replicas: 100 }).replicas, 100);
@@ -213,6 +241,7 @@ describe("mlops-platform:serving: validation, rule by rule", () => {
                 'resources.cpu: must be a Kubernetes quantity (e.g. 500m, 2, 4Gi), got "lots"',
             ]);
             assert.deepEqual(problems({ resources: { memoryLimit: true } }), ["resources.memoryLimit: must be a Kubernetes quantity (e.g. 500m, 2, 4Gi), got true"]);
+            assert.deepEqual(problems({ resources: { cpu: ["1"] } }), ['resources.cpu: must be a Kubernetes quantity (e.g. 500m, 2, 4Gi), got ["1"]']);
         });
         it("gpus 0..16; maxExtraGpus is a GPU budget (0 without GPUs)", () => {
             assert.deepEqual(problems({ gpus: 17 }), ["gpus: must be an integer from 0 to 16, got 17"]);
@@ -247,10 +276,10 @@ describe("mlops-platform:serving: validation, rule by rule", () => {
             for (const v of [0, 601, "1"]) {
                 assert.deepEqual(problems({ alerts: { p99LatencySeconds: v } }), [`alerts.p99LatencySeconds: must be a number of seconds in (0, 600], got ${JSON.stringify(v)}`]);
             }
-            for (const v of [0, 1.5, "1%"]) {
+            for (const v of [0, 1.5, "1%", "0.5"]) {
                 assert.deepEqual(problems({ alerts: { errorRate5xx: v } }), [`alerts.errorRate5xx: must be a fraction in (0, 1] (0.01 = 1%), got ${JSON.stringify(v)}`]);
             }
-            for (const v of ["5 minutes", 5, "5d"]) {
+            for (const v of ["5 minutes", 5, "5d", ["5m"]]) {
                 assert.deepEqual(problems({ alerts: { for: v } }), [`alerts.for: must be a Prometheus duration such as 5m, got ${JSON.stringify(v)}`]);
             }
         });
@@ -272,7 +301,13 @@ describe("mlops-platform:serving: validation, rule by rule", () => {
             assert.deepEqual(problems({ runtime: "mlflow" }), [
                 'runtime: must be { kind: "mlserver", image?, workers?, maxBatchSize?, maxBatchTimeSeconds? }, { kind: "mlflow", image?, workers? } or { kind: "custom", image?, port?, ... }, got "mlflow"',
             ]);
-            assert.deepEqual(problems({ runtime: { kind: "triton" } }), ['runtime.kind: must be one of "mlserver", "mlflow", "custom", got "triton"']);
+            assert.deepEqual(problems({ runtime: { kind: "triton", workers: 2, port: 1 } }), ['runtime.kind: must be one of "mlserver", "mlflow", "custom", got "triton"']);
+            assert.deepEqual(problems({ runtime: { kind: "mlflow", image: [DIGEST] } }), [`runtime.image: must be pinned by digest (<repository>@sha256:<64 hex>), got ["${DIGEST}"]`]);
+            assert.deepEqual(problems({ runtime: { maxBatchTimeSeconds: "5" } }), ['runtime.maxBatchTimeSeconds: must be seconds in [0, 10], got "5"']);
+            assert.deepEqual(problems({ runtime: { maxBatchSize: 8, maxBatchTimeSeconds: "0.5" } }), [
+                'runtime.maxBatchTimeSeconds: must be seconds in [0, 10], got "0.5"',
+                'runtime.maxBatchTimeSeconds: must be > 0 when maxBatchSize > 1 (how long MLServer waits to fill a batch), got "0.5"',
+            ]);
             assert.deepEqual(problems({ runtime: { kind: "mlflow", image: "repo/server:latest" } }), ['runtime.image: must be pinned by digest (<repository>@sha256:<64 hex>), got "repo/server:latest"']);
             assert.deepEqual(problems({ runtime: { workers: 65 } }), ["runtime.workers: must be an integer from 0 to 64, got 65"]);
             assert.deepEqual(problems({ runtime: { maxBatchSize: 0 } }), ["runtime.maxBatchSize: must be an integer from 1 to 10000, got 0"]);
@@ -344,7 +379,46 @@ describe("mlops-platform:serving: validation, rule by rule", () => {
                 'predictionLog.enabled: needs runtime.kind "mlserver" (the platform\'s server logs predictions), got runtime.kind "mlflow"; set predictionLog.enabled: false for this runtime',
             ]);
             assert.deepEqual(problems({ runtime: { kind: "custom" } }, CANARY, { environment: "prod" }).map((x) => x.split(":")[0]), ["predictionLog.enabled"]);
+            // With the rest of the config invalid there is no runtime to compare with: only the real problem is reported.
+            assert.deepEqual(problems({ replicas: 0, predictionLog: { enabled: true } }), ["replicas: must be an integer from 1 to 100, got 0"]);
             assert.equal(ok({ runtime: { kind: "custom" }, predictionLog: { enabled: false } }, CANARY, { environment: "prod" }).predictionLog.enabled, false);
+        });
+    });
+
+    describe("analysis", () => {
+        it("its problems carry the serving path", () => {
+            const found = problems({ analysis: { windw: "10m" } });
+            assert.ok(found.length === 1 && found[0].startsWith("analysis.windw: "), found.join("\n"));
+        });
+    });
+
+    describe("served releases and images", () => {
+        it("servedReleases: the filled slots, or stable and the candidate, of the chosen strategy only", () => {
+            const both = { ...CANARY, canary: { stable: R("1"), canary: R("2"), canaryWeight: 5 }, blueGreen: { active: "blue", slots: { blue: R("7") } } };
+            assert.deepEqual(servedReleases(ok({}, both)).map((r) => [r.path, r.release.version]), [["canary.stable", "1"], ["canary.canary", "2"]]);
+            assert.deepEqual(servedReleases(ok({ strategy: "blueGreen" }, both)).map((r) => [r.path, r.release.version]), [["blueGreen.slots.blue", "7"]]);
+            assert.deepEqual(servedReleases(ok({}, BLUE_GREEN)).map((r) => r.path), ["blueGreen.slots.blue", "blueGreen.slots.green"]);
+            assert.deepEqual(servedReleases(ok({ blueGreen: { active: "green", slots: { green: R() } } }, BLUE_GREEN)).map((r) => r.path), ["blueGreen.slots.green"]);
+            assert.deepEqual(servedReleases(ok({})).map((r) => r.path), ["canary.stable"]);
+            assert.deepEqual(servedTracks(ok({ strategy: "blueGreen" }, both)).map((t) => t.track), ["blue"]);
+            assert.deepEqual(servedTracks(ok({}, both)).map((t) => t.track), ["stable", "canary"]);
+        });
+
+        it("without a default image (component args), every served release needs one, named by the runtime's server", () => {
+            const check = (raw: Record<string, unknown>) => {
+                const p = new Problems("x");
+                const r = checkServingCore(p, "s.", raw, "gateway");
+                return { ok: r !== undefined, problems: p.list.map((x) => `${x.propertyPath}: ${x.reason}`) };
+            };
+            const noImage = (server: string, v = "1", at = "canary.stable") => `s.${at}.image: no image to serve m v${v}: set runtime.image (the ${server} image) or this release's image`;
+            assert.deepEqual(check(CANARY), { ok: false, problems: [noImage("MLServer")] });
+            assert.deepEqual(check({ ...CANARY, runtime: { kind: "mlflow" } }).problems, [noImage("MLflow serving")]);
+            assert.deepEqual(check({ ...CANARY, runtime: { kind: "custom" } }).problems, [noImage("model server")]);
+            assert.deepEqual(check({ ...BLUE_GREEN, runtime: { kind: "mlflow" } }).problems, [noImage("MLflow serving", "1", "blueGreen.slots.blue"), noImage("MLflow serving", "2", "blueGreen.slots.green")]);
+            assert.deepEqual(check({ ...CANARY, runtime: { kind: "mlflow", image: DIGEST } }), { ok: true, problems: [] });
+            assert.deepEqual(check({ ...CANARY, canary: { stable: R("1", { image: DIGEST }) } }), { ok: true, problems: [] });
+            const p = new Problems("x");
+            assert.notEqual(checkServingCore(p, "", CANARY, "gateway", true), undefined);
         });
     });
 
