@@ -41,6 +41,12 @@ describe("gate rules", () => {
             assert.deepEqual(problems({ thresholds: F1, gates: 1 }, "g"), ["g.gates: unknown property; expected thresholds, significance"]);
             assert.deepEqual(problems({}), ["thresholds: must be an object mapping metric names to thresholds"]);
             assert.deepEqual(problems({ thresholds: {} }, "g"), ["g.thresholds: at least one metric threshold is required"]);
+            // Every problem at once, in one message.
+            assert.deepEqual(problems({ thresholds: {}, gates: 1, significance: [] }), [
+                "gates: unknown property; expected thresholds, significance",
+                "thresholds: at least one metric threshold is required",
+                "significance: must be an object { alpha, metrics?, requireSamples? }",
+            ]);
         });
 
         it("each metric's rules", () => {
@@ -54,7 +60,7 @@ describe("gate rules", () => {
             for (const v of [0, -0.01, "0.01"]) {
                 assert.deepEqual(t({ minAbsoluteChange: v, greaterIsBetter: true }), [`thresholds.f1.minAbsoluteChange: must be a number > 0, got ${JSON.stringify(v)}`]);
             }
-            for (const v of [-0.01, 1.5, "2%"]) {
+            for (const v of [-0.01, 1.5, "2%", "0.5"]) {
                 assert.deepEqual(t({ minRelativeChange: v, greaterIsBetter: true }), [`thresholds.f1.minRelativeChange: must be a number in [0, 1] (0.02 = 2%), got ${JSON.stringify(v)}`]);
             }
             for (const v of [0, 1]) assert.doesNotThrow(() => validateGateConfig({ thresholds: { f1: { minRelativeChange: v, greaterIsBetter: false } } }));
@@ -121,6 +127,7 @@ describe("gate rules", () => {
             assert.deepEqual([r.passed, r.required, r.message], [true, 0.816, "f1: candidate 0.816 vs baseline 0.8 is +2% better; needs >= 2% (>= 0.816, minRelativeChange)"]);
             const worse = evaluateMetric("f1", { minRelativeChange: 0.02, greaterIsBetter: true }, 0.7, 0.8)[0];
             assert.equal(worse.message, "f1: candidate 0.7 vs baseline 0.8 is -12.5% better; needs >= 2% (>= 0.816, minRelativeChange)");
+            assert.equal(evaluateMetric("f1", { minRelativeChange: 0, greaterIsBetter: true }, 0.8, 0.8)[0].message, "f1: candidate 0.8 vs baseline 0.8 is +0% better; needs >= 0% (>= 0.8, minRelativeChange)");
             const lower = evaluateMetric("err", { minRelativeChange: 0.1, greaterIsBetter: false }, 0.18, 0.2)[0];
             assert.deepEqual([lower.passed, lower.required, lower.message], [true, 0.18, "err: candidate 0.18 vs baseline 0.2 is +10% lower; needs >= 10% (<= 0.18, minRelativeChange)"]);
             // A negative baseline must not invert the rule: -0.9 is a 10% improvement on -1.
@@ -190,6 +197,26 @@ describe("gate rules", () => {
                 ["acc", false, "acc: candidate value is missing"],
             ]);
             assert.equal(r.passed, false);
+        });
+
+        it("proportions of exactly 0 and 1 are valid (a perfect score is a proportion)", () => {
+            const perfect = evaluateSignificance({ metrics: { acc: 1 }, samples: 1000 }, { metrics: { acc: 0.9 }, samples: 1000 }, {}, { alpha: 0.05, metrics: ["acc"] });
+            assert.equal(perfect.passed, true);
+            const none = evaluateSignificance({ metrics: { err: 0 }, samples: 1000 }, { metrics: { err: 0.1 }, samples: 1000 }, { err: { threshold: 0.2, greaterIsBetter: false } }, { alpha: 0.05, metrics: ["err"] });
+            assert.equal(none.passed, true);
+            const same = evaluateSignificance({ metrics: { acc: 1 }, samples: 100 }, { metrics: { acc: 1 }, samples: 100 }, {}, { alpha: 0.05, metrics: ["acc"] });
+            assert.deepEqual([same.tests[0].pValue, same.tests[0].passed], [0.5, false]);
+            const zero = evaluateSignificance({ metrics: { acc: 0 }, samples: 100 }, { metrics: { acc: 0 }, samples: 100 }, {}, { alpha: 0.05, metrics: ["acc"] });
+            assert.deepEqual([zero.tests[0].pValue, zero.tests[0].passed], [0.5, false]);
+        });
+
+        it("only the failed tests are listed as failures", () => {
+            const v = evaluateGate(
+                { metrics: { f1: 0.9, acc: 0.801 }, samples: 10000 },
+                { metrics: { f1: 0.8, acc: 0.8 }, samples: 10000 },
+                { thresholds: { f1: { threshold: 0.5, greaterIsBetter: true } }, significance: { alpha: 0.05, metrics: ["f1", "acc"] } },
+            );
+            assert.deepEqual(verdictFailures(v), [`significance: ${v.significance!.tests[1].message}`]);
         });
 
         it("reports z, the one-sided p-value and the comparison with alpha", () => {
@@ -301,6 +328,20 @@ describe("gate rules", () => {
                     "- acc: candidate value is missing",
                     `- significance: ${v.significance!.tests[0].message}`,
                     "- significance: acc: candidate value is missing",
+                ].join("\n"),
+            );
+        });
+
+        it("a rule without a computable requirement shows - in REQUIRED", () => {
+            const v = evaluateGate({ metrics: { f1: 0.9 } }, undefined, { thresholds: F1 });
+            assert.equal(
+                formatVerdictTable(v),
+                [
+                    "METRIC  RULE               CANDIDATE  BASELINE  REQUIRED  RESULT",
+                    "f1      minRelativeChange  0.9        missing   -         FAIL",
+                    "",
+                    "GATE FAILED (1 failure):",
+                    "- f1: baseline value is missing (needed by minRelativeChange)",
                 ].join("\n"),
             );
         });

@@ -69,6 +69,7 @@ describe("release annotations", () => {
         refused(() => releaseAnnotations({ ...FULL, evaluation: { samples: 0 } }, "canary"), "evaluation.samples", "must be a positive integer, got 0");
         refused(() => releaseAnnotations({ ...FULL, evaluation: { samples: 1.5 } }, "canary"), "evaluation.samples", "must be a positive integer, got 1.5");
         refused(() => releaseAnnotations({ ...FULL, baseline: { version: "", metrics: {} } }, "canary"), "baseline.version", "is required when a baseline is given");
+        refused(() => releaseAnnotations({ ...FULL, baseline: { metrics: {} } as any }, "canary"), "baseline.version", "is required when a baseline is given");
         refused(() => releaseAnnotations({ ...FULL, baseline: { version: "7", metrics: { "x-": 1 } } }, "canary"), "baseline.metrics.x-", "metric name does not fit an annotation key (mlops.platform/baseline-metric.x-)");
         refused(() => releaseAnnotations({ ...FULL, baseline: { version: "7", metrics: {}, samples: -1 } }, "canary"), "baseline.samples", "must be a positive integer, got -1");
     });
@@ -98,6 +99,7 @@ describe("release annotations", () => {
             "mlops.platform/gate": "maybe",
             "mlops.platform/gate-thresholds": "{f1",
             "mlops.platform/other": undefined,
+            "mlops.platform/metric.unset": undefined,
         })!;
         assert.deepEqual(p.problems, [
             "mlops.platform/version is missing",
@@ -119,6 +121,19 @@ describe("release annotations", () => {
         const noBaselineSamples = parseReleaseAnnotations({ ...releaseAnnotations({ ...FULL, baseline: { version: "7", metrics: {} } }, "canary") })!;
         assert.deepEqual(noBaselineSamples.release.baseline, { version: "7", metrics: {} });
         assert.deepEqual(noBaselineSamples.problems, []);
+        // Only what is there is read: no track or gate annotation is not a problem; an empty baseline version is no baseline.
+        assert.deepEqual(parseReleaseAnnotations({ "mlops.platform/model": "m", "mlops.platform/version": "1", "mlops.platform/model-uri": "models:/m/1" }), {
+            release: { model: "m", version: "1", modelUri: "models:/m/1", metrics: {} },
+            track: undefined,
+            gate: "none",
+            problems: [],
+        });
+        const emptyBaseline = parseReleaseAnnotations({ ...releaseAnnotations(FULL, "canary"), "mlops.platform/baseline-version": "" })!;
+        assert.equal(emptyBaseline.release.baseline, undefined);
+        assert.deepEqual(emptyBaseline.problems, ["baseline metrics are present but mlops.platform/baseline-version is missing"]);
+        const badBaselineMetric = parseReleaseAnnotations({ ...releaseAnnotations(FULL, "canary"), "mlops.platform/baseline-metric.f1": "n/a" })!;
+        assert.deepEqual(badBaselineMetric.release.baseline, { version: "7", metrics: {}, samples: 4000 });
+        assert.deepEqual(badBaselineMetric.problems, ["mlops.platform/baseline-metric.f1='n/a' is not a number"]);
         const zero = parseReleaseAnnotations({ ...releaseAnnotations(FULL, "canary"), "mlops.platform/evaluation-samples": "0" })!;
         assert.deepEqual(zero.problems, ["mlops.platform/evaluation-samples='0' is not a positive integer"]);
         assert.equal(zero.release.evaluation, undefined);

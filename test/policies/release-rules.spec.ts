@@ -36,6 +36,8 @@ describe("release rules (in-process)", () => {
         assert.equal(globMatch("*-preview", "svc-previews"), false);
         assert.equal(globMatch("a.b", "aXb"), false);
         assert.equal(globMatch("a.b", "a.b"), true);
+        assert.equal(globMatch("a.b", "xa.b"), false, "anchored at the start");
+        assert.equal(globMatch("a.b", "a.bx"), false, "anchored at the end");
         assert.equal(globMatch("*@example.com", "lead@example.com"), true);
         assert.equal(globMatch("*@example.com", "lead@example.org"), false);
         assert.equal(globMatch("(x)+[y]", "(x)+[y]"), true);
@@ -65,6 +67,12 @@ describe("release rules (in-process)", () => {
                 "recorded thresholds are invalid: invalid gate configuration: mlops.platform/gate-thresholds.f1.greaterIsBetter: is required and must be true or false",
             ]);
         });
+        it("lists every failed rule in one message", () => {
+            const two = { f1: { minRelativeChange: 0.02, greaterIsBetter: true }, acc: { threshold: 0.95, greaterIsBetter: true } };
+            assert.deepEqual(thresholdsRule(parsed({ gate: "fail", gateThresholds: two }, { metrics: { f1: 0.7, acc: 0.9 } }), cfg), [
+                "fails the gate: f1: candidate 0.7 vs baseline 0.8 is -12.5% better; needs >= 2% (>= 0.816, minRelativeChange); acc: candidate 0.9 must be >= 0.95 (threshold)",
+            ]);
+        });
         it("a gate=fail annotation fails even when the metrics pass", () => {
             assert.deepEqual(thresholdsRule(parsed({ gate: "fail" }), cfg), ["is annotated mlops.platform/gate=fail"]);
         });
@@ -90,6 +98,12 @@ describe("release rules (in-process)", () => {
             assert.deepEqual(significanceRule(n(0.9, 0.8), cfg), []);
             assert.deepEqual(significanceRule(n(0.9, 0.8), { ...cfg, requireSamples: true }), ["significance cannot be tested: candidate and baseline evaluation sample counts are missing (required)"]);
             assert.deepEqual(significanceRule(n(0.9, 0.8, 1000, 1000), cfg), []);
+            const two = (c: Record<string, number>, b: Record<string, number>) =>
+                parsed({}, { metrics: c, evaluation: { samples: 1000 }, baseline: { version: "1", metrics: b, samples: 1000 } });
+            const oneWeak = significanceRule(two({ f1: 0.9, acc: 0.81 }, { f1: 0.8, acc: 0.8 }), { ...cfg, metrics: ["f1", "acc"] });
+            assert.match(oneWeak[0], /^improvement is not significant at alpha 0\.05: acc: 0\.81 \(n=1000\) vs 0\.8 \(n=1000\), [^;]*$/);
+            const bothWeak = significanceRule(two({ f1: 0.81, acc: 0.81 }, { f1: 0.8, acc: 0.8 }), { ...cfg, metrics: ["f1", "acc"] });
+            assert.match(bothWeak[0], /: f1: 0\.81 [^;]* > alpha 0\.05; acc: 0\.81 [^;]* > alpha 0\.05$/);
             const weak = significanceRule(n(0.81, 0.8, 100, 100), { ...cfg, alpha: 0.01 });
             assert.equal(weak.length, 1);
             assert.match(weak[0], /^improvement is not significant at alpha 0\.01: f1: 0\.81 \(n=100\) vs 0\.8 \(n=100\), z=0\.\d{3}, one-sided p=0\.\d+ > alpha 0\.01$/);
@@ -115,6 +129,10 @@ describe("release rules (in-process)", () => {
             assert.equal(mutableModelRefReason("models:/m/Latest"), "'models:/m/Latest' resolves 'latest', which changes with every registration");
             assert.equal(mutableModelRefReason("models:/m/Production"), "'models:/m/Production' names the stage 'Production', which can point to another version");
             assert.equal(mutableModelRefReason("s3://bucket/model"), "'s3://bucket/model' is neither models:/<name>/<version> nor pinned by @sha256 digest");
+            assert.equal(mutableModelRefReason("models:/churn/latest"), "'models:/churn/latest' resolves 'latest', which changes with every registration");
+            for (const uri of ["xmodels:/churn/latest", "models:/churn/Staging/x", "models:/churn"]) {
+                assert.equal(mutableModelRefReason(uri), `'${uri}' is neither models:/<name>/<version> nor pinned by @sha256 digest`);
+            }
         });
         it("the rule: mutable or mismatching references fail; no URI is left to the thresholds rule", () => {
             assert.deepEqual(immutableRefRule(parsed()), []);
@@ -179,6 +197,8 @@ describe("release rules (in-process)", () => {
             const tracks: ServedTrack[] = [
                 { track: "canary", release: rel, workload: "Deployment ns/x-canary", percent: 50, via: "HTTPRoute ns/x rules[1]" },
                 { track: "green", release: { ...rel, modelUri: "models:/m/2" }, workload: "Deployment ns/x-green", percent: 100, via: "Service ns/x", activeService: "Service ns/x" },
+                // The idle slot receives no live traffic: the blue-green rule does not apply to it.
+                { track: "blue", release: { ...rel, modelUri: "models:/m/2" }, workload: "Deployment ns/x-blue", percent: 0, via: "Service ns/x" },
             ];
             const gate = { thresholds: { f1: { minRelativeChange: 0.02, greaterIsBetter: true } } };
             const v = checkServedTracks(tracks, gate, { "model-approval-required": { requireApproval: true }, "model-significance": { requireSamples: true, enforcementLevel: "advisory" } });
@@ -194,6 +214,9 @@ describe("release rules (in-process)", () => {
                     ["model-significance", "advisory", "Deployment ns/x-green"],
                     ["model-approval-required", "mandatory", "Deployment ns/x-green"],
                     ["blue-green-switch-gated", "mandatory", "Service ns/x sends traffic to slot 'green' (Deployment ns/x-green) whose release m v2 is mlops.platform/gate=fail; switch only to a gated slot"],
+                    ["model-gate-thresholds", "mandatory", "Deployment ns/x-blue"],
+                    ["model-significance", "advisory", "Deployment ns/x-blue"],
+                    ["model-approval-required", "mandatory", "Deployment ns/x-blue"],
                 ],
             );
             assert.match(v[0].message, /^Deployment ns\/x-canary: release m v2 \(canary\): fails the gate: f1: /);
