@@ -289,6 +289,8 @@ describe("mlops-platform:serving: validation, rule by rule", () => {
         it("defaults to MLServer with 1 worker and no batching", () => {
             assert.deepEqual(ok({}).runtime, { kind: "mlserver", workers: 1, maxBatchSize: 1, maxBatchTimeSeconds: 0 });
             assert.deepEqual(ok({ runtime: {} }).runtime, { kind: "mlserver", workers: 1, maxBatchSize: 1, maxBatchTimeSeconds: 0 });
+            assert.equal((ok({ runtime: { workers: 4 } }).runtime as { workers: number }).workers, 4);
+            assert.equal((ok({ runtime: { workers: 64 } }).runtime as { workers: number }).workers, 64);
             assert.deepEqual(ok({ runtime: { kind: "mlserver", image: DIGEST, workers: 0, maxBatchSize: 10000, maxBatchTimeSeconds: 10 } }).runtime, {
                 kind: "mlserver",
                 image: DIGEST,
@@ -363,7 +365,7 @@ describe("mlops-platform:serving: validation, rule by rule", () => {
             assert.deepEqual(bad({ rate: 1 }), ["predictionLog.rate: unknown property; expected one of enabled, sampleRate, prefix, batchSize, flushSeconds, queueSize, excludeFields, format"]);
             assert.deepEqual(bad({ enabled: "yes" }), ['predictionLog.enabled: must be true or false, got "yes"']);
             for (const v of [0, 1.01, "0.1"]) assert.deepEqual(bad({ sampleRate: v }), [`predictionLog.sampleRate: must be a fraction in (0, 1] (0.1 = every tenth request), got ${JSON.stringify(v)}`]);
-            for (const v of ["predictions", "/predictions/", "date=1/", 5]) {
+            for (const v of ["predictions", "/predictions/", "date=1/", 5, ["logs/"]]) {
                 assert.deepEqual(bad({ prefix: v }), [`predictionLog.prefix: must be an S3 key prefix ending in '/' (letters, digits, !_.*'()- and '/', no '='), got ${JSON.stringify(v)}`]);
             }
             assert.deepEqual(bad({ batchSize: 0 }), ["predictionLog.batchSize: must be an integer from 1 to 100000, got 0"]);
