@@ -85,14 +85,14 @@ class ServingEditor {
         readonly text: string,
         readonly file: string,
     ) {
-        this.doc = YAML.parseDocument(text, { keepSourceTokens: false });
+        this.doc = YAML.parseDocument(text);
         if (this.doc.errors.length) {
             const e = this.doc.errors[0];
             const where = e.linePos ? ` at line ${e.linePos[0].line}` : "";
             throw new ReleaseError(`${file} is not valid YAML${where}: ${e.message.split("\n")[0]}`);
         }
-        const config = this.doc.get("config", true);
-        const node = YAML.isMap(config) ? (config.get(SERVING_CONFIG_KEY, true) ?? config.get(PROJECT_KEY, true)) : undefined;
+        const config = this.doc.get("config");
+        const node = YAML.isMap(config) ? (config.get(SERVING_CONFIG_KEY, true) ?? config.get(PROJECT_KEY)) : undefined;
         if (!YAML.isMap(node)) {
             throw new ReleaseError(
                 `${file} has no ${SERVING_CONFIG_KEY} mapping under config: add the serving block (strategy, canary or blueGreen, releases) first`,
@@ -101,17 +101,16 @@ class ServingEditor {
         this.serving = node;
     }
 
-    /** The map at `path` under the serving block (must exist). */
-    map(...keys: string[]): YAML.YAMLMap {
-        const n = keys.length ? this.serving.getIn(keys, true) : this.serving;
-        if (!YAML.isMap(n)) throw new ReleaseError(`${this.file}: ${SERVING_CONFIG_KEY}.${keys.join(".")} is not a mapping`);
-        return n as YAML.YAMLMap;
+    /** The map at `block` of the serving block (a YAML alias there is not edited: it would change the anchor's other users). */
+    map(block: string): YAML.YAMLMap {
+        const n = this.serving.get(block);
+        if (!YAML.isMap(n)) throw new ReleaseError(`${this.file}: ${SERVING_CONFIG_KEY}.${block} is not a mapping`);
+        return n;
     }
 
-    /** Sets a scalar at `keys` (creating the key at the end of its block map if missing). */
-    setScalar(keys: string[], value: string | number | boolean): void {
-        const parent = this.map(...keys.slice(0, -1));
-        const key = keys[keys.length - 1];
+    /** Sets the scalar `key` of the map `block` (creating the key at the end of its block map if missing). */
+    setScalar(block: string, key: string, value: string | number | boolean): void {
+        const parent = this.map(block);
         const pair = pairOf(parent, key);
         if (pair && YAML.isScalar(pair.value) && pair.value.range) {
             const [start, end] = pair.value.range;
@@ -131,17 +130,19 @@ class ServingEditor {
         parent.set(key, value);
     }
 
-    /** Replaces the value at `to` by the value node at `from` (same parent map), and deletes `from`. */
-    moveValue(parentKeys: string[], from: string, to: string): void {
-        const parent = this.map(...parentKeys);
-        const src = pairOf(parent, from);
-        const dst = pairOf(parent, to);
-        if (!src) throw new ReleaseError(`${this.file}: ${SERVING_CONFIG_KEY}.${[...parentKeys, from].join(".")} is missing`);
+    /**
+     * Replaces the value at `to` by the value node at `from` (both maps of the map `block`; the caller
+     * has checked that both exist), and deletes `from`. Block or flow style: the moved text is kept
+     * as written (result() re-parses it and falls back to the Document if that changed the data).
+     */
+    moveValue(block: string, from: string, to: string): void {
+        const parent = this.map(block);
+        const src = pairOf(parent, from)!;
+        const dst = pairOf(parent, to)!;
         const sv = src.value as YAML.Node;
-        const dv = dst?.value as YAML.Node | undefined;
-        const blocky = (n: YAML.Node | undefined) => YAML.isMap(n) && !n.flow && n.range;
-        if (dst && blocky(sv) && blocky(dv) && src.key.range) {
-            this.edits.push({ start: dv!.range![0], end: dv!.range![1], text: this.text.slice(sv.range![0], sv.range![1]) });
+        const dv = dst.value as YAML.Node;
+        if (YAML.isMap(sv) && YAML.isMap(dv) && sv.range && dv.range && src.key.range) {
+            this.edits.push({ start: dv.range[0], end: dv.range[1], text: this.text.slice(sv.range[0], sv.range[1]) });
             // Delete the source pair with the comment lines directly above its key (they describe it).
             let start = lineStart(this.text, src.key.range[0]);
             for (;;) {
@@ -149,7 +150,7 @@ class ServingEditor {
                 if (start === 0 || !this.text.slice(prev, start).trim().startsWith("#")) break;
                 start = prev;
             }
-            this.edits.push({ start, end: sv.range![2], text: "" });
+            this.edits.push({ start, end: sv.range[2], text: "" });
         } else {
             this.exact = false;
         }
@@ -180,7 +181,7 @@ class ServingEditor {
 }
 
 function invalid(file: string, e: any, what: string): ReleaseError {
-    return new ReleaseError(`${what} in ${file}:\n${String(e?.message ?? e).replace(/^Invalid [^\n]*\n/, "")}`);
+    return new ReleaseError(`${what} in ${file}:\n${String((e as Error).message).replace(/^Invalid [^\n]*\n/, "")}`);
 }
 
 function gateFailures(release: ModelRelease, cfg: ServingConfig, track: string): string[] {
@@ -244,7 +245,7 @@ export function planRelease(
             );
         }
         refuseUngated(`${verb} to slot '${target}'`, rel, cfg, target);
-        ed.setScalar(["blueGreen", "active"], target);
+        ed.setScalar("blueGreen", "active", target);
         change("blueGreen.active", `${bg.active} (${describeRelease(bg.slots[bg.active])})`, `${target} (${describeRelease(rel)})`);
     };
 
@@ -290,7 +291,7 @@ export function planRelease(
             if (c.canaryWeight === 0) {
                 throw new ReleaseError(`nothing to roll back: canary.canaryWeight is already 0 (${describeRelease(c.canary)} receives no traffic)`);
             }
-            ed.setScalar(["canary", "canaryWeight"], 0);
+            ed.setScalar("canary", "canaryWeight", 0);
             change("canary.canaryWeight", c.canaryWeight, 0);
             break;
         }
@@ -300,23 +301,24 @@ export function planRelease(
                 throw new ReleaseError(`nothing to promote: there is no canary release (${SERVING_CONFIG_KEY}.canary.canary is empty)`);
             }
             refuseUngated("promote", c.canary, cfg, "canary");
-            ed.moveValue(["canary"], "canary", "stable");
+            ed.moveValue("canary", "canary", "stable");
             change("canary.stable", describeRelease(c.stable), describeRelease(c.canary));
             change("canary.canary", describeRelease(c.canary), "(none)");
             if (c.canaryWeight !== 0) {
-                ed.setScalar(["canary", "canaryWeight"], 0);
+                ed.setScalar("canary", "canaryWeight", 0);
                 change("canary.canaryWeight", c.canaryWeight, 0);
             }
             if (c.mirror) {
-                ed.setScalar(["canary", "mirror"], false);
+                ed.setScalar("canary", "mirror", false);
                 change("canary.mirror", true, false);
             }
             break;
         }
         case "set-weight": {
             const raw = String(action.weight).trim();
+            // Decimal digits only (not 1e2, 0x10, -5, 7.0): a non-negative integer, at most 100.
             const weight = /^[0-9]+$/.test(raw) ? Number(raw) : NaN;
-            if (!(Number.isInteger(weight) && weight >= 0 && weight <= 100)) {
+            if (!(weight <= 100)) {
                 throw new ReleaseError(`weight must be an integer percentage from 0 to 100, got '${action.weight}'`);
             }
             const c = requireCanaryStrategy("set-weight");
@@ -330,7 +332,7 @@ export function planRelease(
             if (weight === 100) {
                 refuseUngated("send 100% of traffic to the canary", c.canary!, cfg, "canary");
             }
-            ed.setScalar(["canary", "canaryWeight"], weight);
+            ed.setScalar("canary", "canaryWeight", weight);
             change("canary.canaryWeight", c.canaryWeight, weight);
             break;
         }
@@ -352,7 +354,8 @@ export function planRelease(
             throw e;
         }
     }
-    if (after.strategy === "canary" && after.canary?.canary && after.gateway.mode === "none" && changes.some((x) => x.path === "canary.canaryWeight")) {
+    // A weight change only happens on the canary strategy.
+    if (after.gateway.mode === "none" && after.canary?.canary && changes.some((x) => x.path === "canary.canaryWeight")) {
         const split = replicaRatioSplit(after.canary.canaryWeight, after.replicas);
         if (Math.abs(split.effectiveWeight - after.canary.canaryWeight) >= 0.05) {
             notes.push(
@@ -402,7 +405,7 @@ export function releaseCommand(opts: { root: string; stack: string; action: Rele
             out.push(`wrote ${file}; review with \`mlops plan --stack ${opts.stack}\`, then commit and \`pulumi up --stack ${opts.stack}\``);
         }
     }
-    return { output: out.filter(Boolean).join("\n"), plan };
+    return { output: out.join("\n"), plan };
 }
 
 /** Writes through a temporary file and a rename, so a stack file is never half-written. */

@@ -488,7 +488,11 @@ export function checkServingCore(
             p.add(at("autoscaling"), `must be { maxReplicas, targetCpuUtilization? } or false, got ${describe(a)}`);
         } else {
             unknownKeys(p, at, "autoscaling", a, ["maxReplicas", "targetCpuUtilization"]);
-            const max = intIn(p, at("autoscaling.maxReplicas"), a.maxReplicas ?? null, undefined, 1, 1000);
+            // Required: intIn treats undefined/null as "use the default", and there is none here.
+            const max =
+                a.maxReplicas === undefined || a.maxReplicas === null
+                    ? (p.add(at("autoscaling.maxReplicas"), "is required: the HPA maximum per track, an integer from 1 to 1000"), undefined)
+                    : intIn(p, at("autoscaling.maxReplicas"), a.maxReplicas, undefined, 1, 1000);
             const target = intIn(p, at("autoscaling.targetCpuUtilization"), a.targetCpuUtilization, 70, 1, 100);
             if (max !== undefined && replicas !== undefined) {
                 p.check(max >= replicas, at("autoscaling.maxReplicas"), `must be at least replicas (${replicas}), got ${max}`);
@@ -508,7 +512,7 @@ export function checkServingCore(
         gate = validateGateConfig(g, "");
     } catch (e) {
         if (!(e instanceof GateConfigError)) throw e;
-        for (const err of e.errors) p.add(at(err.propertyPath.replace(/^\./, "")), err.reason);
+        for (const err of e.errors) p.add(at(err.propertyPath), err.reason);
     }
     const alerts = checkAlerts(p, at, raw.alerts);
     const runtime = checkRuntime(p, at, raw.runtime);

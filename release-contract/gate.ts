@@ -214,15 +214,10 @@ interface Dec {
 function dec(x: number): Dec {
     const [mant, expPart] = x.toString().toLowerCase().split("e");
     const exp = expPart ? Number(expPart) : 0;
-    const neg = mant.startsWith("-");
-    const [ip, fp = ""] = (neg ? mant.slice(1) : mant).split(".");
-    let n = BigInt(ip + fp);
-    let s = fp.length - exp;
-    if (s < 0) {
-        n *= 10n ** BigInt(-s);
-        s = 0;
-    }
-    return { n: neg ? -n : n, s };
+    // "-1.25" -> BigInt("-125") (the sign stays on the integer part), scale 2.
+    // The scale may be negative (1e21 -> 1 * 10^21); align() and mul() handle any scale.
+    const [ip, fp = ""] = mant.split(".");
+    return { n: BigInt(ip + fp), s: fp.length - exp };
 }
 
 function align(a: Dec, b: Dec): [bigint, bigint, number] {
