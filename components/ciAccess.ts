@@ -109,7 +109,16 @@ const REPOSITORY = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/[A-Za-z0-9._-]{1,100}$/;
 const OIDC_PROVIDER_ARN = /^arn:aws(-[a-z]+)*:iam::\d{12}:oidc-provider\/token\.actions\.githubusercontent\.com$/;
 const MANAGED_POLICY_ARN = /^arn:aws(-[a-z]+)*:iam::(aws|\d{12}):policy\/[\w+=,.@/-]+$/;
 const NAME_PREFIX = /^[A-Za-z0-9+=,.@_-]{3,30}$/;
-const GITLAB_PROJECT = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)+$/;
+/** A GitLab project path `group[/subgroup]/project` (no wildcards). */
+export const GITLAB_PROJECT = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)+$/;
+/** A GitLab instance URL: https, host and optional port, no path (the ID tokens' issuer). */
+export const GITLAB_URL = /^https:\/\/[a-z0-9.-]+(:\d+)?$/;
+/** An IAM OIDC provider ARN. */
+export const OIDC_PROVIDER_ANY_ARN = /^arn:aws(-[a-z]+)*:iam::\d{12}:oidc-provider\/[a-z0-9.:-]+$/;
+/** A branch name or glob usable in a `sub` pattern (a ':' would forge the claim's format). */
+export const CI_BRANCH = /^[^\s:]+$/;
+/** A bare wildcard: it would trust every branch. */
+export const BARE_WILDCARD = /^[*?/]+$/;
 
 function checkTrust(p: Problems, path: string, t: CiTrust): void {
     const lists: (keyof CiTrust)[] = ["branches", "tags", "environments"];
@@ -122,11 +131,11 @@ function checkTrust(p: Problems, path: string, t: CiTrust): void {
         values.forEach((v, i) => {
             subjects++;
             const at = `${path}.${key}[${i}]`;
-            if (!p.check(typeof v === "string" && v.length > 0 && !/[\s:]/.test(v), at, `must be a non-empty name without spaces or ':', got ${describe(v)}`)) {
+            if (!p.check(typeof v === "string" && CI_BRANCH.test(v), at, `must be a non-empty name without spaces or ':', got ${describe(v)}`)) {
                 return;
             }
             p.check(
-                !/^[*?/]+$/.test(v as string),
+                !BARE_WILDCARD.test(v as string),
                 at,
                 `must not be a bare wildcard (${describe(v)} would trust every ${key === "environments" ? "environment" : "ref"}); name it, or use a prefix such as release/*`,
             );
@@ -176,18 +185,18 @@ export function validateCiAccessArgs(args: CiAccessArgs): CiAccessSettings {
             "gitlab.project",
             `must be a GitLab project path "group[/subgroup]/project" without wildcards, got ${describe(g.project)}`,
         );
-        p.check(typeof g.url === "string" && /^https:\/\/[a-z0-9.-]+(:\d+)?$/.test(g.url), "gitlab.url", `must be the instance's https URL without a path (e.g. https://gitlab.com), got ${describe(g.url)}`);
+        p.check(typeof g.url === "string" && GITLAB_URL.test(g.url), "gitlab.url", `must be the instance's https URL without a path (e.g. https://gitlab.com), got ${describe(g.url)}`);
         if (g.existingOidcProviderArn !== undefined) {
-            p.check(/^arn:aws(-[a-z]+)*:iam::\d{12}:oidc-provider\/[a-z0-9.:-]+$/.test(g.existingOidcProviderArn), "gitlab.existingOidcProviderArn", `must be an IAM OIDC provider ARN, got ${describe(g.existingOidcProviderArn)}`);
+            p.check(OIDC_PROVIDER_ANY_ARN.test(g.existingOidcProviderArn), "gitlab.existingOidcProviderArn", `must be an IAM OIDC provider ARN, got ${describe(g.existingOidcProviderArn)}`);
         }
         for (const key of ["deployBranches", "previewBranches"] as const) {
             const list = g[key] as unknown;
             if (!p.check(Array.isArray(list) && (list.length > 0 || key === "deployBranches"), `gitlab.${key}`, `must list at least one branch, got ${describe(list)}`)) continue;
             (list as unknown[]).forEach((b, i) =>
-                p.check(typeof b === "string" && b.length > 0 && !/[\s:]/.test(b), `gitlab.${key}[${i}]`, `must be a branch name or glob without spaces or ':', got ${describe(b)}`),
+                p.check(typeof b === "string" && CI_BRANCH.test(b), `gitlab.${key}[${i}]`, `must be a branch name or glob without spaces or ':', got ${describe(b)}`),
             );
             // Deploying from every branch would let any developer's branch assume the deploy role.
-            if (key === "deployBranches") (list as string[]).forEach((b, i) => p.check(!/^[*?/]+$/.test(b), `gitlab.deployBranches[${i}]`, `must not be a bare wildcard (${describe(b)}); name the protected branches`));
+            if (key === "deployBranches") (list as string[]).forEach((b, i) => p.check(!BARE_WILDCARD.test(b), `gitlab.deployBranches[${i}]`, `must not be a bare wildcard (${describe(b)}); name the protected branches`));
         }
     }
     if (s.existingOidcProviderArn !== undefined) {
@@ -272,11 +281,6 @@ export function githubSubjects(repository: string, t: CiTrust): string[] {
         ...(t.environments ?? []).map((e) => `${repo}:environment:${e}`),
         ...(t.pullRequests ? [`${repo}:pull_request`] : []),
     ];
-}
-
-/** Trust policy: GitHub's OIDC tokens for our audience and exactly these subjects. */
-export function githubTrustPolicy(providerArn: pulumi.Input<string>, subjects: string[]): PolicyDocument {
-    return { Version: "2012-10-17", Statement: [ciTrustStatement("GitHubActions", providerArn, GITHUB_OIDC_HOST, subjects)] };
 }
 
 /** Push to exactly these ECR repositories (and log in to ECR, which has no resource scope). */
@@ -549,7 +553,7 @@ export function splitPolicy(doc: PolicyDocument): PolicyDocument[] {
  */
 export class CiAccess extends pulumi.ComponentResource {
     /** The GitHub OIDC provider (undefined without `repository`). */
-    public readonly oidcProviderArn: pulumi.Output<string>;
+    public readonly oidcProviderArn: pulumi.Output<string | undefined>;
     /** The GitLab instance's OIDC provider, with `gitlab`. */
     public readonly gitlabOidcProviderArn?: pulumi.Output<string>;
     public readonly previewRoleArn: pulumi.Output<string>;
@@ -661,7 +665,7 @@ export class CiAccess extends pulumi.ComponentResource {
             new aws.iam.RolePolicy(`${name}-data-validation-read`, { role: validation.name, policy: s.dataValidation.readPolicy }, child);
         }
 
-        this.oidcProviderArn = providerArn ?? pulumi.output(undefined as unknown as string);
+        this.oidcProviderArn = providerArn ?? pulumi.output(undefined);
         this.gitlabOidcProviderArn = gitlabProviderArn;
         this.previewRoleArn = preview.arn;
         this.deployRoleArn = deploy.arn;

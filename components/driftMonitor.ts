@@ -15,6 +15,7 @@ import {
 } from "./k8s-security";
 import { assertDigestPinned, checkImage, checkResources, quantityValue } from "./k8s-validation";
 import type { AlertRule } from "./monitoring";
+import { assertPolicyActionsWithin } from "./iam";
 import { Problems, checkDnsLabel, checkInt, describe } from "./validation";
 import { WorkloadIdentity, WorkloadIdentityMode } from "./workloadIdentity";
 
@@ -251,30 +252,7 @@ export function validateDriftMonitorArgs(name: string, args: DriftMonitorArgs): 
  * (and decrypting them through S3): the drift check must not be able to change the data lake.
  */
 export function assertReadOnlyPolicy(subject: string, path: string, json: string): string {
-    const p = new Problems(subject);
-    let doc: any;
-    try {
-        doc = JSON.parse(json);
-    } catch {
-        p.add(path, "is not a JSON IAM policy document");
-        p.throwIfAny();
-    }
-    const statements: any[] = Array.isArray(doc?.Statement) ? doc.Statement : doc?.Statement ? [doc.Statement] : [];
-    p.check(statements.length > 0, path, "has no statements");
-    statements.forEach((st, i) => {
-        if (st?.Effect !== "Allow") return;
-        p.check(st.NotAction === undefined, `${path}.Statement[${i}]`, "uses NotAction, which grants everything not listed");
-        const actions: unknown[] = Array.isArray(st.Action) ? st.Action : [st.Action];
-        for (const a of actions) {
-            p.check(
-                typeof a === "string" && (READ_ONLY_ACTIONS as readonly string[]).includes(a),
-                `${path}.Statement[${i}]`,
-                `grants ${describe(a)}; only read actions are allowed (${READ_ONLY_ACTIONS.join(", ")})`,
-            );
-        }
-    });
-    p.throwIfAny();
-    return json;
+    return assertPolicyActionsWithin(subject, path, json, READ_ONLY_ACTIONS, "read");
 }
 
 /** The drift check's command-line arguments (plain values resolved). */

@@ -15,6 +15,7 @@ import {
     scratchVolume,
 } from "./k8s-security";
 import { assertDigestPinned, checkImage, checkResources, quantityValue } from "./k8s-validation";
+import { assertPolicyActionsWithin } from "./iam";
 import { Problems, checkDnsLabel, checkInt, describe } from "./validation";
 import { WorkloadIdentity, WorkloadIdentityMode } from "./workloadIdentity";
 
@@ -159,30 +160,7 @@ export function validateIngestionJobArgs(args: IngestionJobArgs): IngestionJobSe
  * prefix, encrypting through S3): the ingestion identity must not read or delete raw data.
  */
 export function assertWriteOnlyPolicy(subject: string, path: string, json: string): string {
-    const p = new Problems(subject);
-    let doc: any;
-    try {
-        doc = JSON.parse(json);
-    } catch {
-        p.add(path, "is not a JSON IAM policy document");
-        p.throwIfAny();
-    }
-    const statements: any[] = Array.isArray(doc?.Statement) ? doc.Statement : doc?.Statement ? [doc.Statement] : [];
-    p.check(statements.length > 0, path, "has no statements");
-    statements.forEach((st, i) => {
-        if (st?.Effect !== "Allow") return;
-        p.check(st.NotAction === undefined, `${path}.Statement[${i}]`, "uses NotAction, which grants everything not listed");
-        const actions: unknown[] = Array.isArray(st.Action) ? st.Action : [st.Action];
-        for (const a of actions) {
-            p.check(
-                typeof a === "string" && (WRITE_ONLY_ACTIONS as readonly string[]).includes(a),
-                `${path}.Statement[${i}]`,
-                `grants ${describe(a)}; only write actions are allowed (${WRITE_ONLY_ACTIONS.join(", ")})`,
-            );
-        }
-    });
-    p.throwIfAny();
-    return json;
+    return assertPolicyActionsWithin(subject, path, json, WRITE_ONLY_ACTIONS, "write");
 }
 
 /** The environment ingest.py reads (plain values; the bucket may be an Output). */

@@ -1,6 +1,7 @@
 // The stack configuration schema: one table that drives Pulumi.yaml's declarations (checked by a
 // test), the program's parsing and validation, and the README's configuration reference.
 import { Region as AwsRegion } from "@pulumi/aws/types/enums";
+import { BARE_WILDCARD, CI_BRANCH, GITLAB_PROJECT, GITLAB_URL, OIDC_PROVIDER_ANY_ARN } from "../components/ciAccess";
 import { DriftDecision } from "../components/driftMonitor";
 import { GPU_AMI_TYPES, GPU_COUNT_BY_INSTANCE_TYPE } from "../components/gpuNodeGroup";
 import { AlertReceiver, AlertRoute } from "../components/monitoring";
@@ -1498,16 +1499,16 @@ function parseGitlabCi(problems: Problems, value: unknown): NonNullable<NonNulla
     }
     unknownKeys(problems, path, value, ["project", "url", "existingOidcProviderArn", "deployBranches", "previewBranches"]);
     problems.check(
-        typeof value.project === "string" && /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)+$/.test(value.project),
+        typeof value.project === "string" && GITLAB_PROJECT.test(value.project),
         `${path}.project`,
         `must be a GitLab project path "group[/subgroup]/project", got ${describe(value.project)}`,
     );
     if (value.url !== undefined) {
-        problems.check(typeof value.url === "string" && /^https:\/\/[a-z0-9.-]+(:\d+)?$/.test(value.url), `${path}.url`, `must be the instance's https URL without a path, e.g. https://gitlab.example.com, got ${describe(value.url)}`);
+        problems.check(typeof value.url === "string" && GITLAB_URL.test(value.url), `${path}.url`, `must be the instance's https URL without a path, e.g. https://gitlab.example.com, got ${describe(value.url)}`);
     }
     if (value.existingOidcProviderArn !== undefined) {
         problems.check(
-            typeof value.existingOidcProviderArn === "string" && /^arn:aws(-[a-z]+)*:iam::\d{12}:oidc-provider\/[a-z0-9.:-]+$/.test(value.existingOidcProviderArn),
+            typeof value.existingOidcProviderArn === "string" && OIDC_PROVIDER_ANY_ARN.test(value.existingOidcProviderArn),
             `${path}.existingOidcProviderArn`,
             `must be an IAM OIDC provider ARN, got ${describe(value.existingOidcProviderArn)}`,
         );
@@ -1517,8 +1518,8 @@ function parseGitlabCi(problems: Problems, value: unknown): NonNullable<NonNulla
         if (list === undefined) continue;
         if (!problems.check(Array.isArray(list) && (list.length > 0 || key === "deployBranches"), `${path}.${key}`, `must be a list of branch names or globs${key === "previewBranches" ? " (at least one)" : ""}, got ${describe(list)}`)) continue;
         (list as unknown[]).forEach((b, i) => {
-            problems.check(typeof b === "string" && b !== "" && !/[\s:]/.test(b), `${path}.${key}[${i}]`, `must be a branch name or glob without spaces or ':', got ${describe(b)}`);
-            if (key === "deployBranches") problems.check(!/^[*?/]+$/.test(String(b)), `${path}.deployBranches[${i}]`, `must not be a bare wildcard (${describe(b)}): any branch could deploy; name the protected branches`);
+            problems.check(typeof b === "string" && CI_BRANCH.test(b), `${path}.${key}[${i}]`, `must be a branch name or glob without spaces or ':', got ${describe(b)}`);
+            if (key === "deployBranches") problems.check(!BARE_WILDCARD.test(String(b)), `${path}.deployBranches[${i}]`, `must not be a bare wildcard (${describe(b)}): any branch could deploy; name the protected branches`);
         });
     }
     return value as never;

@@ -88,9 +88,12 @@ HYPERPARAMETERS: dict[str, tuple[type, Any, str]] = {
 }
 
 
-def parse_args(argv: list[str], env: dict[str, str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Train the credit-risk reference model.")
-    for name, (kind, default, help_text) in HYPERPARAMETERS.items():
+def hyperparameter_parser(description: str, hyperparameters: dict[str, tuple[Any, Any, str]], env: dict[str, str]) -> argparse.ArgumentParser:
+    """One flag per hyperparameter (--n-estimators), its default from HP_<NAME> when set.
+
+    Shared with train_torch.py, so both trainers read the TrainingJob's HP_* environment alike."""
+    parser = argparse.ArgumentParser(description=description)
+    for name, (kind, default, help_text) in hyperparameters.items():
         env_name = "HP_" + name.upper()
         raw = env.get(env_name)
         if raw is not None and raw != "":
@@ -105,6 +108,11 @@ def parse_args(argv: list[str], env: dict[str, str]) -> argparse.Namespace:
             default=default,
             help=f"{help_text} (env {env_name}, default {default})",
         )
+    return parser
+
+
+def parse_args(argv: list[str], env: dict[str, str]) -> argparse.Namespace:
+    parser = hyperparameter_parser("Train the credit-risk reference model.", HYPERPARAMETERS, env)
     args = parser.parse_args(argv)
     if args.n_estimators < 1:
         raise ConfigError("--n-estimators must be >= 1")

@@ -44,16 +44,7 @@ HYPERPARAMETERS: dict[str, tuple[type, Any, str]] = {
 
 
 def parse_args(argv: list[str], env: dict[str, str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Train the credit-risk MLP with PyTorch DDP.")
-    for name, (kind, default, help_text) in HYPERPARAMETERS.items():
-        env_name = "HP_" + name.upper()
-        raw = env.get(env_name)
-        if raw is not None and raw != "":
-            try:
-                default = kind(raw)
-            except ValueError:
-                raise base.ConfigError(f"{env_name}={raw!r} is not a valid {kind.__name__}") from None
-        parser.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, default=default, help=f"{help_text} (env {env_name}, default {default})")
+    parser = base.hyperparameter_parser("Train the credit-risk MLP with PyTorch DDP.", HYPERPARAMETERS, env)
     args = parser.parse_args(argv)
     if args.hidden_units < 1 or args.epochs < 1 or args.batch_size < 1:
         raise base.ConfigError("--hidden-units, --epochs and --batch-size must be >= 1")

@@ -18,14 +18,13 @@
  * Runs only with CONTRACT_REQUIRED=1 (test/contract/run.sh); there a missing install fails it.
  */
 import * as assert from "assert";
-import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
 import { ANNOTATIONS } from "../../release-contract/annotations";
 import { renderStack, repoRoot } from "./fixture";
-import { ProcessHandle, startProcess, tail, waitForHttp } from "./mlflow-contract";
+import { CapturedRun, ProcessHandle, runCaptured, startProcess, tail, waitForHttp } from "./mlflow-contract";
 import { prometheusConfig, scrapeJobs, serviceMonitors, StaticPod } from "./prometheus-scrape";
 
 const ROOT = repoRoot();
@@ -43,20 +42,8 @@ interface PromEnv {
     versions: Record<string, string>;
 }
 
-function run(cmd: string, args: string[], env: Record<string, string>, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve, reject) => {
-        const child = spawn(cmd, args, { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: os.tmpdir(), ...env }, stdio: ["ignore", "pipe", "pipe"] });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (d) => (stdout += d));
-        child.stderr.on("data", (d) => (stderr += d));
-        const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-        child.on("error", reject);
-        child.on("close", (code) => {
-            clearTimeout(timer);
-            resolve({ code, stdout, stderr });
-        });
-    });
+function run(cmd: string, args: string[], env: Record<string, string>, timeoutMs: number): Promise<CapturedRun> {
+    return runCaptured(cmd, args, { env, timeoutMs });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -15,14 +15,13 @@ import * as assert from "assert";
 import { execFile } from "child_process";
 import { randomBytes } from "crypto";
 import * as fs from "fs";
-import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
 import { ENTRY_COMMAND } from "../../components/trackingServer";
 import { trainingIdentityOf } from "../../cli/run-provenance";
 import { ContractServices, StackRendering, flagValue, loadContractServices, onLoopback, renderStack, repoRoot, withBucket } from "./fixture";
-import { ExitStatus, ProcessHandle, RenderedContainer, startProcess, tail, waitForHttp } from "./mlflow-contract";
+import { ExitStatus, ProcessHandle, RenderedContainer, freePort, startProcess, tail, waitForHttp } from "./mlflow-contract";
 
 const ROOT = repoRoot();
 const STACK = "dev";
@@ -53,16 +52,6 @@ function secret(): string {
     return randomBytes(18).toString("base64url");
 }
 
-async function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const srv = net.createServer();
-        srv.once("error", reject);
-        srv.listen(0, "127.0.0.1", () => {
-            const port = (srv.address() as net.AddressInfo).port;
-            srv.close(() => resolve(port));
-        });
-    });
-}
 
 async function runToEnd(c: RenderedContainer & { cwd?: string; name?: string }, timeoutMs: number): Promise<{ status: ExitStatus; proc: ProcessHandle }> {
     const proc = startProcess(c);

@@ -3,6 +3,47 @@
  * Kubernetes `$(VAR)` expansion, process lifecycle with captured logs, HTTP readiness.
  */
 import { spawn } from "child_process";
+import * as net from "net";
+import * as os from "os";
+
+/** Exit status and whole output of a command run to completion. */
+export interface CapturedRun {
+    code: number | null;
+    stdout: string;
+    stderr: string;
+}
+
+/**
+ * Runs a command to completion with only PATH, a temporary HOME and `env` in its environment
+ * (nothing else of this machine leaks in), capturing stdout and stderr; SIGKILL after `timeoutMs`.
+ */
+export function runCaptured(cmd: string, args: string[], opts: { env?: Record<string, string>; cwd?: string; timeoutMs: number }): Promise<CapturedRun> {
+    return new Promise((resolve, reject) => {
+        const child = spawn(cmd, args, { cwd: opts.cwd, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: os.tmpdir(), ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d) => (stdout += d));
+        child.stderr.on("data", (d) => (stderr += d));
+        const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs);
+        child.on("error", reject);
+        child.on("close", (code) => {
+            clearTimeout(timer);
+            resolve({ code, stdout, stderr });
+        });
+    });
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (the OS picks it). */
+export function freePort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const srv = net.createServer();
+        srv.once("error", reject);
+        srv.listen(0, "127.0.0.1", () => {
+            const port = (srv.address() as net.AddressInfo).port;
+            srv.close(() => resolve(port));
+        });
+    });
+}
 
 /** The part of a Kubernetes container spec a contract spec executes. */
 export interface RenderedContainer {

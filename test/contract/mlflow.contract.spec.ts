@@ -35,6 +35,7 @@ import {
     ProcessHandle,
     RenderedContainer,
     expandK8sVars,
+    freePort,
     resolveContainer,
     startProcess,
     tail,
@@ -59,16 +60,6 @@ interface TrainResult {
     metrics: Record<string, number>;
 }
 
-async function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const srv = net.createServer();
-        srv.once("error", reject);
-        srv.listen(0, "127.0.0.1", () => {
-            const port = (srv.address() as net.AddressInfo).port;
-            srv.close(() => resolve(port));
-        });
-    });
-}
 
 /** Runs a short-lived process to completion (its process group is killed after `timeoutMs`). */
 async function runToEnd(

@@ -18,7 +18,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as assert from "assert";
 import * as fs from "fs";
-import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { MlflowClient } from "../../cli/mlflow-client";
@@ -27,7 +26,7 @@ import { TrainingSweep } from "../../components/trainingSweep";
 import { recordResources } from "../../offline-plan/run";
 import { RecordedResource } from "../../offline-plan/types";
 import { Registry, flagValue, loadContractServices, onLoopback, renderStack, repoRoot, startRegistry } from "./fixture";
-import { ProcessHandle, RenderedContainer, startProcess, tail } from "./mlflow-contract";
+import { ProcessHandle, RenderedContainer, freePort, startProcess, tail } from "./mlflow-contract";
 import { renderedContainer } from "./rendered";
 
 const ROOT = repoRoot();
@@ -55,16 +54,6 @@ function pytorchJobArgs(overrides: Partial<TrainingJobArgs> = {}): TrainingJobAr
     };
 }
 
-function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const srv = net.createServer();
-        srv.once("error", reject);
-        srv.listen(0, "127.0.0.1", () => {
-            const port = (srv.address() as net.AddressInfo).port;
-            srv.close(() => resolve(port));
-        });
-    });
-}
 
 async function run(c: RenderedContainer & { cwd: string; name: string }, timeoutMs: number): Promise<{ code: number | null; proc: ProcessHandle }> {
     const proc = startProcess(c);
